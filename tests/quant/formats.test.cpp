@@ -13,41 +13,10 @@
 #include "quant/golden.hpp"
 #include "strata/quant/row.hpp"
 
-// TEMPORARY (removed when both halves land): -DSTRATA_TEST_PART=1 tests only the 32-element
-// formats, =2 only the 256-element ones, so the two halves can be developed apart.
-#if STRATA_TEST_PART == 1
-#include "strata/quant/bf16.hpp"
-#include "strata/quant/f16.hpp"
-#include "strata/quant/f32.hpp"
-#include "strata/quant/iq4_nl.hpp"
-#include "strata/quant/mxfp4.hpp"
-#include "strata/quant/q4_0.hpp"
-#include "strata/quant/q4_1.hpp"
-#include "strata/quant/q5_0.hpp"
-#include "strata/quant/q5_1.hpp"
-#include "strata/quant/q8_0.hpp"
-#include "strata/quant/q8_1.hpp"
-namespace strata { struct q2_k; struct q3_k; struct q4_k; struct q5_k; struct q6_k; struct q8_k; struct iq4_xs; }
-using all_tuple = std::tuple<strata::f32, strata::f16, strata::bf16, strata::q4_0, strata::q4_1, strata::q5_0,
-                             strata::q5_1, strata::q8_0, strata::q8_1, strata::iq4_nl, strata::mxfp4>;
-#elif STRATA_TEST_PART == 2
-#include "strata/quant/iq4_xs.hpp"
-#include "strata/quant/q2_k.hpp"
-#include "strata/quant/q3_k.hpp"
-#include "strata/quant/q4_k.hpp"
-#include "strata/quant/q5_k.hpp"
-#include "strata/quant/q6_k.hpp"
-#include "strata/quant/q8_k.hpp"
-namespace strata { struct f32; struct f16; struct bf16; struct q4_0; struct q4_1; struct q5_0; struct q5_1;
-                   struct q8_0; struct q8_1; struct iq4_nl; struct mxfp4; }
-using all_tuple = std::tuple<strata::q2_k, strata::q3_k, strata::q4_k, strata::q5_k, strata::q6_k,
-                             strata::q8_k, strata::iq4_xs>;
-#else
 #include "strata/quant/formats.hpp"
 using all_tuple = std::tuple<strata::f32, strata::f16, strata::bf16, strata::q4_0, strata::q4_1, strata::q5_0,
                              strata::q5_1, strata::q8_0, strata::q8_1, strata::q2_k, strata::q3_k, strata::q4_k,
                              strata::q5_k, strata::q6_k, strata::q8_k, strata::iq4_nl, strata::iq4_xs, strata::mxfp4>;
-#endif
 
 using namespace strata;
 
@@ -65,23 +34,23 @@ constexpr bool byte_exact_quantizer =
 // normal data. Each is about 1.3x what the format reaches (measured), so a regression shows.
 template <class F> constexpr double nrmse_budget = 0;
 template <> constexpr double nrmse_budget<f32> = 0.0;
-template <> constexpr double nrmse_budget<f16> = 3.0e-4;
-template <> constexpr double nrmse_budget<bf16> = 2.5e-3;
-template <> constexpr double nrmse_budget<q8_0> = 5.0e-3;
-template <> constexpr double nrmse_budget<q8_1> = 5.0e-3;
-template <> constexpr double nrmse_budget<q8_k> = 5.0e-3;
-template <> constexpr double nrmse_budget<q6_k> = 1.5e-2;
-template <> constexpr double nrmse_budget<q5_0> = 5.0e-2;
-template <> constexpr double nrmse_budget<q5_1> = 4.5e-2;
-template <> constexpr double nrmse_budget<q5_k> = 3.5e-2;
-template <> constexpr double nrmse_budget<q4_0> = 1.1e-1;
-template <> constexpr double nrmse_budget<q4_1> = 9.5e-2;
-template <> constexpr double nrmse_budget<q4_k> = 7.0e-2;
-template <> constexpr double nrmse_budget<iq4_nl> = 9.0e-2;
-template <> constexpr double nrmse_budget<iq4_xs> = 9.0e-2;
-template <> constexpr double nrmse_budget<mxfp4> = 1.6e-1;
-template <> constexpr double nrmse_budget<q3_k> = 1.5e-1;
-template <> constexpr double nrmse_budget<q2_k> = 3.0e-1;
+template <> constexpr double nrmse_budget<f16> = 2.7e-4;  // measured 2.08e-4
+template <> constexpr double nrmse_budget<bf16> = 2.2e-3;  // measured 1.66e-3
+template <> constexpr double nrmse_budget<q8_0> = 7.0e-3;  // measured 5.35e-3
+template <> constexpr double nrmse_budget<q8_1> = 7.0e-3;  // measured 5.35e-3
+template <> constexpr double nrmse_budget<q8_k> = 9.0e-3;  // measured 6.95e-3
+template <> constexpr double nrmse_budget<q6_k> = 2.3e-2;  // measured 1.77e-2
+template <> constexpr double nrmse_budget<q5_0> = 5.5e-2;  // measured 4.26e-2
+template <> constexpr double nrmse_budget<q5_1> = 4.9e-2;  // measured 3.78e-2
+template <> constexpr double nrmse_budget<q5_k> = 4.7e-2;  // measured 3.61e-2
+template <> constexpr double nrmse_budget<q4_0> = 1.1e-1;  // measured 8.58e-2
+template <> constexpr double nrmse_budget<q4_1> = 1.0e-1;  // measured 7.82e-2
+template <> constexpr double nrmse_budget<q4_k> = 9.3e-2;  // measured 7.13e-2
+template <> constexpr double nrmse_budget<iq4_nl> = 1.0e-1;  // measured 7.61e-2
+template <> constexpr double nrmse_budget<iq4_xs> = 1.0e-1;  // measured 7.67e-2
+template <> constexpr double nrmse_budget<mxfp4> = 1.5e-1;  // measured 0.115
+template <> constexpr double nrmse_budget<q3_k> = 2.0e-1;  // measured 0.151
+template <> constexpr double nrmse_budget<q2_k> = 3.9e-1;  // measured 0.297
 
 std::vector<float> random_normal(std::size_t n, std::uint32_t seed) {
     std::mt19937 rng(seed);
@@ -200,7 +169,14 @@ TEMPLATE_LIST_TEST_CASE("dot against the activation format equals the dequantize
     const float got = dot_row<F>(wq.data(), xq.data(), n);
     // Integer sums inside a block are exact; what differs from the oracle is the float rounding
     // of the scale products and of the running sum over blocks: the recursive-summation bound.
-    const double tol = 2.0 * 0x1p-24 * double(n / F::block_elems + 64) * scale;
+    double tol = 2.0 * 0x1p-24 * double(n / F::block_elems + 64) * scale;
+    if constexpr (std::is_same_v<A, q8_1> && !std::is_same_v<F, q8_1>) {
+        // Q8_1 carries s = d * sum(qs) rounded to fp16 (as llama.cpp stores it) and the min term
+        // m_w * s uses it: that rounding (2^-11 relative) is part of the format's dot.
+        const auto* wb = reinterpret_cast<const typename F::block*>(wq.data());
+        const auto* ab = reinterpret_cast<const q8_1::block*>(xq.data());
+        for (std::size_t b = 0; b < n / 32; ++b) tol += 0x1p-11 * std::fabs(double(to_float(wb[b].m)) * to_float(ab[b].s));
+    }
     INFO("dot " << got << " oracle " << oracle << " tolerance " << tol);
     CHECK(std::fabs(double(got) - oracle) <= tol);
 }

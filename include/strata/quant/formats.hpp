@@ -4,7 +4,6 @@
 
 #include <string>
 #include <string_view>
-#include <optional>
 #include <tuple>
 #include <type_traits>
 #include <utility>
@@ -49,17 +48,7 @@ struct formats {
     // error naming `what` (the tensor) and the type.
     template <class Fn>
     static decltype(auto) dispatch(ggml_type t, std::string_view what, Fn&& fn) {
-        using first = std::tuple_element_t<0, std::tuple<F...>>;
-        using result = decltype(fn(first{}));
-        if constexpr (std::is_void_v<result>) {
-            const bool found = ((F::type == t ? (fn(F{}), true) : false) || ...);
-            if (!found) unsupported(t, what);
-        } else {
-            std::optional<result> r;
-            const bool found = ((F::type == t ? (r.emplace(fn(F{})), true) : false) || ...);
-            if (!found) unsupported(t, what);
-            return std::move(*r);
-        }
+        return dispatch_from<Fn, F...>(t, what, fn);
     }
 
     static std::string names() {
@@ -69,6 +58,16 @@ struct formats {
     }
 
 private:
+    template <class Fn, class G, class... Rest>
+    static auto dispatch_from(ggml_type t, std::string_view what, Fn& fn) -> decltype(fn(G{})) {
+        if (G::type == t) return fn(G{});
+        if constexpr (sizeof...(Rest) > 0) {
+            return dispatch_from<Fn, Rest...>(t, what, fn);
+        } else {
+            unsupported(t, what);
+        }
+    }
+
     [[noreturn]] static void unsupported(ggml_type t, std::string_view what) {
         const auto ti = find_type_info(static_cast<std::uint32_t>(t));
         std::string type = ti ? std::string(ti->name) : "type id " + std::to_string(static_cast<std::uint32_t>(t));
