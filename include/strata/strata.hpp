@@ -1,0 +1,19 @@
+// strata/strata.hpp — the umbrella header: everything a program needs to use Strata.
+//
+// In a .cpp this is the CPU engine. In a .cu compiled by nvcc with STRATA_CUDA defined, the
+// CUDA backend and its kernels come with it.
+#pragma once
+
+// ---- core: configuration, errors, scalar types -----------------------------------------------
+#include "strata/core/config.hpp"
+#include "strata/core/dtype.hpp"
+#include "strata/core/error.hpp"
+#include "strata/core/half.hpp"
+#include "strata/core/json.hpp"
+
+// ---- gguf: the model file ---------------------------------------------------------------------
+#include "strata/gguf/gguf.hpp"
+
+// ---- quant: one policy per tensor type, the compiled-in list ---------------------------------
+#include "strata/quant/formats.hpp"
+#include "strata/quant/row.hpp"
