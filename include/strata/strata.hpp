@@ -17,3 +17,8 @@
 // ---- quant: one policy per tensor type, the compiled-in list ---------------------------------
 #include "strata/quant/formats.hpp"
 #include "strata/quant/row.hpp"
+
+// ---- tokenizer, chat formats, samplers ------------------------------------------------------
+#include "strata/chat/template.hpp"
+#include "strata/sample/sample.hpp"
+#include "strata/tokenizer/tokenizers.hpp"
