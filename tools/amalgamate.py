@@ -17,7 +17,7 @@ import sys
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 ENTRY = ROOT / "include/strata/strata.hpp"
 OUTPUT = ROOT / "single_include/strata/strata.hpp"
-INCLUDE = re.compile(r'^\s*#\s*include\s*"((?:strata|kernels)/[^"]+)"\s*$')
+INCLUDE = re.compile(r'^\s*#\s*include\s*"((?:strata|kernels)/[^"]+)"\s*(?://.*)?$')
 PRAGMA_ONCE = re.compile(r"^\s*#\s*pragma\s+once\s*$")
 
 BANNER = """\
@@ -56,7 +56,11 @@ def expand(path: pathlib.Path, seen: set, out: list):
 def generate() -> str:
     out = [BANNER]
     expand(ENTRY, {ENTRY}, out)
-    return "".join(out)
+    text = "".join(out)
+    left = re.findall(r'^\s*#\s*include\s*"strata/[^"]+".*$', text, flags=re.M)
+    if left:
+        raise SystemExit(f"amalgamate: includes left unexpanded (unusual formatting?): {left[:3]}")
+    return text
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])

@@ -517,11 +517,1472 @@ STRATA_NAMESPACE_END
 // ---- begin include/strata/gguf/gguf.hpp ----
 // strata/gguf/gguf.hpp — the GGUF layer: map a file, read and validate it, write one.
 
-#include "strata/gguf/mapped_file.hpp"  // read-only mmap (or borrowed bytes)
-#include "strata/gguf/value.hpp"        // metadata values, viewed in place
-#include "strata/gguf/file.hpp"         // gguf::file: header, metadata, tensor table, validation
-#include "strata/gguf/writer.hpp"       // gguf::writer: build files (and sparse shape-only ones)
-#include "strata/gguf/summary.hpp"      // what strata-inspect shows, and its JSON
+// ---- begin include/strata/gguf/mapped_file.hpp ----
+// strata/gguf/mapped_file.hpp — a read-only view of a file's bytes: an mmap, or borrowed memory.
+//
+// A model file is mapped, never read: the weights that stay on the CPU are used in place, and
+// parsing touches only the pages that hold the header. MAP_PRIVATE + PROT_READ means nothing we
+// do can write to the file, and the kernel may drop clean pages under memory pressure.
+//
+// The same type can also wrap bytes someone else owns (the fuzzer's input, a test's buffer) so
+// that the parser has one input type and never copies.
+
+#include <cerrno>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <system_error>
+#include <utility>
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+
+STRATA_NAMESPACE_BEGIN
+namespace gguf {
+
+class mapped_file {
+public:
+    mapped_file() = default;
+
+    // Maps the whole file. An empty file is valid and maps nothing (mmap refuses length 0).
+    explicit mapped_file(std::string path) : path_(std::move(path)) {
+        const int fd = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
+        if (fd < 0) fail("cannot open");
+        struct stat st {};
+        if (::fstat(fd, &st) != 0) {
+            const int e = errno;
+            ::close(fd);
+            fail("cannot stat", e);
+        }
+        // A directory opens fine and only fails later at mmap with a puzzling ENODEV.
+        if (!S_ISREG(st.st_mode)) {
+            ::close(fd);
+            STRATA_THROW(errc::io, "not a regular file", path_);
+        }
+        size_ = static_cast<std::size_t>(st.st_size);
+        if (size_ > 0) {
+            void* p = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd, 0);
+            if (p == MAP_FAILED) {
+                const int e = errno;
+                ::close(fd);
+                size_ = 0;
+                fail("cannot map", e);
+            }
+            data_ = static_cast<const std::byte*>(p);
+            owned_ = true;
+        }
+        // The mapping keeps the file referenced; the descriptor is no longer needed.
+        ::close(fd);
+    }
+
+    // Borrows bytes the caller keeps alive for as long as this object (and what views it) lives.
+    mapped_file(std::span<const std::byte> bytes, std::string name)
+        : path_(std::move(name)), data_(bytes.data()), size_(bytes.size()) {}
+
+    mapped_file(const mapped_file&) = delete;
+    mapped_file& operator=(const mapped_file&) = delete;
+    mapped_file(mapped_file&& o) noexcept
+        : path_(std::move(o.path_)), data_(std::exchange(o.data_, nullptr)),
+          size_(std::exchange(o.size_, 0)), owned_(std::exchange(o.owned_, false)) {}
+    mapped_file& operator=(mapped_file&& o) noexcept {
+        if (this != &o) {
+            unmap();
+            path_ = std::move(o.path_);
+            data_ = std::exchange(o.data_, nullptr);
+            size_ = std::exchange(o.size_, 0);
+            owned_ = std::exchange(o.owned_, false);
+        }
+        return *this;
+    }
+    ~mapped_file() { unmap(); }
+
+    const std::byte* data() const noexcept { return data_; }
+    std::size_t size() const noexcept { return size_; }
+    std::span<const std::byte> bytes() const noexcept { return {data_, size_}; }
+    const std::string& path() const noexcept { return path_; }
+    bool is_mapped() const noexcept { return owned_; }
+
+private:
+    [[noreturn]] void fail(const char* what, int e = errno) const {
+        STRATA_THROW(errc::io, std::string(what) + ": " + std::generic_category().message(e), path_);
+    }
+    void unmap() noexcept {
+        if (owned_ && data_ != nullptr) ::munmap(const_cast<std::byte*>(data_), size_);
+        data_ = nullptr;
+        size_ = 0;
+        owned_ = false;
+    }
+
+    std::string path_;
+    const std::byte* data_ = nullptr;
+    std::size_t size_ = 0;
+    bool owned_ = false;  // true: data_ is our mapping to unmap; false: borrowed or empty
+};
+
+}  // namespace gguf
+STRATA_NAMESPACE_END
+// ---- end include/strata/gguf/mapped_file.hpp ----
+// ---- begin include/strata/gguf/value.hpp ----
+// strata/gguf/value.hpp — one GGUF metadata value, viewed in place.
+//
+// Values point into the mapped file: a string is a string_view of the file's bytes and an array
+// of numbers is (element type, count, pointer), so a 300k-entry score array costs nothing to
+// "read". Only arrays of strings (whose element positions must be found by walking the lengths)
+// and arrays of arrays become vectors.
+
+#include <bit>
+#include <charconv>
+#include <concepts>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <vector>
+
+
+// GGUF v2/v3 files are little-endian and we read their numbers with memcpy.
+static_assert(std::endian::native == std::endian::little, "Strata's GGUF reader needs a little-endian host");
+
+STRATA_NAMESPACE_BEGIN
+namespace gguf {
+
+// The on-disk type tags (gguf_type).
+enum class value_type : std::uint32_t {
+    u8 = 0, i8 = 1, u16 = 2, i16 = 3, u32 = 4, i32 = 5, f32 = 6, boolean = 7,
+    string = 8, array = 9, u64 = 10, i64 = 11, f64 = 12,
+};
+inline constexpr std::uint32_t value_type_count = 13;
+
+constexpr bool is_value_type(std::uint32_t tag) noexcept { return tag < value_type_count; }
+
+constexpr std::string_view to_string(value_type t) noexcept {
+    switch (t) {
+        case value_type::u8: return "u8";
+        case value_type::i8: return "i8";
+        case value_type::u16: return "u16";
+        case value_type::i16: return "i16";
+        case value_type::u32: return "u32";
+        case value_type::i32: return "i32";
+        case value_type::f32: return "f32";
+        case value_type::boolean: return "bool";
+        case value_type::string: return "string";
+        case value_type::array: return "array";
+        case value_type::u64: return "u64";
+        case value_type::i64: return "i64";
+        case value_type::f64: return "f64";
+    }
+    return "unknown";
+}
+
+// Bytes of one scalar on disk; 0 for string and array (variable length).
+constexpr std::size_t scalar_size(value_type t) noexcept {
+    switch (t) {
+        case value_type::u8: case value_type::i8: case value_type::boolean: return 1;
+        case value_type::u16: case value_type::i16: return 2;
+        case value_type::u32: case value_type::i32: case value_type::f32: return 4;
+        case value_type::u64: case value_type::i64: case value_type::f64: return 8;
+        case value_type::string: case value_type::array: return 0;
+    }
+    return 0;
+}
+
+constexpr bool is_integer(value_type t) noexcept {
+    switch (t) {
+        case value_type::u8: case value_type::i8: case value_type::u16: case value_type::i16:
+        case value_type::u32: case value_type::i32: case value_type::u64: case value_type::i64:
+            return true;
+        default: return false;
+    }
+}
+
+// The GGUF type a C++ type is read as. Strict: a u32 key is not readable as uint64_t.
+template <class T> struct value_type_of;
+template <> struct value_type_of<std::uint8_t> { static constexpr value_type type = value_type::u8; };
+template <> struct value_type_of<std::int8_t> { static constexpr value_type type = value_type::i8; };
+template <> struct value_type_of<std::uint16_t> { static constexpr value_type type = value_type::u16; };
+template <> struct value_type_of<std::int16_t> { static constexpr value_type type = value_type::i16; };
+template <> struct value_type_of<std::uint32_t> { static constexpr value_type type = value_type::u32; };
+template <> struct value_type_of<std::int32_t> { static constexpr value_type type = value_type::i32; };
+template <> struct value_type_of<std::uint64_t> { static constexpr value_type type = value_type::u64; };
+template <> struct value_type_of<std::int64_t> { static constexpr value_type type = value_type::i64; };
+template <> struct value_type_of<float> { static constexpr value_type type = value_type::f32; };
+template <> struct value_type_of<double> { static constexpr value_type type = value_type::f64; };
+template <> struct value_type_of<bool> { static constexpr value_type type = value_type::boolean; };
+template <> struct value_type_of<std::string_view> { static constexpr value_type type = value_type::string; };
+template <> struct value_type_of<std::string> { static constexpr value_type type = value_type::string; };
+
+template <class T>
+concept metadata_scalar = requires { value_type_of<T>::type; } &&
+    value_type_of<T>::type != value_type::string;
+template <class T>
+concept metadata_readable = requires { value_type_of<T>::type; };
+
+namespace detail {
+class reader;  // the parser in file.hpp, the only code that builds values
+
+// Builds an error message from strings and integers by appending. (Not `"text" + str`: GCC 12
+// at -O2 reports a false -Wrestrict in that operator+, which -Werror builds cannot afford.)
+inline void append_part(std::string& s, std::string_view x) { s.append(x); }
+inline void append_part(std::string& s, const char* x) { s.append(x); }
+template <std::integral T>
+    requires(!std::same_as<T, bool> && !std::same_as<T, char>)
+void append_part(std::string& s, T x) {
+    char buf[24];
+    const auto r = std::to_chars(buf, buf + sizeof buf, x);
+    s.append(buf, r.ptr);
+}
+template <class... Parts>
+std::string cat(const Parts&... parts) {
+    std::string s;
+    (append_part(s, parts), ...);
+    return s;
+}
+}  // namespace detail
+
+// An array of numbers or bools, in place in the file (possibly unaligned: read by memcpy).
+class scalar_array {
+public:
+    scalar_array() = default;
+    scalar_array(value_type element, std::uint64_t count, const std::byte* data) noexcept
+        : element_(element), count_(count), data_(data) {}
+
+    value_type element_type() const noexcept { return element_; }
+    std::uint64_t size() const noexcept { return count_; }
+    bool empty() const noexcept { return count_ == 0; }
+    std::span<const std::byte> bytes() const noexcept {
+        return {data_, static_cast<std::size_t>(count_ * scalar_size(element_))};
+    }
+
+    // Element i as T; T must be the element type exactly (errc::type otherwise).
+    template <metadata_scalar T>
+    T at(std::uint64_t i) const {
+        check<T>();
+        if (i >= count_) STRATA_THROW(errc::argument, detail::cat("array index ", i, " is out of range (size ", count_, ")"));
+        return load<T>(data_ + i * sizeof(T));
+    }
+
+    template <metadata_scalar T>
+    std::vector<T> to_vector() const {
+        check<T>();
+        std::vector<T> out(static_cast<std::size_t>(count_));
+        if constexpr (std::is_same_v<T, bool>) {
+            // Bytes were checked to be 0 or 1 by the parser, but a bool is read as a byte anyway
+            // so that no invalid bool object is ever formed.
+            for (std::size_t i = 0; i < out.size(); ++i) out[i] = data_[i] != std::byte{0};
+        } else if (count_ != 0) {
+            std::memcpy(out.data(), data_, out.size() * sizeof(T));
+        }
+        return out;
+    }
+
+private:
+    template <class T>
+    void check() const {
+        if (value_type_of<T>::type != element_)
+            STRATA_THROW(errc::type, detail::cat("expected array of ", to_string(value_type_of<T>::type),
+                                                 ", found array of ", to_string(element_)));
+    }
+    template <class T>
+    static T load(const std::byte* p) noexcept {
+        if constexpr (std::is_same_v<T, bool>) {
+            return *p != std::byte{0};
+        } else {
+            T v;
+            std::memcpy(&v, p, sizeof(T));
+            return v;
+        }
+    }
+
+    value_type element_ = value_type::u8;
+    std::uint64_t count_ = 0;
+    const std::byte* data_ = nullptr;
+};
+
+class value {
+public:
+    value() = default;
+
+    value_type type() const noexcept { return type_; }
+    bool is_array() const noexcept { return type_ == value_type::array; }
+    bool is_string() const noexcept { return type_ == value_type::string; }
+    bool is_integer() const noexcept { return gguf::is_integer(type_); }
+
+    // "u32", "string", "array of string", "array of array": for messages.
+    std::string type_name() const {
+        if (!is_array()) return std::string(to_string(type_));
+        return detail::cat("array of ", to_string(element_));
+    }
+
+    // The value as T when its type is exactly T's (std::string_view / std::string for strings).
+    template <metadata_readable T>
+    std::optional<T> as() const {
+        if (type_ != value_type_of<T>::type) return std::nullopt;
+        if constexpr (std::is_same_v<T, std::string_view>) {
+            return string_;
+        } else if constexpr (std::is_same_v<T, std::string>) {
+            return std::string(string_);
+        } else if constexpr (std::is_same_v<T, bool>) {
+            return bits_ != 0;
+        } else {
+            T v;
+            std::memcpy(&v, &bits_, sizeof(T));  // little-endian: the low bytes hold the value
+            return v;
+        }
+    }
+
+    // Any integer type, widened to int64; nothing for other types or a u64 above INT64_MAX.
+    std::optional<std::int64_t> as_integer() const noexcept {
+        switch (type_) {
+            case value_type::u8: case value_type::u16: case value_type::u32: return static_cast<std::int64_t>(bits_);
+            case value_type::i8: return static_cast<std::int8_t>(bits_);
+            case value_type::i16: return static_cast<std::int16_t>(bits_);
+            case value_type::i32: return static_cast<std::int32_t>(bits_);
+            case value_type::i64: return static_cast<std::int64_t>(bits_);
+            case value_type::u64:
+                if (bits_ > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) return std::nullopt;
+                return static_cast<std::int64_t>(bits_);
+            default: return std::nullopt;
+        }
+    }
+
+    // The raw little-endian payload of a scalar, zero-extended (for printing any scalar).
+    std::uint64_t raw_bits() const noexcept { return bits_; }
+
+    // A string's bytes (not necessarily UTF-8); empty unless is_string().
+    std::string_view str() const noexcept { return string_; }
+
+    // Arrays. element_type() is meaningful only for arrays; size() is 0 for non-arrays.
+    value_type element_type() const noexcept { return element_; }
+    std::uint64_t size() const noexcept { return is_array() ? count_ : 0; }
+    // The numbers of an array of scalars (empty view for other values).
+    scalar_array scalars() const noexcept {
+        if (!is_array() || scalar_size(element_) == 0) return {};
+        return {element_, count_, data_};
+    }
+    // The elements of an array of strings / of an array of arrays (empty otherwise).
+    std::span<const std::string_view> strings() const noexcept { return strings_; }
+    std::span<const value> arrays() const noexcept { return arrays_; }
+
+private:
+    friend class detail::reader;
+
+    value_type type_ = value_type::u8;
+    value_type element_ = value_type::u8;  // arrays: the element type
+    std::uint64_t bits_ = 0;               // scalars: the payload
+    std::uint64_t count_ = 0;              // arrays: the element count
+    const std::byte* data_ = nullptr;      // arrays of scalars: the first element in the file
+    std::string_view string_;
+    std::vector<std::string_view> strings_;
+    std::vector<value> arrays_;
+};
+
+}  // namespace gguf
+STRATA_NAMESPACE_END
+// ---- end include/strata/gguf/value.hpp ----
+// ---- begin include/strata/gguf/file.hpp ----
+// strata/gguf/file.hpp — a GGUF file (v2, v3): metadata and the tensor table, validated.
+//
+// Layout (little-endian):
+//   "GGUF" | u32 version | u64 tensor_count | u64 kv_count
+//   kv_count × { string key | u32 type | value }          string = u64 length + bytes
+//   tensor_count × { string name | u32 n_dims | u64 ne[n_dims] | u32 ggml_type | u64 offset }
+//   padding to general.alignment (default 32) | tensor data (offsets are relative to here)
+//
+// Everything is checked before anything is used: a file that parses can be indexed without
+// further bounds checks (every tensor lies inside the file, no two overlap). Counts are bounded
+// by the bytes left before anything is reserved, so a hostile header cannot make us allocate,
+// and array nesting is bounded so it cannot exhaust the stack. Parsing reads only the header
+// region: a 13 GB model parses in the time it takes to walk its tokenizer strings.
+
+#include <algorithm>
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <numeric>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+
+STRATA_NAMESPACE_BEGIN
+namespace gguf {
+
+inline constexpr std::uint32_t default_alignment = 32;
+inline constexpr std::uint32_t max_array_depth = 8;  // arrays of arrays of ...: far above any real file
+inline constexpr std::uint32_t max_dims = 4;          // GGML_MAX_DIMS
+inline constexpr std::string_view alignment_key = "general.alignment";
+
+struct tensor_info {
+    std::string_view name;
+    std::uint32_t n_dims = 0;
+    std::array<std::uint64_t, max_dims> ne{1, 1, 1, 1};  // ne[0] is the row length; unused = 1
+    ggml_type type = ggml_type::f32;
+    std::uint64_t offset = 0;       // relative to the data section
+    std::uint64_t n_elements = 0;
+    std::uint64_t n_bytes = 0;
+    std::uint64_t info_offset = 0;  // where its record starts in the file (for messages)
+};
+
+struct metadata_entry {
+    std::string_view key;
+    gguf::value value;
+    std::uint64_t offset = 0;  // where the entry (its key) starts in the file
+};
+
+namespace detail {
+
+// Who a message is about: "key 'general.name'" or "tensor 'output.weight'". Built lazily, only
+// when something fails, so that the 300k strings of a vocabulary cost no string building.
+// What to reserve for N records already bounded by the bytes left: a huge (say 13 GB) file
+// still allows a hostile count in the billions, so reservations are capped and vectors grow
+// only as records actually parse (memory stays proportional to what was read).
+inline std::size_t reservation(std::uint64_t n, std::uint64_t cap = std::uint64_t{1} << 16) noexcept {
+    return static_cast<std::size_t>(std::min(n, cap));
+}
+
+struct subject {
+    const char* kind;
+    std::string_view name;
+    std::string prefix() const { return cat(kind, " '", name, "': "); }
+};
+
+// A cursor over the file's bytes; every read is bounds-checked and every failure names the
+// file and the offset.
+class reader {
+public:
+    reader(std::span<const std::byte> bytes, const std::string& name) noexcept
+        : base_(bytes.data()), size_(bytes.size()), name_(name) {}
+
+    std::uint64_t pos() const noexcept { return pos_; }
+    std::uint64_t size() const noexcept { return size_; }
+    std::uint64_t left() const noexcept { return size_ - pos_; }
+    void seek(std::uint64_t p) noexcept { pos_ = p; }
+
+    [[noreturn]] void fail(std::uint64_t at, const std::string& msg) const {
+        STRATA_THROW(errc::format, msg, name_, at);
+    }
+
+    const std::byte* take(std::uint64_t n, const char* what, const subject* who = nullptr) {
+        if (n > left())
+            fail(pos_, cat(who ? who->prefix() : std::string(), "truncated: ", what, " needs ", n, " bytes, ", left(),
+                           " left"));
+        const std::byte* p = base_ + pos_;
+        pos_ += n;
+        return p;
+    }
+    template <class T>
+    T read(const char* what, const subject* who = nullptr) {
+        T v;
+        std::memcpy(&v, take(sizeof(T), what, who), sizeof(T));
+        return v;
+    }
+    // A GGUF string: u64 length + bytes (any bytes: GGUF strings are not checked for UTF-8).
+    std::string_view string(const char* what, const subject* who = nullptr) {
+        const std::uint64_t at = pos_;
+        const auto n = read<std::uint64_t>(what, who);
+        if (n > left())
+            fail(at, cat(who ? who->prefix() : std::string(), what, " length ", n, " runs past the end of the file (",
+                         left(), " bytes left)"));
+        return {reinterpret_cast<const char*>(take(n, what)), static_cast<std::size_t>(n)};
+    }
+
+    // The value after a type tag.
+    value read_value(value_type t, const subject& who) {
+        value v;
+        v.type_ = t;
+        if (t == value_type::string) {
+            v.string_ = string("string", &who);
+        } else if (t == value_type::array) {
+            read_array(v, who, 1);
+        } else {
+            const std::uint64_t at = pos_;
+            const std::size_t n = scalar_size(t);
+            std::memcpy(&v.bits_, take(n, "value", &who), n);
+            if (t == value_type::boolean && v.bits_ > 1)
+                fail(at, cat(who.prefix(), "bool value ", v.bits_, " is neither 0 nor 1"));
+        }
+        return v;
+    }
+
+private:
+    // u32 element type | u64 count | elements. Arrays of arrays recurse, to a bounded depth.
+    void read_array(value& v, const subject& who, std::uint32_t depth) {
+        const std::uint64_t at = pos_;
+        if (depth > max_array_depth)
+            fail(at, cat(who.prefix(), "arrays nested deeper than ", max_array_depth, " levels"));
+        v.type_ = value_type::array;
+        const auto tag = read<std::uint32_t>("array element type", &who);
+        if (!is_value_type(tag)) fail(at, cat(who.prefix(), "unknown array element type ", tag));
+        v.element_ = static_cast<value_type>(tag);
+        const std::uint64_t count_at = pos_;
+        v.count_ = read<std::uint64_t>("array length", &who);
+        // The smallest element on disk: a scalar's size, an empty string's length (8), an empty
+        // array's header (4 + 8). No count larger than what the rest of the file could hold
+        // is ever reserved.
+        const std::uint64_t min_elem = v.element_ == value_type::string  ? 8
+                                       : v.element_ == value_type::array ? 12
+                                                                         : scalar_size(v.element_);
+        if (v.count_ > left() / min_elem)
+            fail(count_at, cat(who.prefix(), "array of ", v.count_, " ", to_string(v.element_),
+                               " elements cannot fit in the ", left(), " bytes left"));
+        const auto count = static_cast<std::size_t>(v.count_);
+        switch (v.element_) {
+            case value_type::string:
+                v.strings_.reserve(reservation(v.count_, std::uint64_t{1} << 20));  // a vocabulary: ~300k
+                for (std::size_t i = 0; i < count; ++i) v.strings_.push_back(string("string element", &who));
+                break;
+            case value_type::array:
+                v.arrays_.reserve(reservation(v.count_));
+                for (std::size_t i = 0; i < count; ++i) read_array(v.arrays_.emplace_back(), who, depth + 1);
+                break;
+            default: {
+                const std::uint64_t data_at = pos_;
+                v.data_ = take(v.count_ * min_elem, "array data", &who);
+                if (v.element_ == value_type::boolean) check_bools(v.data_, count, data_at, who);
+            }
+        }
+    }
+
+    void check_bools(const std::byte* p, std::size_t n, std::uint64_t at, const subject& who) const {
+        for (std::size_t i = 0; i < n; ++i)
+            if (static_cast<unsigned>(p[i]) > 1)
+                fail(at + i, cat(who.prefix(), "bool element ", i, " is ", static_cast<unsigned>(p[i]),
+                                 ", neither 0 nor 1"));
+    }
+
+    const std::byte* base_;
+    std::uint64_t size_;
+    std::uint64_t pos_ = 0;
+    const std::string& name_;
+};
+
+// "GGUF" printable, anything else escaped, for the bad-magic message.
+inline std::string printable(std::span<const std::byte> b) {
+    static constexpr char hex[] = "0123456789abcdef";
+    std::string s;
+    for (std::byte x : b) {
+        const auto c = static_cast<unsigned char>(x);
+        if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {
+            s += static_cast<char>(c);
+        } else {
+            s += "\\x";
+            s += hex[c >> 4];
+            s += hex[c & 15];
+        }
+    }
+    return s;
+}
+
+}  // namespace detail
+
+class file {
+public:
+    // Maps PATH and parses it. The file object owns the map; every view it hands out points
+    // into it and lives as long as the file object (moving the object keeps them valid).
+    static file open(const std::string& path) { return file(mapped_file(path)); }
+
+    // Parses bytes owned by the caller, who keeps them alive as long as the file object.
+    static file parse(std::span<const std::byte> bytes, std::string name) {
+        return file(mapped_file(bytes, std::move(name)));
+    }
+
+    std::uint32_t version() const noexcept { return version_; }
+    const std::string& path() const noexcept { return map_.path(); }
+    std::uint64_t file_size() const noexcept { return map_.size(); }
+    std::span<const std::byte> bytes() const noexcept { return map_.bytes(); }
+    std::uint32_t alignment() const noexcept { return alignment_; }
+    std::uint64_t data_offset() const noexcept { return data_offset_; }
+
+    // ---- metadata ------------------------------------------------------------------------
+    std::span<const metadata_entry> metadata() const noexcept { return metadata_; }  // file order
+
+    const metadata_entry* find_entry(std::string_view key) const noexcept {
+        const auto it = key_index_.find(key);
+        return it == key_index_.end() ? nullptr : &metadata_[it->second];
+    }
+    const value* find(std::string_view key) const noexcept {
+        const metadata_entry* e = find_entry(key);
+        return e ? &e->value : nullptr;
+    }
+    bool contains(std::string_view key) const noexcept { return find_entry(key) != nullptr; }
+
+    // The value of KEY as exactly T (errc::missing when absent, errc::type when it has another
+    // type: a u32 is not silently read as a u64, so a file that disagrees with its spec shows).
+    template <metadata_readable T>
+    T get(std::string_view key) const {
+        const metadata_entry& e = entry(key);
+        if (auto v = e.value.template as<T>()) return *std::move(v);
+        type_error(e, to_string(value_type_of<T>::type));
+    }
+
+    // FALLBACK when KEY is absent; a present key of another type is still an error.
+    template <metadata_readable T>
+    T get_or(std::string_view key, T fallback) const {
+        return contains(key) ? get<T>(key) : std::move(fallback);
+    }
+
+    // Any integer type (hyperparameters are written as u32 by some converters, i32 or u64 by
+    // others), as int64.
+    std::int64_t get_integer(std::string_view key) const {
+        const metadata_entry& e = entry(key);
+        if (auto v = e.value.as_integer()) return *v;
+        if (e.value.type() == value_type::u64)
+            STRATA_THROW(errc::type, detail::cat("key '", key, "': u64 value ", e.value.raw_bits(), " does not fit in int64"),
+                         path(), e.offset);
+        type_error(e, "an integer");
+    }
+
+    // An array of T (a scalar type, std::string_view or std::string), copied out.
+    template <metadata_readable T>
+    std::vector<T> get_array(std::string_view key) const {
+        const metadata_entry& e = entry(key);
+        const value& v = e.value;
+        constexpr value_type want = value_type_of<T>::type;
+        if (!v.is_array() || v.element_type() != want)
+            type_error(e, detail::cat("array of ", to_string(want)));
+        if constexpr (want == value_type::string) {
+            return std::vector<T>(v.strings().begin(), v.strings().end());
+        } else {
+            return v.scalars().template to_vector<T>();
+        }
+    }
+
+    // ---- tensors -------------------------------------------------------------------------
+    std::span<const tensor_info> tensors() const noexcept { return tensors_; }  // file order
+
+    const tensor_info* find_tensor(std::string_view name) const noexcept {
+        const auto it = tensor_index_.find(name);
+        return it == tensor_index_.end() ? nullptr : &tensors_[it->second];
+    }
+
+    // The tensor's bytes, in place in the map. T must be one of this file's tensors.
+    std::span<const std::byte> tensor_data(const tensor_info& t) const {
+        if (tensors_.empty() || &t < tensors_.data() || &t >= tensors_.data() + tensors_.size())
+            STRATA_THROW(errc::argument, detail::cat("tensor '", t.name, "' is not a tensor of this file"), path());
+        return {map_.data() + data_offset_ + t.offset, static_cast<std::size_t>(t.n_bytes)};
+    }
+
+    std::uint64_t total_tensor_bytes() const noexcept { return total_tensor_bytes_; }
+
+private:
+    explicit file(mapped_file map) : map_(std::move(map)) {
+        detail::reader r(map_.bytes(), map_.path());
+        const auto [n_tensors, n_kv] = read_header(r);
+        read_metadata(r, n_kv);
+        read_alignment(r);
+        read_tensor_infos(r, n_tensors);
+        const std::uint64_t a = alignment_;
+        data_offset_ = (r.pos() + a - 1) / a * a;  // pos <= file size: cannot overflow
+        check_tensor_data(r);
+    }
+
+    // ---- parsing, in file order ----------------------------------------------------------
+    struct counts { std::uint64_t tensors, kv; };
+
+    counts read_header(detail::reader& r) {
+        const std::byte* magic = r.take(4, "magic");
+        if (std::memcmp(magic, "GGUF", 4) != 0) {
+            std::string msg = detail::cat("bad magic \"", detail::printable({magic, 4}), "\" (expected \"GGUF\")");
+            // ggml's pre-GGUF formats wrote their magic as a little-endian u32 of "ggml" etc.
+            for (const char* old : {"lmgg", "fmgg", "tjgg"})
+                if (std::memcmp(magic, old, 4) == 0) msg += ": a pre-GGUF ggml file; convert it to GGUF";
+            r.fail(0, msg);
+        }
+        version_ = r.read<std::uint32_t>("version");
+        const std::uint32_t swapped = __builtin_bswap32(version_);
+        if (version_ == 1)
+            r.fail(4, "GGUF version 1 is not supported (it used 32-bit counts; only versions 2 and 3 are read)");
+        if (version_ != 2 && version_ != 3) {
+            if (swapped >= 1 && swapped <= 3)
+                r.fail(4, detail::cat("big-endian GGUF (version ", swapped, " byte-swapped) is not supported"));
+            r.fail(4, detail::cat("unsupported GGUF version ", version_, " (only versions 2 and 3 are read)"));
+        }
+        const auto n_tensors = r.read<std::uint64_t>("tensor count");
+        const auto n_kv = r.read<std::uint64_t>("metadata count");
+        check_count(r, 8, n_tensors, min_tensor_record, "tensor count", "a tensor record");
+        check_count(r, 16, n_kv, min_kv_record, "metadata count", "an entry");
+        return {n_tensors, n_kv};
+    }
+
+    // Smallest possible records: a 1-byte name/key, one dimension / a 1-byte value.
+    static constexpr std::uint64_t min_tensor_record = 8 + 1 + 4 + 8 + 4 + 8;
+    static constexpr std::uint64_t min_kv_record = 8 + 1 + 4 + 1;
+
+    static void check_count(const detail::reader& r, std::uint64_t at, std::uint64_t n, std::uint64_t min_bytes,
+                            const char* what, const char* unit) {
+        if (n > r.left() / min_bytes)
+            r.fail(at, detail::cat(what, " ", n, " cannot fit in the ", r.left(), " bytes left (", unit, " takes at least ",
+                                   min_bytes, ")"));
+    }
+
+    void read_metadata(detail::reader& r, std::uint64_t n_kv) {
+        metadata_.reserve(detail::reservation(n_kv));
+        key_index_.reserve(detail::reservation(n_kv));
+        for (std::uint64_t i = 0; i < n_kv; ++i) {
+            const std::uint64_t at = r.pos();
+            const std::string_view key = r.string("metadata key");
+            if (key.empty()) r.fail(at, detail::cat("metadata key ", i, " is empty"));
+            const auto [it, fresh] = key_index_.emplace(key, metadata_.size());
+            if (!fresh)
+                r.fail(at, detail::cat("duplicate metadata key '", key, "' (first at offset ", metadata_[it->second].offset,
+                                       ")"));
+            const detail::subject who{"key", key};
+            const std::uint64_t tag_at = r.pos();
+            const auto tag = r.read<std::uint32_t>("value type", &who);
+            if (!is_value_type(tag)) r.fail(tag_at, detail::cat(who.prefix(), "unknown value type ", tag));
+            metadata_.push_back({key, r.read_value(static_cast<value_type>(tag), who), at});
+        }
+    }
+
+    void read_alignment(const detail::reader& r) {
+        const metadata_entry* e = find_entry(alignment_key);
+        if (!e) return;
+        const auto a = e->value.as<std::uint32_t>();
+        if (!a) r.fail(e->offset, detail::cat(alignment_key, " must be u32, found ", e->value.type_name()));
+        if (*a == 0) r.fail(e->offset, detail::cat(alignment_key, " is 0"));
+        if ((*a & (*a - 1)) != 0) r.fail(e->offset, detail::cat(alignment_key, " ", *a, " is not a power of two"));
+        alignment_ = *a;
+    }
+
+    void read_tensor_infos(detail::reader& r, std::uint64_t n_tensors) {
+        // Bounded again by what is left after the metadata: this is what we reserve.
+        check_count(r, 8, n_tensors, min_tensor_record, "tensor count", "a tensor record");
+        tensors_.reserve(detail::reservation(n_tensors));
+        tensor_index_.reserve(detail::reservation(n_tensors));
+        for (std::uint64_t i = 0; i < n_tensors; ++i) {
+            tensor_info t = read_tensor_info(r, i);
+            const auto [it, fresh] = tensor_index_.emplace(t.name, tensors_.size());
+            if (!fresh)
+                r.fail(t.info_offset, detail::cat("duplicate tensor name '", t.name, "' (first at offset ",
+                                                  tensors_[it->second].info_offset, ")"));
+            tensors_.push_back(t);
+        }
+    }
+
+    tensor_info read_tensor_info(detail::reader& r, std::uint64_t index) const {
+        tensor_info t;
+        t.info_offset = r.pos();
+        t.name = r.string("tensor name");
+        if (t.name.empty()) r.fail(t.info_offset, detail::cat("tensor ", index, " has an empty name"));
+        const detail::subject who{"tensor", t.name};
+        const std::uint64_t dims_at = r.pos();
+        t.n_dims = r.read<std::uint32_t>("n_dims", &who);
+        if (t.n_dims < 1 || t.n_dims > max_dims)
+            r.fail(dims_at, detail::cat(who.prefix(), "n_dims ", t.n_dims, " is outside 1..4"));
+        t.n_elements = 1;
+        for (std::uint32_t d = 0; d < t.n_dims; ++d) {
+            const std::uint64_t at = r.pos();
+            const auto n = r.read<std::uint64_t>("dimension", &who);
+            if (n == 0) r.fail(at, detail::cat(who.prefix(), "dimension ", d, " is 0"));
+            // ggml holds dimensions as int64_t.
+            if (n > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()))
+                r.fail(at, detail::cat(who.prefix(), "dimension ", d, " is ", n, ", above 2^63-1"));
+            if (t.n_elements > std::numeric_limits<std::uint64_t>::max() / n)
+                r.fail(at, detail::cat(who.prefix(), "element count overflows 64 bits"));
+            t.ne[d] = n;
+            t.n_elements *= n;
+        }
+        const std::uint64_t type_at = r.pos();
+        const auto type_id = r.read<std::uint32_t>("type", &who);
+        const auto ti = find_type_info(type_id);
+        if (!ti) r.fail(type_at, detail::cat(who.prefix(), "unknown ggml type ", type_id));
+        t.type = static_cast<ggml_type>(type_id);
+        if (t.ne[0] % ti->block_elems != 0)
+            r.fail(dims_at, detail::cat(who.prefix(), "row length ", t.ne[0], " is not a multiple of ", ti->name,
+                                        "'s block size ", ti->block_elems));
+        const std::uint64_t blocks = t.n_elements / ti->block_elems;
+        if (blocks > std::numeric_limits<std::uint64_t>::max() / ti->block_bytes)
+            r.fail(dims_at, detail::cat(who.prefix(), "byte size overflows 64 bits"));
+        t.n_bytes = blocks * ti->block_bytes;
+        const std::uint64_t offset_at = r.pos();
+        t.offset = r.read<std::uint64_t>("data offset", &who);
+        if (t.offset % alignment_ != 0)
+            r.fail(offset_at, detail::cat(who.prefix(), "data offset ", t.offset, " is not a multiple of the alignment ",
+                                          alignment_));
+        return t;
+    }
+
+    // Every tensor inside the file, no two sharing a byte.
+    void check_tensor_data(const detail::reader& r) {
+        const std::uint64_t size = r.size();
+        const std::uint64_t section = size >= data_offset_ ? size - data_offset_ : 0;
+        for (const tensor_info& t : tensors_) {
+            // offset + n_bytes <= section, written so that it cannot overflow
+            if (t.offset > section || t.n_bytes > section - t.offset)
+                r.fail(t.info_offset, detail::cat("tensor '", t.name, "': data at offset ", t.offset, " + ", t.n_bytes,
+                                                  " bytes runs past the end of the file (", section,
+                                                  " bytes of tensor data from offset ", data_offset_, ")"));
+            total_tensor_bytes_ += t.n_bytes;
+        }
+        std::vector<std::size_t> order(tensors_.size());
+        std::iota(order.begin(), order.end(), std::size_t{0});
+        std::sort(order.begin(), order.end(),
+                  [&](std::size_t a, std::size_t b) { return tensors_[a].offset < tensors_[b].offset; });
+        for (std::size_t i = 1; i < order.size(); ++i) {
+            const tensor_info& a = tensors_[order[i - 1]];
+            const tensor_info& b = tensors_[order[i]];
+            if (a.offset + a.n_bytes > b.offset)  // both inside the file: no overflow
+                r.fail(b.info_offset, detail::cat("tensors '", a.name, "' [", a.offset, ", ", a.offset + a.n_bytes,
+                                                  ") and '", b.name, "' [", b.offset, ", ", b.offset + b.n_bytes,
+                                                  ") overlap"));
+        }
+    }
+
+    // ---- accessor errors -----------------------------------------------------------------
+    const metadata_entry& entry(std::string_view key) const {
+        const metadata_entry* e = find_entry(key);
+        if (!e) STRATA_THROW(errc::missing, detail::cat("key '", key, "' not found"), path());
+        return *e;
+    }
+    [[noreturn]] void type_error(const metadata_entry& e, std::string_view expected) const {
+        STRATA_THROW(errc::type, detail::cat("key '", e.key, "': expected ", expected, ", found ", e.value.type_name()),
+                     path(), e.offset);
+    }
+
+    mapped_file map_;
+    std::uint32_t version_ = 0;
+    std::uint32_t alignment_ = default_alignment;
+    std::uint64_t data_offset_ = 0;
+    std::uint64_t total_tensor_bytes_ = 0;
+    std::vector<metadata_entry> metadata_;
+    std::vector<tensor_info> tensors_;
+    std::unordered_map<std::string_view, std::size_t> key_index_;
+    std::unordered_map<std::string_view, std::size_t> tensor_index_;
+};
+
+}  // namespace gguf
+STRATA_NAMESPACE_END
+// ---- end include/strata/gguf/file.hpp ----
+// ---- begin include/strata/gguf/writer.hpp ----
+// strata/gguf/writer.hpp — builds GGUF files (v3 by default, v2 on request).
+//
+// Used by tests (every value type, every tensor type, malformed variants made by patching the
+// bytes), by tools that rewrite metadata, and to build shape-exact model files cheaply: a
+// tensor "hole" has a shape and a type but no data, and is left as a sparse-file hole, so a
+// 13 GB model layout costs a few kilobytes of disk.
+//
+// Layout written: header, metadata in insertion order, tensor infos in insertion order, zero
+// padding to the alignment, then each tensor's data at the next aligned offset, the last one
+// padded too (as ggml writes it).
+
+#include <cerrno>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <initializer_list>
+#include <limits>
+#include <ranges>
+#include <span>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+
+STRATA_NAMESPACE_BEGIN
+namespace gguf {
+
+namespace detail {
+inline void put_bytes(std::vector<std::byte>& out, const void* p, std::size_t n) {
+    const auto* b = static_cast<const std::byte*>(p);
+    out.insert(out.end(), b, b + n);
+}
+template <class T>
+void put(std::vector<std::byte>& out, T v) {
+    put_bytes(out, &v, sizeof(T));  // little-endian host (asserted in value.hpp)
+}
+inline void put_string(std::vector<std::byte>& out, std::string_view s) {
+    put<std::uint64_t>(out, s.size());
+    put_bytes(out, s.data(), s.size());
+}
+}  // namespace detail
+
+// An owned metadata value, kept in its encoded form (the bytes after the type tag).
+class metadata_value {
+public:
+    template <metadata_scalar T>
+    static metadata_value of(T x) {
+        metadata_value v(value_type_of<T>::type);
+        if constexpr (std::is_same_v<T, bool>) {
+            detail::put<std::uint8_t>(v.body_, x ? 1 : 0);
+        } else {
+            detail::put(v.body_, x);
+        }
+        return v;
+    }
+    static metadata_value of(std::string_view s) {
+        metadata_value v(value_type::string);
+        detail::put_string(v.body_, s);
+        return v;
+    }
+
+    // An array of scalars (any range: std::vector<bool> works), of strings (anything
+    // convertible to std::string_view), or of arrays (a range of array metadata_values).
+    template <std::ranges::input_range R>
+    static metadata_value array(const R& items) {
+        using E = std::ranges::range_value_t<R>;
+        if constexpr (std::is_same_v<E, metadata_value>) {
+            metadata_value v(value_type::array, value_type::array);
+            std::uint64_t n = 0;
+            for (const metadata_value& item : items) {
+                if (item.type_ != value_type::array)
+                    STRATA_THROW(errc::argument, detail::cat("an array of arrays holds only arrays, not a ",
+                                                             to_string(item.type_)));
+                ++n;
+            }
+            detail::put<std::uint32_t>(v.body_, static_cast<std::uint32_t>(value_type::array));
+            detail::put<std::uint64_t>(v.body_, n);
+            for (const metadata_value& item : items) detail::put_bytes(v.body_, item.body_.data(), item.body_.size());
+            return v;
+        } else if constexpr (std::is_convertible_v<const E&, std::string_view>) {
+            metadata_value v(value_type::array, value_type::string);
+            v.put_array_header(static_cast<std::uint64_t>(std::ranges::distance(items)));
+            for (const auto& s : items) detail::put_string(v.body_, std::string_view(s));
+            return v;
+        } else {
+            static_assert(metadata_scalar<E>, "array elements must be GGUF scalars, strings or arrays");
+            metadata_value v(value_type::array, value_type_of<E>::type);
+            v.put_array_header(static_cast<std::uint64_t>(std::ranges::distance(items)));
+            for (const E x : items) {
+                if constexpr (std::is_same_v<E, bool>) {
+                    detail::put<std::uint8_t>(v.body_, x ? 1 : 0);
+                } else {
+                    detail::put(v.body_, x);
+                }
+            }
+            return v;
+        }
+    }
+    template <class E>
+    static metadata_value array(std::initializer_list<E> items) {
+        return array(std::span<const E>(items.begin(), items.size()));
+    }
+
+    // A copy of a value read from a file (to rewrite a file's metadata).
+    static metadata_value from(const value& x) {
+        metadata_value v(x.type(), x.element_type());
+        v.append(x);
+        return v;
+    }
+
+    value_type type() const noexcept { return type_; }
+    value_type element_type() const noexcept { return element_; }
+    std::span<const std::byte> body() const noexcept { return body_; }
+
+private:
+    explicit metadata_value(value_type t, value_type element = value_type::u8) : type_(t), element_(element) {}
+
+    void put_array_header(std::uint64_t n) {
+        detail::put<std::uint32_t>(body_, static_cast<std::uint32_t>(element_));
+        detail::put<std::uint64_t>(body_, n);
+    }
+    void append(const value& x) {
+        if (x.is_string()) {
+            detail::put_string(body_, x.str());
+        } else if (!x.is_array()) {
+            const std::uint64_t bits = x.raw_bits();
+            detail::put_bytes(body_, &bits, scalar_size(x.type()));
+        } else {
+            detail::put<std::uint32_t>(body_, static_cast<std::uint32_t>(x.element_type()));
+            detail::put<std::uint64_t>(body_, x.size());
+            if (x.element_type() == value_type::string) {
+                for (std::string_view s : x.strings()) detail::put_string(body_, s);
+            } else if (x.element_type() == value_type::array) {
+                for (const value& child : x.arrays()) append(child);
+            } else {
+                const auto b = x.scalars().bytes();
+                detail::put_bytes(body_, b.data(), b.size());
+            }
+        }
+    }
+
+    value_type type_;
+    value_type element_;
+    std::vector<std::byte> body_;
+};
+
+class writer {
+public:
+    explicit writer(std::uint32_t version = 3) { set_version(version); }
+
+    writer& set_version(std::uint32_t v) {
+        if (v != 2 && v != 3) STRATA_THROW(errc::argument, detail::cat("GGUF version ", v, " cannot be written (2 or 3)"));
+        version_ = v;
+        return *this;
+    }
+    std::uint32_t version() const noexcept { return version_; }
+
+    // Sets general.alignment (the reader finds the data there).
+    writer& set_alignment(std::uint32_t a) { return set(std::string(alignment_key), metadata_value::of(a)); }
+    std::uint32_t alignment() const noexcept { return alignment_; }
+
+    // ---- metadata: a new key goes last, an existing key keeps its place -------------------
+    writer& set(std::string key, metadata_value v) {
+        if (key.empty()) STRATA_THROW(errc::argument, "metadata keys cannot be empty");
+        if (key == alignment_key) alignment_ = checked_alignment(v);
+        for (auto& [k, old] : metadata_)
+            if (k == key) {
+                old = std::move(v);
+                return *this;
+            }
+        metadata_.emplace_back(std::move(key), std::move(v));
+        return *this;
+    }
+    template <metadata_scalar T>
+    writer& set(std::string key, T x) { return set(std::move(key), metadata_value::of(x)); }
+    writer& set(std::string key, std::string_view s) { return set(std::move(key), metadata_value::of(s)); }
+    writer& set(std::string key, const char* s) { return set(std::move(key), metadata_value::of(std::string_view(s))); }
+    writer& set(std::string key, const std::string& s) { return set(std::move(key), metadata_value::of(std::string_view(s))); }
+
+    template <std::ranges::input_range R>
+    writer& set_array(std::string key, const R& items) { return set(std::move(key), metadata_value::array(items)); }
+    template <class E>
+    writer& set_array(std::string key, std::initializer_list<E> items) {
+        return set(std::move(key), metadata_value::array(items));
+    }
+
+    bool remove(std::string_view key) {
+        for (auto it = metadata_.begin(); it != metadata_.end(); ++it)
+            if (it->first == key) {
+                if (key == alignment_key) alignment_ = default_alignment;
+                metadata_.erase(it);
+                return true;
+            }
+        return false;
+    }
+
+    // ---- tensors, in insertion order -----------------------------------------------------
+    // DATA must be exactly the tensor's size in bytes; it is copied.
+    writer& add_tensor(std::string name, ggml_type type, std::vector<std::uint64_t> dims, std::span<const std::byte> data) {
+        pending_tensor t = make_tensor(std::move(name), type, std::move(dims));
+        if (data.size() != t.n_bytes)
+            STRATA_THROW(errc::argument, detail::cat("tensor '", t.name, "' needs ", t.n_bytes, " bytes, got ", data.size()));
+        t.data.assign(data.begin(), data.end());
+        t.has_data = true;
+        tensors_.push_back(std::move(t));
+        return *this;
+    }
+    // A tensor whose data is never written: a hole in the file (zeros when read).
+    writer& add_tensor_hole(std::string name, ggml_type type, std::vector<std::uint64_t> dims) {
+        tensors_.push_back(make_tensor(std::move(name), type, std::move(dims)));
+        return *this;
+    }
+
+    // ---- output --------------------------------------------------------------------------
+    std::uint64_t file_size() const { return plan().total; }
+
+    std::vector<std::byte> to_bytes() const {
+        const layout l = plan();
+        std::vector<std::byte> out = std::move(l.head);
+        out.resize(static_cast<std::size_t>(l.total));
+        for (std::size_t i = 0; i < tensors_.size(); ++i)
+            if (tensors_[i].has_data && !tensors_[i].data.empty())
+                std::memcpy(out.data() + l.data_offset + l.offsets[i], tensors_[i].data.data(), tensors_[i].data.size());
+        return out;
+    }
+
+    // Writes PATH (replacing it); holes stay unallocated where the file system supports it.
+    void write(const std::string& path) const {
+        const layout l = plan();
+        const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        if (fd < 0) io_fail(path, "cannot create");
+        auto fail = [&](const char* what) {
+            const int e = errno;
+            ::close(fd);
+            ::unlink(path.c_str());
+            io_fail(path, what, e);
+        };
+        if (!write_at(fd, l.head.data(), l.head.size(), 0)) fail("cannot write");
+        for (std::size_t i = 0; i < tensors_.size(); ++i) {
+            const pending_tensor& t = tensors_[i];
+            if (t.has_data && !write_at(fd, t.data.data(), t.data.size(), l.data_offset + l.offsets[i]))
+                fail("cannot write");
+        }
+        // Extends the file over trailing holes and padding without writing them.
+        if (::ftruncate(fd, static_cast<off_t>(l.total)) != 0) fail("cannot set the size of");
+        if (::close(fd) != 0) io_fail(path, "cannot close");
+    }
+
+private:
+    struct pending_tensor {
+        std::string name;
+        ggml_type type = ggml_type::f32;
+        std::vector<std::uint64_t> dims;
+        std::uint64_t n_bytes = 0;
+        bool has_data = false;
+        std::vector<std::byte> data;
+    };
+    struct layout {
+        std::vector<std::byte> head;  // header + metadata + infos + padding: data_offset bytes
+        std::vector<std::uint64_t> offsets;
+        std::uint64_t data_offset = 0;
+        std::uint64_t total = 0;
+    };
+
+    static std::uint32_t checked_alignment(const metadata_value& v) {
+        const auto body = v.body();
+        std::uint32_t a = 0;
+        if (v.type() == value_type::u32) std::memcpy(&a, body.data(), 4);
+        if (v.type() != value_type::u32 || a == 0 || (a & (a - 1)) != 0)
+            STRATA_THROW(errc::argument, std::string(alignment_key) + " must be a u32 power of two");
+        return a;
+    }
+
+    pending_tensor make_tensor(std::string name, ggml_type type, std::vector<std::uint64_t> dims) const {
+        auto bad = [&](std::string_view why) { STRATA_THROW(errc::argument, detail::cat("tensor '", name, "': ", why)); };
+        if (name.empty()) STRATA_THROW(errc::argument, "tensor names cannot be empty");
+        for (const pending_tensor& t : tensors_)
+            if (t.name == name) bad("added twice");
+        const auto ti = find_type_info(static_cast<std::uint32_t>(type));
+        if (!ti) bad(detail::cat("unknown ggml type ", static_cast<std::uint32_t>(type)));
+        if (dims.empty() || dims.size() > max_dims) bad("needs 1 to 4 dimensions");
+        std::uint64_t n = 1;
+        for (std::uint64_t d : dims) {
+            if (d == 0 || d > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) bad("bad dimension");
+            if (n > std::numeric_limits<std::uint64_t>::max() / d) bad("element count overflows");
+            n *= d;
+        }
+        if (dims[0] % ti->block_elems != 0) bad("row length is not a multiple of the block size");
+        pending_tensor t;
+        t.name = std::move(name);
+        t.type = type;
+        t.dims = std::move(dims);
+        t.n_bytes = n / ti->block_elems * ti->block_bytes;
+        return t;
+    }
+
+    static std::uint64_t align_up(std::uint64_t x, std::uint64_t a) noexcept { return (x + a - 1) / a * a; }
+
+    layout plan() const {
+        layout l;
+        std::vector<std::byte>& h = l.head;
+        detail::put_bytes(h, "GGUF", 4);
+        detail::put<std::uint32_t>(h, version_);
+        detail::put<std::uint64_t>(h, tensors_.size());
+        detail::put<std::uint64_t>(h, metadata_.size());
+        for (const auto& [key, v] : metadata_) {
+            detail::put_string(h, key);
+            detail::put<std::uint32_t>(h, static_cast<std::uint32_t>(v.type()));
+            detail::put_bytes(h, v.body().data(), v.body().size());
+        }
+        std::uint64_t next = 0;
+        for (const pending_tensor& t : tensors_) {
+            detail::put_string(h, t.name);
+            detail::put<std::uint32_t>(h, static_cast<std::uint32_t>(t.dims.size()));
+            for (std::uint64_t d : t.dims) detail::put<std::uint64_t>(h, d);
+            detail::put<std::uint32_t>(h, static_cast<std::uint32_t>(t.type));
+            detail::put<std::uint64_t>(h, next);
+            l.offsets.push_back(next);
+            next += align_up(t.n_bytes, alignment_);
+        }
+        l.data_offset = align_up(h.size(), alignment_);
+        h.resize(static_cast<std::size_t>(l.data_offset));
+        l.total = l.data_offset + next;
+        return l;
+    }
+
+    static bool write_at(int fd, const std::byte* p, std::size_t n, std::uint64_t at) {
+        while (n > 0) {
+            const ssize_t w = ::pwrite(fd, p, n, static_cast<off_t>(at));
+            if (w < 0 && errno == EINTR) continue;
+            if (w <= 0) {
+                if (w == 0) errno = EIO;
+                return false;
+            }
+            p += w;
+            n -= static_cast<std::size_t>(w);
+            at += static_cast<std::uint64_t>(w);
+        }
+        return true;
+    }
+    [[noreturn]] static void io_fail(const std::string& path, const char* what, int e = errno) {
+        STRATA_THROW(errc::io, std::string(what) + " file: " + std::generic_category().message(e), path);
+    }
+
+    std::uint32_t version_ = 3;
+    std::uint32_t alignment_ = default_alignment;
+    std::vector<std::pair<std::string, metadata_value>> metadata_;
+    std::vector<pending_tensor> tensors_;
+};
+
+}  // namespace gguf
+STRATA_NAMESPACE_END
+// ---- end include/strata/gguf/writer.hpp ----
+// ---- begin include/strata/gguf/summary.hpp ----
+// strata/gguf/summary.hpp — what a model file is, at a glance (strata-inspect, `ollama show`).
+//
+// Pure functions of a parsed file: nothing is printed and no tensor data is read. The hyper-
+// parameters shown are read with get_integer (converters disagree on u32/i32/u64); a key that
+// is present with a non-integer type is a malformed file and throws errc::type.
+
+#include <algorithm>
+#include <array>
+#include <charconv>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+
+STRATA_NAMESPACE_BEGIN
+namespace gguf {
+
+// One line of the quantization mix: all tensors of one ggml type.
+struct type_share {
+    ggml_type type = ggml_type::f32;
+    std::uint64_t tensors = 0;
+    std::uint64_t elements = 0;
+    std::uint64_t bytes = 0;
+};
+
+struct summary {
+    std::uint32_t version = 0;
+    std::uint64_t file_size = 0;
+    std::string architecture;  // general.architecture ("" when absent)
+    std::string name;          // general.name
+    std::uint64_t parameters = 0;  // sum of every tensor's elements
+    std::optional<std::int64_t> context_length;    // {arch}.context_length
+    std::optional<std::int64_t> embedding_length;  // {arch}.embedding_length
+    std::optional<std::int64_t> block_count;       // {arch}.block_count
+    std::optional<std::int64_t> file_type;         // general.file_type (llama_ftype)
+    std::string tokenizer_model;                   // tokenizer.ggml.model
+    std::optional<std::uint64_t> vocab_size;       // tokens in tokenizer.ggml.tokens
+    std::uint64_t tensor_count = 0;
+    std::uint64_t tensor_bytes = 0;
+    std::vector<type_share> types;  // by bytes, largest first
+};
+
+// llama.cpp's name for a general.file_type ("Q4_K_M"); "" when unknown.
+constexpr std::string_view file_type_name(std::int64_t ftype) noexcept {
+    // Index = llama_ftype; "" where an id was removed from llama.cpp.
+    constexpr std::array<std::string_view, 39> names = {
+        "F32", "F16", "Q4_0", "Q4_1", "Q4_1_SOME_F16", "", "", "Q8_0", "Q5_0", "Q5_1",
+        "Q2_K", "Q3_K_S", "Q3_K_M", "Q3_K_L", "Q4_K_S", "Q4_K_M", "Q5_K_S", "Q5_K_M", "Q6_K", "IQ2_XXS",
+        "IQ2_XS", "Q2_K_S", "IQ3_XS", "IQ3_XXS", "IQ1_S", "IQ4_NL", "IQ3_S", "IQ3_M", "IQ2_S", "IQ2_M",
+        "IQ4_XS", "IQ1_M", "BF16", "", "", "", "TQ1_0", "TQ2_0", "MXFP4_MOE",
+    };
+    constexpr std::int64_t guessed = 1024;  // LLAMA_FTYPE_GUESSED: set by llama.cpp, not a type
+    if (ftype >= guessed) ftype -= guessed;
+    if (ftype < 0 || ftype >= static_cast<std::int64_t>(names.size())) return {};
+    return names[static_cast<std::size_t>(ftype)];
+}
+
+namespace detail {
+inline std::optional<std::int64_t> optional_integer(const file& f, const std::string& key) {
+    if (!f.contains(key)) return std::nullopt;
+    return f.get_integer(key);
+}
+inline std::string fixed2(double x) {
+    char buf[64];
+    const auto r = std::to_chars(buf, buf + sizeof buf, x, std::chars_format::fixed, 2);
+    return std::string(buf, r.ptr);
+}
+}  // namespace detail
+
+inline summary summarize(const file& f) {
+    summary s;
+    s.version = f.version();
+    s.file_size = f.file_size();
+    s.architecture = f.get_or<std::string>("general.architecture", "");
+    s.name = f.get_or<std::string>("general.name", "");
+    const std::string& a = s.architecture;
+    if (!a.empty()) {
+        s.context_length = detail::optional_integer(f, a + ".context_length");
+        s.embedding_length = detail::optional_integer(f, a + ".embedding_length");
+        s.block_count = detail::optional_integer(f, a + ".block_count");
+    }
+    s.file_type = detail::optional_integer(f, "general.file_type");
+    s.tokenizer_model = f.get_or<std::string>("tokenizer.ggml.model", "");
+    if (const value* tokens = f.find("tokenizer.ggml.tokens"); tokens && tokens->is_array())
+        s.vocab_size = tokens->size();
+    else if (!a.empty() && f.contains(a + ".vocab_size"))
+        s.vocab_size = static_cast<std::uint64_t>(std::max<std::int64_t>(0, f.get_integer(a + ".vocab_size")));
+
+    for (const tensor_info& t : f.tensors()) {
+        s.parameters += t.n_elements;
+        auto it = std::find_if(s.types.begin(), s.types.end(), [&](const type_share& x) { return x.type == t.type; });
+        if (it == s.types.end()) it = s.types.insert(s.types.end(), type_share{t.type});
+        ++it->tensors;
+        it->elements += t.n_elements;
+        it->bytes += t.n_bytes;
+    }
+    std::stable_sort(s.types.begin(), s.types.end(),
+                     [](const type_share& x, const type_share& y) { return x.bytes > y.bytes; });
+    s.tensor_count = f.tensors().size();
+    s.tensor_bytes = f.total_tensor_bytes();
+    return s;
+}
+
+// ---- formatting for people ----------------------------------------------------------------
+
+// 268098176 -> "268.10M", as model cards and `ollama show` write parameter counts.
+inline std::string human_count(std::uint64_t n) {
+    constexpr std::array<std::pair<double, const char*>, 4> units = {
+        {{1e12, "T"}, {1e9, "B"}, {1e6, "M"}, {1e3, "K"}}};
+    for (const auto& [scale, suffix] : units)
+        if (static_cast<double>(n) >= scale) return detail::fixed2(static_cast<double>(n) / scale) + suffix;
+    return std::to_string(n);
+}
+
+// 253452288 -> "241.71 MiB".
+inline std::string human_bytes(std::uint64_t n) {
+    constexpr std::array<const char*, 5> units = {"KiB", "MiB", "GiB", "TiB", "PiB"};
+    if (n < 1024) return std::to_string(n) + " B";
+    double x = static_cast<double>(n);
+    std::size_t u = 0;
+    for (x /= 1024; x >= 1024 && u + 1 < units.size(); x /= 1024) ++u;
+    return detail::fixed2(x) + " " + units[u];
+}
+
+// "[640, 262144]": ne[0] (the row length) first, as GGUF stores it.
+inline std::string shape_string(const tensor_info& t) {
+    std::string s = "[";
+    for (std::uint32_t d = 0; d < t.n_dims; ++d) {
+        if (d) s += ", ";
+        s += std::to_string(t.ne[d]);
+    }
+    return s + "]";
+}
+
+// ---- JSON -----------------------------------------------------------------------------------
+
+namespace detail {
+// Arrays longer than this are described ({element_type, length}) rather than listed: a
+// vocabulary would otherwise be most of the output.
+inline constexpr std::uint64_t json_array_limit = 64;
+
+inline void write_json_scalar(json_writer& j, const value& v) {
+    switch (v.type()) {
+        case value_type::u8: j.value(*v.as<std::uint8_t>()); break;
+        case value_type::i8: j.value(*v.as<std::int8_t>()); break;
+        case value_type::u16: j.value(*v.as<std::uint16_t>()); break;
+        case value_type::i16: j.value(*v.as<std::int16_t>()); break;
+        case value_type::u32: j.value(*v.as<std::uint32_t>()); break;
+        case value_type::i32: j.value(*v.as<std::int32_t>()); break;
+        case value_type::u64: j.value(*v.as<std::uint64_t>()); break;
+        case value_type::i64: j.value(*v.as<std::int64_t>()); break;
+        case value_type::f32: j.value(*v.as<float>()); break;
+        case value_type::f64: j.value(*v.as<double>()); break;
+        case value_type::boolean: j.value(*v.as<bool>()); break;
+        case value_type::string: j.value(v.str()); break;
+        case value_type::array: j.null(); break;
+    }
+}
+
+template <class T>
+void write_json_elements(json_writer& j, const scalar_array& a) {
+    for (std::uint64_t i = 0; i < a.size(); ++i) j.value(a.at<T>(i));
+}
+
+inline void write_json_value(json_writer& j, const value& v) {
+    if (!v.is_array()) return write_json_scalar(j, v);
+    if (v.size() > json_array_limit) {
+        j.begin_object().member("element_type", to_string(v.element_type())).member("length", v.size()).end_object();
+        return;
+    }
+    j.begin_array();
+    const scalar_array a = v.scalars();
+    switch (v.element_type()) {
+        case value_type::u8: write_json_elements<std::uint8_t>(j, a); break;
+        case value_type::i8: write_json_elements<std::int8_t>(j, a); break;
+        case value_type::u16: write_json_elements<std::uint16_t>(j, a); break;
+        case value_type::i16: write_json_elements<std::int16_t>(j, a); break;
+        case value_type::u32: write_json_elements<std::uint32_t>(j, a); break;
+        case value_type::i32: write_json_elements<std::int32_t>(j, a); break;
+        case value_type::u64: write_json_elements<std::uint64_t>(j, a); break;
+        case value_type::i64: write_json_elements<std::int64_t>(j, a); break;
+        case value_type::f32: write_json_elements<float>(j, a); break;
+        case value_type::f64: write_json_elements<double>(j, a); break;
+        case value_type::boolean: write_json_elements<bool>(j, a); break;
+        case value_type::string: for (std::string_view s : v.strings()) j.value(s); break;
+        case value_type::array: for (const value& child : v.arrays()) write_json_value(j, child); break;
+    }
+    j.end_array();
+}
+
+template <class T>
+void optional_member(json_writer& j, std::string_view key, const std::optional<T>& v) {
+    j.key(key);
+    if (v) j.value(*v);
+    else j.null();
+}
+}  // namespace detail
+
+// The summary, every metadata entry and (unless TENSORS is false) every tensor, as JSON.
+inline std::string to_json(const summary& s, const file& f, bool tensors = true, int indent = 2) {
+    std::string out;
+    json_writer j(out, indent);
+    j.begin_object();
+    j.member("file", f.path()).member("version", s.version).member("file_size", s.file_size);
+    j.member("alignment", f.alignment()).member("data_offset", f.data_offset());
+    j.member("architecture", s.architecture).member("name", s.name).member("parameters", s.parameters);
+    detail::optional_member(j, "context_length", s.context_length);
+    detail::optional_member(j, "embedding_length", s.embedding_length);
+    detail::optional_member(j, "block_count", s.block_count);
+    detail::optional_member(j, "file_type", s.file_type);
+    j.member("file_type_name", s.file_type ? file_type_name(*s.file_type) : std::string_view{});
+    j.member("tokenizer_model", s.tokenizer_model);
+    detail::optional_member(j, "vocab_size", s.vocab_size);
+    j.member("tensor_count", s.tensor_count).member("tensor_bytes", s.tensor_bytes);
+
+    j.key("types").begin_array();
+    for (const type_share& t : s.types)
+        j.begin_object()
+            .member("type", type_name(t.type))
+            .member("tensors", t.tensors)
+            .member("elements", t.elements)
+            .member("bytes", t.bytes)
+            .end_object();
+    j.end_array();
+
+    j.key("metadata").begin_object();
+    for (const metadata_entry& e : f.metadata()) {
+        j.key(e.key);
+        detail::write_json_value(j, e.value);
+    }
+    j.end_object();
+
+    if (tensors) {
+        j.key("tensors").begin_array();
+        for (const tensor_info& t : f.tensors()) {
+            j.begin_object().member("name", t.name).key("shape").begin_array();
+            for (std::uint32_t d = 0; d < t.n_dims; ++d) j.value(t.ne[d]);
+            j.end_array()
+                .member("type", type_name(t.type))
+                .member("bytes", t.n_bytes)
+                .member("offset", t.offset)
+                .end_object();
+        }
+        j.end_array();
+    }
+    j.end_object();
+    if (indent) out += '\n';
+    return out;
+}
+
+}  // namespace gguf
+STRATA_NAMESPACE_END
+// ---- end include/strata/gguf/summary.hpp ----
 // ---- end include/strata/gguf/gguf.hpp ----
 
 // ---- quant: one policy per tensor type, the compiled-in list ---------------------------------
@@ -3696,13 +5157,1967 @@ STRATA_NAMESPACE_END
 // ---- begin include/strata/tokenizer/tokenizers.hpp ----
 // strata/tokenizer/tokenizers.hpp — the tokenizer layer: llama.cpp-exact text <-> token ids.
 
-#include "strata/tokenizer/unicode_tables.hpp"  // generated: general categories, White_Space
-#include "strata/tokenizer/unicode.hpp"         // llama.cpp-lenient UTF-8, classes, GPT-2 byte alphabet
-#include "strata/tokenizer/vocab.hpp"           // tokenizer::vocab: the plain description
-#include "strata/tokenizer/pre_tokenizer.hpp"   // the word splitters of byte-level BPE models
-#include "strata/tokenizer/bpe.hpp"             // byte-level BPE (gpt2)
-#include "strata/tokenizer/spm.hpp"             // SentencePiece BPE with byte fallback (llama)
-#include "strata/tokenizer/tokenizer.hpp"       // tokenizer::tokenizer: encode / decode / piece
-#include "strata/tokenizer/from_gguf.hpp"       // load_vocab(gguf::file)
+// ---- begin include/strata/tokenizer/unicode_tables.hpp ----
+// strata/tokenizer/unicode_tables.hpp — GENERATED by tools/gen_unicode_tables.py; do not edit.
+// Unicode 15.1.0: general-category class of every code point as sorted ranges,
+// and the White_Space set.
+
+#include <array>
+#include <cstdint>
+
+
+STRATA_NAMESPACE_BEGIN
+namespace tokenizer::detail {
+
+// One bit per class; a code point has exactly one.
+inline constexpr std::uint8_t cpt_undefined = 0x01;    // Cn: unassigned
+inline constexpr std::uint8_t cpt_number = 0x02;       // \p{N}
+inline constexpr std::uint8_t cpt_letter = 0x04;       // \p{L}
+inline constexpr std::uint8_t cpt_separator = 0x08;    // \p{Z}
+inline constexpr std::uint8_t cpt_mark = 0x10;         // \p{M}
+inline constexpr std::uint8_t cpt_punctuation = 0x20;  // \p{P}
+inline constexpr std::uint8_t cpt_symbol = 0x40;       // \p{S}
+inline constexpr std::uint8_t cpt_control = 0x80;      // \p{C} other than Cn
+
+inline constexpr char unicode_version[] = "15.1.0";
+
+// Range i covers [first[i], first[i + 1]) (the last one runs to U+10FFFF) with class[i].
+inline constexpr std::array<std::uint32_t, 2272> cpt_range_first = {{
+    0x00000, 0x00020, 0x00021, 0x00024, 0x00025, 0x0002B, 0x0002C, 0x00030, 0x0003A, 0x0003C,
+    0x0003F, 0x00041, 0x0005B, 0x0005E, 0x0005F, 0x00060, 0x00061, 0x0007B, 0x0007C, 0x0007D,
+    0x0007E, 0x0007F, 0x000A0, 0x000A1, 0x000A2, 0x000A7, 0x000A8, 0x000AA, 0x000AB, 0x000AC,
+    0x000AD, 0x000AE, 0x000B2, 0x000B4, 0x000B5, 0x000B6, 0x000B8, 0x000B9, 0x000BA, 0x000BB,
+    0x000BC, 0x000BF, 0x000C0, 0x000D7, 0x000D8, 0x000F7, 0x000F8, 0x002C2, 0x002C6, 0x002D2,
+    0x002E0, 0x002E5, 0x002EC, 0x002ED, 0x002EE, 0x002EF, 0x00300, 0x00370, 0x00375, 0x00376,
+    0x00378, 0x0037A, 0x0037E, 0x0037F, 0x00380, 0x00384, 0x00386, 0x00387, 0x00388, 0x0038B,
+    0x0038C, 0x0038D, 0x0038E, 0x003A2, 0x003A3, 0x003F6, 0x003F7, 0x00482, 0x00483, 0x0048A,
+    0x00530, 0x00531, 0x00557, 0x00559, 0x0055A, 0x00560, 0x00589, 0x0058B, 0x0058D, 0x00590,
+    0x00591, 0x005BE, 0x005BF, 0x005C0, 0x005C1, 0x005C3, 0x005C4, 0x005C6, 0x005C7, 0x005C8,
+    0x005D0, 0x005EB, 0x005EF, 0x005F3, 0x005F5, 0x00600, 0x00606, 0x00609, 0x0060B, 0x0060C,
+    0x0060E, 0x00610, 0x0061B, 0x0061C, 0x0061D, 0x00620, 0x0064B, 0x00660, 0x0066A, 0x0066E,
+    0x00670, 0x00671, 0x006D4, 0x006D5, 0x006D6, 0x006DD, 0x006DE, 0x006DF, 0x006E5, 0x006E7,
+    0x006E9, 0x006EA, 0x006EE, 0x006F0, 0x006FA, 0x006FD, 0x006FF, 0x00700, 0x0070E, 0x0070F,
+    0x00710, 0x00711, 0x00712, 0x00730, 0x0074B, 0x0074D, 0x007A6, 0x007B1, 0x007B2, 0x007C0,
+    0x007CA, 0x007EB, 0x007F4, 0x007F6, 0x007F7, 0x007FA, 0x007FB, 0x007FD, 0x007FE, 0x00800,
+    0x00816, 0x0081A, 0x0081B, 0x00824, 0x00825, 0x00828, 0x00829, 0x0082E, 0x00830, 0x0083F,
+    0x00840, 0x00859, 0x0085C, 0x0085E, 0x0085F, 0x00860, 0x0086B, 0x00870, 0x00888, 0x00889,
+    0x0088F, 0x00890, 0x00892, 0x00898, 0x008A0, 0x008CA, 0x008E2, 0x008E3, 0x00904, 0x0093A,
+    0x0093D, 0x0093E, 0x00950, 0x00951, 0x00958, 0x00962, 0x00964, 0x00966, 0x00970, 0x00971,
+    0x00981, 0x00984, 0x00985, 0x0098D, 0x0098F, 0x00991, 0x00993, 0x009A9, 0x009AA, 0x009B1,
+    0x009B2, 0x009B3, 0x009B6, 0x009BA, 0x009BC, 0x009BD, 0x009BE, 0x009C5, 0x009C7, 0x009C9,
+    0x009CB, 0x009CE, 0x009CF, 0x009D7, 0x009D8, 0x009DC, 0x009DE, 0x009DF, 0x009E2, 0x009E4,
+    0x009E6, 0x009F0, 0x009F2, 0x009F4, 0x009FA, 0x009FC, 0x009FD, 0x009FE, 0x009FF, 0x00A01,
+    0x00A04, 0x00A05, 0x00A0B, 0x00A0F, 0x00A11, 0x00A13, 0x00A29, 0x00A2A, 0x00A31, 0x00A32,
+    0x00A34, 0x00A35, 0x00A37, 0x00A38, 0x00A3A, 0x00A3C, 0x00A3D, 0x00A3E, 0x00A43, 0x00A47,
+    0x00A49, 0x00A4B, 0x00A4E, 0x00A51, 0x00A52, 0x00A59, 0x00A5D, 0x00A5E, 0x00A5F, 0x00A66,
+    0x00A70, 0x00A72, 0x00A75, 0x00A76, 0x00A77, 0x00A81, 0x00A84, 0x00A85, 0x00A8E, 0x00A8F,
+    0x00A92, 0x00A93, 0x00AA9, 0x00AAA, 0x00AB1, 0x00AB2, 0x00AB4, 0x00AB5, 0x00ABA, 0x00ABC,
+    0x00ABD, 0x00ABE, 0x00AC6, 0x00AC7, 0x00ACA, 0x00ACB, 0x00ACE, 0x00AD0, 0x00AD1, 0x00AE0,
+    0x00AE2, 0x00AE4, 0x00AE6, 0x00AF0, 0x00AF1, 0x00AF2, 0x00AF9, 0x00AFA, 0x00B00, 0x00B01,
+    0x00B04, 0x00B05, 0x00B0D, 0x00B0F, 0x00B11, 0x00B13, 0x00B29, 0x00B2A, 0x00B31, 0x00B32,
+    0x00B34, 0x00B35, 0x00B3A, 0x00B3C, 0x00B3D, 0x00B3E, 0x00B45, 0x00B47, 0x00B49, 0x00B4B,
+    0x00B4E, 0x00B55, 0x00B58, 0x00B5C, 0x00B5E, 0x00B5F, 0x00B62, 0x00B64, 0x00B66, 0x00B70,
+    0x00B71, 0x00B72, 0x00B78, 0x00B82, 0x00B83, 0x00B84, 0x00B85, 0x00B8B, 0x00B8E, 0x00B91,
+    0x00B92, 0x00B96, 0x00B99, 0x00B9B, 0x00B9C, 0x00B9D, 0x00B9E, 0x00BA0, 0x00BA3, 0x00BA5,
+    0x00BA8, 0x00BAB, 0x00BAE, 0x00BBA, 0x00BBE, 0x00BC3, 0x00BC6, 0x00BC9, 0x00BCA, 0x00BCE,
+    0x00BD0, 0x00BD1, 0x00BD7, 0x00BD8, 0x00BE6, 0x00BF3, 0x00BFB, 0x00C00, 0x00C05, 0x00C0D,
+    0x00C0E, 0x00C11, 0x00C12, 0x00C29, 0x00C2A, 0x00C3A, 0x00C3C, 0x00C3D, 0x00C3E, 0x00C45,
+    0x00C46, 0x00C49, 0x00C4A, 0x00C4E, 0x00C55, 0x00C57, 0x00C58, 0x00C5B, 0x00C5D, 0x00C5E,
+    0x00C60, 0x00C62, 0x00C64, 0x00C66, 0x00C70, 0x00C77, 0x00C78, 0x00C7F, 0x00C80, 0x00C81,
+    0x00C84, 0x00C85, 0x00C8D, 0x00C8E, 0x00C91, 0x00C92, 0x00CA9, 0x00CAA, 0x00CB4, 0x00CB5,
+    0x00CBA, 0x00CBC, 0x00CBD, 0x00CBE, 0x00CC5, 0x00CC6, 0x00CC9, 0x00CCA, 0x00CCE, 0x00CD5,
+    0x00CD7, 0x00CDD, 0x00CDF, 0x00CE0, 0x00CE2, 0x00CE4, 0x00CE6, 0x00CF0, 0x00CF1, 0x00CF3,
+    0x00CF4, 0x00D00, 0x00D04, 0x00D0D, 0x00D0E, 0x00D11, 0x00D12, 0x00D3B, 0x00D3D, 0x00D3E,
+    0x00D45, 0x00D46, 0x00D49, 0x00D4A, 0x00D4E, 0x00D4F, 0x00D50, 0x00D54, 0x00D57, 0x00D58,
+    0x00D5F, 0x00D62, 0x00D64, 0x00D66, 0x00D79, 0x00D7A, 0x00D80, 0x00D81, 0x00D84, 0x00D85,
+    0x00D97, 0x00D9A, 0x00DB2, 0x00DB3, 0x00DBC, 0x00DBD, 0x00DBE, 0x00DC0, 0x00DC7, 0x00DCA,
+    0x00DCB, 0x00DCF, 0x00DD5, 0x00DD6, 0x00DD7, 0x00DD8, 0x00DE0, 0x00DE6, 0x00DF0, 0x00DF2,
+    0x00DF4, 0x00DF5, 0x00E01, 0x00E31, 0x00E32, 0x00E34, 0x00E3B, 0x00E3F, 0x00E40, 0x00E47,
+    0x00E4F, 0x00E50, 0x00E5A, 0x00E5C, 0x00E81, 0x00E83, 0x00E84, 0x00E85, 0x00E86, 0x00E8B,
+    0x00E8C, 0x00EA4, 0x00EA5, 0x00EA6, 0x00EA7, 0x00EB1, 0x00EB2, 0x00EB4, 0x00EBD, 0x00EBE,
+    0x00EC0, 0x00EC5, 0x00EC6, 0x00EC7, 0x00EC8, 0x00ECF, 0x00ED0, 0x00EDA, 0x00EDC, 0x00EE0,
+    0x00F00, 0x00F01, 0x00F04, 0x00F13, 0x00F14, 0x00F15, 0x00F18, 0x00F1A, 0x00F20, 0x00F34,
+    0x00F35, 0x00F36, 0x00F37, 0x00F38, 0x00F39, 0x00F3A, 0x00F3E, 0x00F40, 0x00F48, 0x00F49,
+    0x00F6D, 0x00F71, 0x00F85, 0x00F86, 0x00F88, 0x00F8D, 0x00F98, 0x00F99, 0x00FBD, 0x00FBE,
+    0x00FC6, 0x00FC7, 0x00FCD, 0x00FCE, 0x00FD0, 0x00FD5, 0x00FD9, 0x00FDB, 0x01000, 0x0102B,
+    0x0103F, 0x01040, 0x0104A, 0x01050, 0x01056, 0x0105A, 0x0105E, 0x01061, 0x01062, 0x01065,
+    0x01067, 0x0106E, 0x01071, 0x01075, 0x01082, 0x0108E, 0x0108F, 0x01090, 0x0109A, 0x0109E,
+    0x010A0, 0x010C6, 0x010C7, 0x010C8, 0x010CD, 0x010CE, 0x010D0, 0x010FB, 0x010FC, 0x01249,
+    0x0124A, 0x0124E, 0x01250, 0x01257, 0x01258, 0x01259, 0x0125A, 0x0125E, 0x01260, 0x01289,
+    0x0128A, 0x0128E, 0x01290, 0x012B1, 0x012B2, 0x012B6, 0x012B8, 0x012BF, 0x012C0, 0x012C1,
+    0x012C2, 0x012C6, 0x012C8, 0x012D7, 0x012D8, 0x01311, 0x01312, 0x01316, 0x01318, 0x0135B,
+    0x0135D, 0x01360, 0x01369, 0x0137D, 0x01380, 0x01390, 0x0139A, 0x013A0, 0x013F6, 0x013F8,
+    0x013FE, 0x01400, 0x01401, 0x0166D, 0x0166E, 0x0166F, 0x01680, 0x01681, 0x0169B, 0x0169D,
+    0x016A0, 0x016EB, 0x016EE, 0x016F1, 0x016F9, 0x01700, 0x01712, 0x01716, 0x0171F, 0x01732,
+    0x01735, 0x01737, 0x01740, 0x01752, 0x01754, 0x01760, 0x0176D, 0x0176E, 0x01771, 0x01772,
+    0x01774, 0x01780, 0x017B4, 0x017D4, 0x017D7, 0x017D8, 0x017DB, 0x017DC, 0x017DD, 0x017DE,
+    0x017E0, 0x017EA, 0x017F0, 0x017FA, 0x01800, 0x0180B, 0x0180E, 0x0180F, 0x01810, 0x0181A,
+    0x01820, 0x01879, 0x01880, 0x01885, 0x01887, 0x018A9, 0x018AA, 0x018AB, 0x018B0, 0x018F6,
+    0x01900, 0x0191F, 0x01920, 0x0192C, 0x01930, 0x0193C, 0x01940, 0x01941, 0x01944, 0x01946,
+    0x01950, 0x0196E, 0x01970, 0x01975, 0x01980, 0x019AC, 0x019B0, 0x019CA, 0x019D0, 0x019DB,
+    0x019DE, 0x01A00, 0x01A17, 0x01A1C, 0x01A1E, 0x01A20, 0x01A55, 0x01A5F, 0x01A60, 0x01A7D,
+    0x01A7F, 0x01A80, 0x01A8A, 0x01A90, 0x01A9A, 0x01AA0, 0x01AA7, 0x01AA8, 0x01AAE, 0x01AB0,
+    0x01ACF, 0x01B00, 0x01B05, 0x01B34, 0x01B45, 0x01B4D, 0x01B50, 0x01B5A, 0x01B61, 0x01B6B,
+    0x01B74, 0x01B7D, 0x01B7F, 0x01B80, 0x01B83, 0x01BA1, 0x01BAE, 0x01BB0, 0x01BBA, 0x01BE6,
+    0x01BF4, 0x01BFC, 0x01C00, 0x01C24, 0x01C38, 0x01C3B, 0x01C40, 0x01C4A, 0x01C4D, 0x01C50,
+    0x01C5A, 0x01C7E, 0x01C80, 0x01C89, 0x01C90, 0x01CBB, 0x01CBD, 0x01CC0, 0x01CC8, 0x01CD0,
+    0x01CD3, 0x01CD4, 0x01CE9, 0x01CED, 0x01CEE, 0x01CF4, 0x01CF5, 0x01CF7, 0x01CFA, 0x01CFB,
+    0x01D00, 0x01DC0, 0x01E00, 0x01F16, 0x01F18, 0x01F1E, 0x01F20, 0x01F46, 0x01F48, 0x01F4E,
+    0x01F50, 0x01F58, 0x01F59, 0x01F5A, 0x01F5B, 0x01F5C, 0x01F5D, 0x01F5E, 0x01F5F, 0x01F7E,
+    0x01F80, 0x01FB5, 0x01FB6, 0x01FBD, 0x01FBE, 0x01FBF, 0x01FC2, 0x01FC5, 0x01FC6, 0x01FCD,
+    0x01FD0, 0x01FD4, 0x01FD6, 0x01FDC, 0x01FDD, 0x01FE0, 0x01FED, 0x01FF0, 0x01FF2, 0x01FF5,
+    0x01FF6, 0x01FFD, 0x01FFF, 0x02000, 0x0200B, 0x02010, 0x02028, 0x0202A, 0x0202F, 0x02030,
+    0x02044, 0x02045, 0x02052, 0x02053, 0x0205F, 0x02060, 0x02065, 0x02066, 0x02070, 0x02071,
+    0x02072, 0x02074, 0x0207A, 0x0207D, 0x0207F, 0x02080, 0x0208A, 0x0208D, 0x0208F, 0x02090,
+    0x0209D, 0x020A0, 0x020C1, 0x020D0, 0x020F1, 0x02100, 0x02102, 0x02103, 0x02107, 0x02108,
+    0x0210A, 0x02114, 0x02115, 0x02116, 0x02119, 0x0211E, 0x02124, 0x02125, 0x02126, 0x02127,
+    0x02128, 0x02129, 0x0212A, 0x0212E, 0x0212F, 0x0213A, 0x0213C, 0x02140, 0x02145, 0x0214A,
+    0x0214E, 0x0214F, 0x02150, 0x02183, 0x02185, 0x0218A, 0x0218C, 0x02190, 0x02308, 0x0230C,
+    0x02329, 0x0232B, 0x02427, 0x02440, 0x0244B, 0x02460, 0x0249C, 0x024EA, 0x02500, 0x02768,
+    0x02776, 0x02794, 0x027C5, 0x027C7, 0x027E6, 0x027F0, 0x02983, 0x02999, 0x029D8, 0x029DC,
+    0x029FC, 0x029FE, 0x02B74, 0x02B76, 0x02B96, 0x02B97, 0x02C00, 0x02CE5, 0x02CEB, 0x02CEF,
+    0x02CF2, 0x02CF4, 0x02CF9, 0x02CFD, 0x02CFE, 0x02D00, 0x02D26, 0x02D27, 0x02D28, 0x02D2D,
+    0x02D2E, 0x02D30, 0x02D68, 0x02D6F, 0x02D70, 0x02D71, 0x02D7F, 0x02D80, 0x02D97, 0x02DA0,
+    0x02DA7, 0x02DA8, 0x02DAF, 0x02DB0, 0x02DB7, 0x02DB8, 0x02DBF, 0x02DC0, 0x02DC7, 0x02DC8,
+    0x02DCF, 0x02DD0, 0x02DD7, 0x02DD8, 0x02DDF, 0x02DE0, 0x02E00, 0x02E2F, 0x02E30, 0x02E50,
+    0x02E52, 0x02E5E, 0x02E80, 0x02E9A, 0x02E9B, 0x02EF4, 0x02F00, 0x02FD6, 0x02FF0, 0x03000,
+    0x03001, 0x03004, 0x03005, 0x03007, 0x03008, 0x03012, 0x03014, 0x03020, 0x03021, 0x0302A,
+    0x03030, 0x03031, 0x03036, 0x03038, 0x0303B, 0x0303D, 0x0303E, 0x03040, 0x03041, 0x03097,
+    0x03099, 0x0309B, 0x0309D, 0x030A0, 0x030A1, 0x030FB, 0x030FC, 0x03100, 0x03105, 0x03130,
+    0x03131, 0x0318F, 0x03190, 0x03192, 0x03196, 0x031A0, 0x031C0, 0x031E4, 0x031EF, 0x031F0,
+    0x03200, 0x0321F, 0x03220, 0x0322A, 0x03248, 0x03250, 0x03251, 0x03260, 0x03280, 0x0328A,
+    0x032B1, 0x032C0, 0x03400, 0x04DC0, 0x04E00, 0x0A48D, 0x0A490, 0x0A4C7, 0x0A4D0, 0x0A4FE,
+    0x0A500, 0x0A60D, 0x0A610, 0x0A620, 0x0A62A, 0x0A62C, 0x0A640, 0x0A66F, 0x0A673, 0x0A674,
+    0x0A67E, 0x0A67F, 0x0A69E, 0x0A6A0, 0x0A6E6, 0x0A6F0, 0x0A6F2, 0x0A6F8, 0x0A700, 0x0A717,
+    0x0A720, 0x0A722, 0x0A789, 0x0A78B, 0x0A7CB, 0x0A7D0, 0x0A7D2, 0x0A7D3, 0x0A7D4, 0x0A7D5,
+    0x0A7DA, 0x0A7F2, 0x0A802, 0x0A803, 0x0A806, 0x0A807, 0x0A80B, 0x0A80C, 0x0A823, 0x0A828,
+    0x0A82C, 0x0A82D, 0x0A830, 0x0A836, 0x0A83A, 0x0A840, 0x0A874, 0x0A878, 0x0A880, 0x0A882,
+    0x0A8B4, 0x0A8C6, 0x0A8CE, 0x0A8D0, 0x0A8DA, 0x0A8E0, 0x0A8F2, 0x0A8F8, 0x0A8FB, 0x0A8FC,
+    0x0A8FD, 0x0A8FF, 0x0A900, 0x0A90A, 0x0A926, 0x0A92E, 0x0A930, 0x0A947, 0x0A954, 0x0A95F,
+    0x0A960, 0x0A97D, 0x0A980, 0x0A984, 0x0A9B3, 0x0A9C1, 0x0A9CE, 0x0A9CF, 0x0A9D0, 0x0A9DA,
+    0x0A9DE, 0x0A9E0, 0x0A9E5, 0x0A9E6, 0x0A9F0, 0x0A9FA, 0x0A9FF, 0x0AA00, 0x0AA29, 0x0AA37,
+    0x0AA40, 0x0AA43, 0x0AA44, 0x0AA4C, 0x0AA4E, 0x0AA50, 0x0AA5A, 0x0AA5C, 0x0AA60, 0x0AA77,
+    0x0AA7A, 0x0AA7B, 0x0AA7E, 0x0AAB0, 0x0AAB1, 0x0AAB2, 0x0AAB5, 0x0AAB7, 0x0AAB9, 0x0AABE,
+    0x0AAC0, 0x0AAC1, 0x0AAC2, 0x0AAC3, 0x0AADB, 0x0AADE, 0x0AAE0, 0x0AAEB, 0x0AAF0, 0x0AAF2,
+    0x0AAF5, 0x0AAF7, 0x0AB01, 0x0AB07, 0x0AB09, 0x0AB0F, 0x0AB11, 0x0AB17, 0x0AB20, 0x0AB27,
+    0x0AB28, 0x0AB2F, 0x0AB30, 0x0AB5B, 0x0AB5C, 0x0AB6A, 0x0AB6C, 0x0AB70, 0x0ABE3, 0x0ABEB,
+    0x0ABEC, 0x0ABEE, 0x0ABF0, 0x0ABFA, 0x0AC00, 0x0D7A4, 0x0D7B0, 0x0D7C7, 0x0D7CB, 0x0D7FC,
+    0x0D800, 0x0F900, 0x0FA6E, 0x0FA70, 0x0FADA, 0x0FB00, 0x0FB07, 0x0FB13, 0x0FB18, 0x0FB1D,
+    0x0FB1E, 0x0FB1F, 0x0FB29, 0x0FB2A, 0x0FB37, 0x0FB38, 0x0FB3D, 0x0FB3E, 0x0FB3F, 0x0FB40,
+    0x0FB42, 0x0FB43, 0x0FB45, 0x0FB46, 0x0FBB2, 0x0FBC3, 0x0FBD3, 0x0FD3E, 0x0FD40, 0x0FD50,
+    0x0FD90, 0x0FD92, 0x0FDC8, 0x0FDCF, 0x0FDD0, 0x0FDF0, 0x0FDFC, 0x0FE00, 0x0FE10, 0x0FE1A,
+    0x0FE20, 0x0FE30, 0x0FE53, 0x0FE54, 0x0FE62, 0x0FE63, 0x0FE64, 0x0FE67, 0x0FE68, 0x0FE69,
+    0x0FE6A, 0x0FE6C, 0x0FE70, 0x0FE75, 0x0FE76, 0x0FEFD, 0x0FEFF, 0x0FF00, 0x0FF01, 0x0FF04,
+    0x0FF05, 0x0FF0B, 0x0FF0C, 0x0FF10, 0x0FF1A, 0x0FF1C, 0x0FF1F, 0x0FF21, 0x0FF3B, 0x0FF3E,
+    0x0FF3F, 0x0FF40, 0x0FF41, 0x0FF5B, 0x0FF5C, 0x0FF5D, 0x0FF5E, 0x0FF5F, 0x0FF66, 0x0FFBF,
+    0x0FFC2, 0x0FFC8, 0x0FFCA, 0x0FFD0, 0x0FFD2, 0x0FFD8, 0x0FFDA, 0x0FFDD, 0x0FFE0, 0x0FFE7,
+    0x0FFE8, 0x0FFEF, 0x0FFF9, 0x0FFFC, 0x0FFFE, 0x10000, 0x1000C, 0x1000D, 0x10027, 0x10028,
+    0x1003B, 0x1003C, 0x1003E, 0x1003F, 0x1004E, 0x10050, 0x1005E, 0x10080, 0x100FB, 0x10100,
+    0x10103, 0x10107, 0x10134, 0x10137, 0x10140, 0x10179, 0x1018A, 0x1018C, 0x1018F, 0x10190,
+    0x1019D, 0x101A0, 0x101A1, 0x101D0, 0x101FD, 0x101FE, 0x10280, 0x1029D, 0x102A0, 0x102D1,
+    0x102E0, 0x102E1, 0x102FC, 0x10300, 0x10320, 0x10324, 0x1032D, 0x10341, 0x10342, 0x1034A,
+    0x1034B, 0x10350, 0x10376, 0x1037B, 0x10380, 0x1039E, 0x1039F, 0x103A0, 0x103C4, 0x103C8,
+    0x103D0, 0x103D1, 0x103D6, 0x10400, 0x1049E, 0x104A0, 0x104AA, 0x104B0, 0x104D4, 0x104D8,
+    0x104FC, 0x10500, 0x10528, 0x10530, 0x10564, 0x1056F, 0x10570, 0x1057B, 0x1057C, 0x1058B,
+    0x1058C, 0x10593, 0x10594, 0x10596, 0x10597, 0x105A2, 0x105A3, 0x105B2, 0x105B3, 0x105BA,
+    0x105BB, 0x105BD, 0x10600, 0x10737, 0x10740, 0x10756, 0x10760, 0x10768, 0x10780, 0x10786,
+    0x10787, 0x107B1, 0x107B2, 0x107BB, 0x10800, 0x10806, 0x10808, 0x10809, 0x1080A, 0x10836,
+    0x10837, 0x10839, 0x1083C, 0x1083D, 0x1083F, 0x10856, 0x10857, 0x10858, 0x10860, 0x10877,
+    0x10879, 0x10880, 0x1089F, 0x108A7, 0x108B0, 0x108E0, 0x108F3, 0x108F4, 0x108F6, 0x108FB,
+    0x10900, 0x10916, 0x1091C, 0x1091F, 0x10920, 0x1093A, 0x1093F, 0x10940, 0x10980, 0x109B8,
+    0x109BC, 0x109BE, 0x109C0, 0x109D0, 0x109D2, 0x10A00, 0x10A01, 0x10A04, 0x10A05, 0x10A07,
+    0x10A0C, 0x10A10, 0x10A14, 0x10A15, 0x10A18, 0x10A19, 0x10A36, 0x10A38, 0x10A3B, 0x10A3F,
+    0x10A40, 0x10A49, 0x10A50, 0x10A59, 0x10A60, 0x10A7D, 0x10A7F, 0x10A80, 0x10A9D, 0x10AA0,
+    0x10AC0, 0x10AC8, 0x10AC9, 0x10AE5, 0x10AE7, 0x10AEB, 0x10AF0, 0x10AF7, 0x10B00, 0x10B36,
+    0x10B39, 0x10B40, 0x10B56, 0x10B58, 0x10B60, 0x10B73, 0x10B78, 0x10B80, 0x10B92, 0x10B99,
+    0x10B9D, 0x10BA9, 0x10BB0, 0x10C00, 0x10C49, 0x10C80, 0x10CB3, 0x10CC0, 0x10CF3, 0x10CFA,
+    0x10D00, 0x10D24, 0x10D28, 0x10D30, 0x10D3A, 0x10E60, 0x10E7F, 0x10E80, 0x10EAA, 0x10EAB,
+    0x10EAD, 0x10EAE, 0x10EB0, 0x10EB2, 0x10EFD, 0x10F00, 0x10F1D, 0x10F27, 0x10F28, 0x10F30,
+    0x10F46, 0x10F51, 0x10F55, 0x10F5A, 0x10F70, 0x10F82, 0x10F86, 0x10F8A, 0x10FB0, 0x10FC5,
+    0x10FCC, 0x10FE0, 0x10FF7, 0x11000, 0x11003, 0x11038, 0x11047, 0x1104E, 0x11052, 0x11070,
+    0x11071, 0x11073, 0x11075, 0x11076, 0x1107F, 0x11083, 0x110B0, 0x110BB, 0x110BD, 0x110BE,
+    0x110C2, 0x110C3, 0x110CD, 0x110CE, 0x110D0, 0x110E9, 0x110F0, 0x110FA, 0x11100, 0x11103,
+    0x11127, 0x11135, 0x11136, 0x11140, 0x11144, 0x11145, 0x11147, 0x11148, 0x11150, 0x11173,
+    0x11174, 0x11176, 0x11177, 0x11180, 0x11183, 0x111B3, 0x111C1, 0x111C5, 0x111C9, 0x111CD,
+    0x111CE, 0x111D0, 0x111DA, 0x111DB, 0x111DC, 0x111DD, 0x111E0, 0x111E1, 0x111F5, 0x11200,
+    0x11212, 0x11213, 0x1122C, 0x11238, 0x1123E, 0x1123F, 0x11241, 0x11242, 0x11280, 0x11287,
+    0x11288, 0x11289, 0x1128A, 0x1128E, 0x1128F, 0x1129E, 0x1129F, 0x112A9, 0x112AA, 0x112B0,
+    0x112DF, 0x112EB, 0x112F0, 0x112FA, 0x11300, 0x11304, 0x11305, 0x1130D, 0x1130F, 0x11311,
+    0x11313, 0x11329, 0x1132A, 0x11331, 0x11332, 0x11334, 0x11335, 0x1133A, 0x1133B, 0x1133D,
+    0x1133E, 0x11345, 0x11347, 0x11349, 0x1134B, 0x1134E, 0x11350, 0x11351, 0x11357, 0x11358,
+    0x1135D, 0x11362, 0x11364, 0x11366, 0x1136D, 0x11370, 0x11375, 0x11400, 0x11435, 0x11447,
+    0x1144B, 0x11450, 0x1145A, 0x1145C, 0x1145D, 0x1145E, 0x1145F, 0x11462, 0x11480, 0x114B0,
+    0x114C4, 0x114C6, 0x114C7, 0x114C8, 0x114D0, 0x114DA, 0x11580, 0x115AF, 0x115B6, 0x115B8,
+    0x115C1, 0x115D8, 0x115DC, 0x115DE, 0x11600, 0x11630, 0x11641, 0x11644, 0x11645, 0x11650,
+    0x1165A, 0x11660, 0x1166D, 0x11680, 0x116AB, 0x116B8, 0x116B9, 0x116BA, 0x116C0, 0x116CA,
+    0x11700, 0x1171B, 0x1171D, 0x1172C, 0x11730, 0x1173C, 0x1173F, 0x11740, 0x11747, 0x11800,
+    0x1182C, 0x1183B, 0x1183C, 0x118A0, 0x118E0, 0x118F3, 0x118FF, 0x11907, 0x11909, 0x1190A,
+    0x1190C, 0x11914, 0x11915, 0x11917, 0x11918, 0x11930, 0x11936, 0x11937, 0x11939, 0x1193B,
+    0x1193F, 0x11940, 0x11941, 0x11942, 0x11944, 0x11947, 0x11950, 0x1195A, 0x119A0, 0x119A8,
+    0x119AA, 0x119D1, 0x119D8, 0x119DA, 0x119E1, 0x119E2, 0x119E3, 0x119E4, 0x119E5, 0x11A00,
+    0x11A01, 0x11A0B, 0x11A33, 0x11A3A, 0x11A3B, 0x11A3F, 0x11A47, 0x11A48, 0x11A50, 0x11A51,
+    0x11A5C, 0x11A8A, 0x11A9A, 0x11A9D, 0x11A9E, 0x11AA3, 0x11AB0, 0x11AF9, 0x11B00, 0x11B0A,
+    0x11C00, 0x11C09, 0x11C0A, 0x11C2F, 0x11C37, 0x11C38, 0x11C40, 0x11C41, 0x11C46, 0x11C50,
+    0x11C6D, 0x11C70, 0x11C72, 0x11C90, 0x11C92, 0x11CA8, 0x11CA9, 0x11CB7, 0x11D00, 0x11D07,
+    0x11D08, 0x11D0A, 0x11D0B, 0x11D31, 0x11D37, 0x11D3A, 0x11D3B, 0x11D3C, 0x11D3E, 0x11D3F,
+    0x11D46, 0x11D47, 0x11D48, 0x11D50, 0x11D5A, 0x11D60, 0x11D66, 0x11D67, 0x11D69, 0x11D6A,
+    0x11D8A, 0x11D8F, 0x11D90, 0x11D92, 0x11D93, 0x11D98, 0x11D99, 0x11DA0, 0x11DAA, 0x11EE0,
+    0x11EF3, 0x11EF7, 0x11EF9, 0x11F00, 0x11F02, 0x11F03, 0x11F04, 0x11F11, 0x11F12, 0x11F34,
+    0x11F3B, 0x11F3E, 0x11F43, 0x11F50, 0x11F5A, 0x11FB0, 0x11FB1, 0x11FC0, 0x11FD5, 0x11FF2,
+    0x11FFF, 0x12000, 0x1239A, 0x12400, 0x1246F, 0x12470, 0x12475, 0x12480, 0x12544, 0x12F90,
+    0x12FF1, 0x12FF3, 0x13000, 0x13430, 0x13440, 0x13441, 0x13447, 0x13456, 0x14400, 0x14647,
+    0x16800, 0x16A39, 0x16A40, 0x16A5F, 0x16A60, 0x16A6A, 0x16A6E, 0x16A70, 0x16ABF, 0x16AC0,
+    0x16ACA, 0x16AD0, 0x16AEE, 0x16AF0, 0x16AF5, 0x16AF6, 0x16B00, 0x16B30, 0x16B37, 0x16B3C,
+    0x16B40, 0x16B44, 0x16B45, 0x16B46, 0x16B50, 0x16B5A, 0x16B5B, 0x16B62, 0x16B63, 0x16B78,
+    0x16B7D, 0x16B90, 0x16E40, 0x16E80, 0x16E97, 0x16E9B, 0x16F00, 0x16F4B, 0x16F4F, 0x16F50,
+    0x16F51, 0x16F88, 0x16F8F, 0x16F93, 0x16FA0, 0x16FE0, 0x16FE2, 0x16FE3, 0x16FE4, 0x16FE5,
+    0x16FF0, 0x16FF2, 0x17000, 0x187F8, 0x18800, 0x18CD6, 0x18D00, 0x18D09, 0x1AFF0, 0x1AFF4,
+    0x1AFF5, 0x1AFFC, 0x1AFFD, 0x1AFFF, 0x1B000, 0x1B123, 0x1B132, 0x1B133, 0x1B150, 0x1B153,
+    0x1B155, 0x1B156, 0x1B164, 0x1B168, 0x1B170, 0x1B2FC, 0x1BC00, 0x1BC6B, 0x1BC70, 0x1BC7D,
+    0x1BC80, 0x1BC89, 0x1BC90, 0x1BC9A, 0x1BC9C, 0x1BC9D, 0x1BC9F, 0x1BCA0, 0x1BCA4, 0x1CF00,
+    0x1CF2E, 0x1CF30, 0x1CF47, 0x1CF50, 0x1CFC4, 0x1D000, 0x1D0F6, 0x1D100, 0x1D127, 0x1D129,
+    0x1D165, 0x1D16A, 0x1D16D, 0x1D173, 0x1D17B, 0x1D183, 0x1D185, 0x1D18C, 0x1D1AA, 0x1D1AE,
+    0x1D1EB, 0x1D200, 0x1D242, 0x1D245, 0x1D246, 0x1D2C0, 0x1D2D4, 0x1D2E0, 0x1D2F4, 0x1D300,
+    0x1D357, 0x1D360, 0x1D379, 0x1D400, 0x1D455, 0x1D456, 0x1D49D, 0x1D49E, 0x1D4A0, 0x1D4A2,
+    0x1D4A3, 0x1D4A5, 0x1D4A7, 0x1D4A9, 0x1D4AD, 0x1D4AE, 0x1D4BA, 0x1D4BB, 0x1D4BC, 0x1D4BD,
+    0x1D4C4, 0x1D4C5, 0x1D506, 0x1D507, 0x1D50B, 0x1D50D, 0x1D515, 0x1D516, 0x1D51D, 0x1D51E,
+    0x1D53A, 0x1D53B, 0x1D53F, 0x1D540, 0x1D545, 0x1D546, 0x1D547, 0x1D54A, 0x1D551, 0x1D552,
+    0x1D6A6, 0x1D6A8, 0x1D6C1, 0x1D6C2, 0x1D6DB, 0x1D6DC, 0x1D6FB, 0x1D6FC, 0x1D715, 0x1D716,
+    0x1D735, 0x1D736, 0x1D74F, 0x1D750, 0x1D76F, 0x1D770, 0x1D789, 0x1D78A, 0x1D7A9, 0x1D7AA,
+    0x1D7C3, 0x1D7C4, 0x1D7CC, 0x1D7CE, 0x1D800, 0x1DA00, 0x1DA37, 0x1DA3B, 0x1DA6D, 0x1DA75,
+    0x1DA76, 0x1DA84, 0x1DA85, 0x1DA87, 0x1DA8C, 0x1DA9B, 0x1DAA0, 0x1DAA1, 0x1DAB0, 0x1DF00,
+    0x1DF1F, 0x1DF25, 0x1DF2B, 0x1E000, 0x1E007, 0x1E008, 0x1E019, 0x1E01B, 0x1E022, 0x1E023,
+    0x1E025, 0x1E026, 0x1E02B, 0x1E030, 0x1E06E, 0x1E08F, 0x1E090, 0x1E100, 0x1E12D, 0x1E130,
+    0x1E137, 0x1E13E, 0x1E140, 0x1E14A, 0x1E14E, 0x1E14F, 0x1E150, 0x1E290, 0x1E2AE, 0x1E2AF,
+    0x1E2C0, 0x1E2EC, 0x1E2F0, 0x1E2FA, 0x1E2FF, 0x1E300, 0x1E4D0, 0x1E4EC, 0x1E4F0, 0x1E4FA,
+    0x1E7E0, 0x1E7E7, 0x1E7E8, 0x1E7EC, 0x1E7ED, 0x1E7EF, 0x1E7F0, 0x1E7FF, 0x1E800, 0x1E8C5,
+    0x1E8C7, 0x1E8D0, 0x1E8D7, 0x1E900, 0x1E944, 0x1E94B, 0x1E94C, 0x1E950, 0x1E95A, 0x1E95E,
+    0x1E960, 0x1EC71, 0x1ECAC, 0x1ECAD, 0x1ECB0, 0x1ECB1, 0x1ECB5, 0x1ED01, 0x1ED2E, 0x1ED2F,
+    0x1ED3E, 0x1EE00, 0x1EE04, 0x1EE05, 0x1EE20, 0x1EE21, 0x1EE23, 0x1EE24, 0x1EE25, 0x1EE27,
+    0x1EE28, 0x1EE29, 0x1EE33, 0x1EE34, 0x1EE38, 0x1EE39, 0x1EE3A, 0x1EE3B, 0x1EE3C, 0x1EE42,
+    0x1EE43, 0x1EE47, 0x1EE48, 0x1EE49, 0x1EE4A, 0x1EE4B, 0x1EE4C, 0x1EE4D, 0x1EE50, 0x1EE51,
+    0x1EE53, 0x1EE54, 0x1EE55, 0x1EE57, 0x1EE58, 0x1EE59, 0x1EE5A, 0x1EE5B, 0x1EE5C, 0x1EE5D,
+    0x1EE5E, 0x1EE5F, 0x1EE60, 0x1EE61, 0x1EE63, 0x1EE64, 0x1EE65, 0x1EE67, 0x1EE6B, 0x1EE6C,
+    0x1EE73, 0x1EE74, 0x1EE78, 0x1EE79, 0x1EE7D, 0x1EE7E, 0x1EE7F, 0x1EE80, 0x1EE8A, 0x1EE8B,
+    0x1EE9C, 0x1EEA1, 0x1EEA4, 0x1EEA5, 0x1EEAA, 0x1EEAB, 0x1EEBC, 0x1EEF0, 0x1EEF2, 0x1F000,
+    0x1F02C, 0x1F030, 0x1F094, 0x1F0A0, 0x1F0AF, 0x1F0B1, 0x1F0C0, 0x1F0C1, 0x1F0D0, 0x1F0D1,
+    0x1F0F6, 0x1F100, 0x1F10D, 0x1F1AE, 0x1F1E6, 0x1F203, 0x1F210, 0x1F23C, 0x1F240, 0x1F249,
+    0x1F250, 0x1F252, 0x1F260, 0x1F266, 0x1F300, 0x1F6D8, 0x1F6DC, 0x1F6ED, 0x1F6F0, 0x1F6FD,
+    0x1F700, 0x1F777, 0x1F77B, 0x1F7DA, 0x1F7E0, 0x1F7EC, 0x1F7F0, 0x1F7F1, 0x1F800, 0x1F80C,
+    0x1F810, 0x1F848, 0x1F850, 0x1F85A, 0x1F860, 0x1F888, 0x1F890, 0x1F8AE, 0x1F8B0, 0x1F8B2,
+    0x1F900, 0x1FA54, 0x1FA60, 0x1FA6E, 0x1FA70, 0x1FA7D, 0x1FA80, 0x1FA89, 0x1FA90, 0x1FABE,
+    0x1FABF, 0x1FAC6, 0x1FACE, 0x1FADC, 0x1FAE0, 0x1FAE9, 0x1FAF0, 0x1FAF9, 0x1FB00, 0x1FB93,
+    0x1FB94, 0x1FBCB, 0x1FBF0, 0x1FBFA, 0x20000, 0x2A6E0, 0x2A700, 0x2B73A, 0x2B740, 0x2B81E,
+    0x2B820, 0x2CEA2, 0x2CEB0, 0x2EBE1, 0x2EBF0, 0x2EE5E, 0x2F800, 0x2FA1E, 0x30000, 0x3134B,
+    0x31350, 0x323B0, 0xE0001, 0xE0002, 0xE0020, 0xE0080, 0xE0100, 0xE01F0, 0xF0000, 0xFFFFE,
+    0x100000, 0x10FFFE,
+}};
+inline constexpr std::array<std::uint8_t, 2272> cpt_range_class = {{
+    0x80, 0x08, 0x20, 0x40, 0x20, 0x40, 0x20, 0x02, 0x20, 0x40, 0x20, 0x04, 0x20, 0x40, 0x20, 0x40,
+    0x04, 0x20, 0x40, 0x20, 0x40, 0x80, 0x08, 0x20, 0x40, 0x20, 0x40, 0x04, 0x20, 0x40, 0x80, 0x40,
+    0x02, 0x40, 0x04, 0x20, 0x40, 0x02, 0x04, 0x20, 0x02, 0x20, 0x04, 0x40, 0x04, 0x40, 0x04, 0x40,
+    0x04, 0x40, 0x04, 0x40, 0x04, 0x40, 0x04, 0x40, 0x10, 0x04, 0x40, 0x04, 0x01, 0x04, 0x20, 0x04,
+    0x01, 0x40, 0x04, 0x20, 0x04, 0x01, 0x04, 0x01, 0x04, 0x01, 0x04, 0x40, 0x04, 0x40, 0x10, 0x04,
+    0x01, 0x04, 0x01, 0x04, 0x20, 0x04, 0x20, 0x01, 0x40, 0x01, 0x10, 0x20, 0x10, 0x20, 0x10, 0x20,
+    0x10, 0x20, 0x10, 0x01, 0x04, 0x01, 0x04, 0x20, 0x01, 0x80, 0x40, 0x20, 0x40, 0x20, 0x40, 0x10,
+    0x20, 0x80, 0x20, 0x04, 0x10, 0x02, 0x20, 0x04, 0x10, 0x04, 0x20, 0x04, 0x10, 0x80, 0x40, 0x10,
+    0x04, 0x10, 0x40, 0x10, 0x04, 0x02, 0x04, 0x40, 0x04, 0x20, 0x01, 0x80, 0x04, 0x10, 0x04, 0x10,
+    0x01, 0x04, 0x10, 0x04, 0x01, 0x02, 0x04, 0x10, 0x04, 0x40, 0x20, 0x04, 0x01, 0x10, 0x40, 0x04,
+    0x10, 0x04, 0x10, 0x04, 0x10, 0x04, 0x10, 0x01, 0x20, 0x01, 0x04, 0x10, 0x01, 0x20, 0x01, 0x04,
+    0x01, 0x04, 0x40, 0x04, 0x01, 0x80, 0x01, 0x10, 0x04, 0x10, 0x80, 0x10, 0x04, 0x10, 0x04, 0x10,
+    0x04, 0x10, 0x04, 0x10, 0x20, 0x02, 0x20, 0x04, 0x10, 0x01, 0x04, 0x01, 0x04, 0x01, 0x04, 0x01,
+    0x04, 0x01, 0x04, 0x01, 0x04, 0x01, 0x10, 0x04, 0x10, 0x01, 0x10, 0x01, 0x10, 0x04, 0x01, 0x10,
+    0x01, 0x04, 0x01, 0x04, 0x10, 0x01, 0x02, 0x04, 0x40, 0x02, 0x40, 0x04, 0x20, 0x10, 0x01, 0x10,
+    0x01, 0x04, 0x01, 0x04, 0x01, 0x04, 0x01, 0x04, 0x01, 0x04, 0x01, 0x04, 0x01, 0x04, 0x01, 0x10,
+    0x01, 0x10, 0x01, 0x10, 0x01, 0x10, 0x01, 0x10, 0x01, 0x04, 0x01, 0x04, 0x01, 0x02, 0x10, 0x04,
+    0x10, 0x20, 0x01, 0x10, 0x01, 0x04, 0x01, 0x04, 0x01, 0x04, 0x01, 0x04, 0x01, 0x04, 0x01, 0x04,
+    0x01, 0x10, 0x04, 0x10, 0x01, 0x10, 0x01, 0x10, 0x01, 0x04, 0x01, 0x04, 0x10, 0x01, 0x02, 0x20,
+    0x40, 0x01, 0x04, 0x10, 0x01, 0x10, 0x01, 0x04, 0x01, 0x04, 0x01, 0x04, 0x01, 0x04, 0x01, 0x04,
+    0x01, 0x04, 0x01, 0x10, 0x04, 0x10, 0x01, 0x10, 0x01, 0x10, 0x01, 0x10, 0x01, 0x04, 0x01, 0x04,
+    0x10, 0x01, 0x02, 0x40, 0x04, 0x02, 0x01, 0x10, 0x04, 0x01, 0x04, 0x01, 0x04, 0x01, 0x04, 0x01,
+    0x04, 0x01, 0x04, 0x01, 0x04, 0x01, 0x04, 0x01, 0x04, 0x01, 0x04, 0x01, 0x10, 0x01, 0x10, 0x01,
+    0x10, 0x01, 0x04, 0x01, 0x10, 0x01, 0x02, 0x40, 0x01, 0x10, 0x04, 0x01, 0x04, 0x01, 0x04, 0x01,
+    0x04, 0x01, 0x10, 0x04, 0x10, 0x01, 0x10, 0x01, 0x10, 0x01, 0x10, 0x01, 0x04, 0x01, 0x04, 0x01,
+    0x04, 0x10, 0x01, 0x02, 0x01, 0x20, 0x02, 0x40, 0x04, 0x10, 0x20, 0x04, 0x01, 0x04, 0x01, 0x04,
+    0x01, 0x04, 0x01, 0x04, 0x01, 0x10, 0x04, 0x10, 0x01, 0x10, 0x01, 0x10, 0x01, 0x10, 0x01, 0x04,
+    0x01, 0x04, 0x10, 0x01, 0x02, 0x01, 0x04, 0x10, 0x01, 0x10, 0x04, 0x01, 0x04, 0x01, 0x04, 0x10,
+    0x04, 0x10, 0x01, 0x10, 0x01, 0x10, 0x04, 0x40, 0x01, 0x04, 0x10, 0x02, 0x04, 0x10, 0x01, 0x02,
+    0x40, 0x04, 0x01, 0x10, 0x01, 0x04, 0x01, 0x04, 0x01, 0x04, 0x01, 0x04, 0x01, 0x04, 0x01, 0x10,
+    0x01, 0x10, 0x01, 0x10, 0x01, 0x10, 0x01, 0x02, 0x01, 0x10, 0x20, 0x01, 0x04, 0x10, 0x04, 0x10,
+    0x01, 0x40, 0x04, 0x10, 0x20, 0x02, 0x20, 0x01, 0x04, 0x01, 0x04, 0x01, 0x04, 0x01, 0x04, 0x01,
+    0x04, 0x01, 0x04, 0x10, 0x04, 0x10, 0x04, 0x01, 0x04, 0x01, 0x04, 0x01, 0x10, 0x01, 0x02, 0x01,
+    0x04, 0x01, 0x04, 0x40, 0x20, 0x40, 0x20, 0x40, 0x10, 0x40, 0x02, 0x40, 0x10, 0x40, 0x10, 0x40,
+    0x10, 0x20, 0x10, 0x04, 0x01, 0x04, 0x01, 0x10, 0x20, 0x10, 0x04, 0x10, 0x01, 0x10, 0x01, 0x40,
+    0x10, 0x40, 0x01, 0x40, 0x20, 0x40, 0x20, 0x01, 0x04, 0x10, 0x04, 0x02, 0x20, 0x04, 0x10, 0x04,
+    0x10, 0x04, 0x10, 0x04, 0x10, 0x04, 0x10, 0x04, 0x10, 0x04, 0x10, 0x02, 0x10, 0x40, 0x04, 0x01,
+    0x04, 0x01, 0x04, 0x01, 0x04, 0x20, 0x04, 0x01, 0x04, 0x01, 0x04, 0x01, 0x04, 0x01, 0x04, 0x01,
+    0x04, 0x01, 0x04, 0x01, 0x04, 0x01, 0x04, 0x01, 0x04, 0x01, 0x04, 0x01, 0x04, 0x01, 0x04, 0x01,
+    0x04, 0x01, 0x04, 0x01, 0x04, 0x01, 0x10, 0x20, 0x02, 0x01, 0x04, 0x40, 0x01, 0x04, 0x01, 0x04,
+    0x01, 0x20, 0x04, 0x40, 0x20, 0x04, 0x08, 0x04, 0x20, 0x01, 0x04, 0x20, 0x02, 0x04, 0x01, 0x04,
+    0x10, 0x01, 0x04, 0x10, 0x20, 0x01, 0x04, 0x10, 0x01, 0x04, 0x01, 0x04, 0x01, 0x10, 0x01, 0x04,
+    0x10, 0x20, 0x04, 0x20, 0x40, 0x04, 0x10, 0x01, 0x02, 0x01, 0x02, 0x01, 0x20, 0x10, 0x80, 0x10,
+    0x02, 0x01, 0x04, 0x01, 0x04, 0x10, 0x04, 0x10, 0x04, 0x01, 0x04, 0x01, 0x04, 0x01, 0x10, 0x01,
+    0x10, 0x01, 0x40, 0x01, 0x20, 0x02, 0x04, 0x01, 0x04, 0x01, 0x04, 0x01, 0x04, 0x01, 0x02, 0x01,
+    0x40, 0x04, 0x10, 0x01, 0x20, 0x04, 0x10, 0x01, 0x10, 0x01, 0x10, 0x02, 0x01, 0x02, 0x01, 0x20,
+    0x04, 0x20, 0x01, 0x10, 0x01, 0x10, 0x04, 0x10, 0x04, 0x01, 0x02, 0x20, 0x40, 0x10, 0x40, 0x20,
+    0x01, 0x10, 0x04, 0x10, 0x04, 0x02, 0x04, 0x10, 0x01, 0x20, 0x04, 0x10, 0x01, 0x20, 0x02, 0x01,
+    0x04, 0x02, 0x04, 0x20, 0x04, 0x01, 0x04, 0x01, 0x04, 0x20, 0x01, 0x10, 0x20, 0x10, 0x04, 0x10,
+    0x04, 0x10, 0x04, 0x10, 0x04, 0x01, 0x04, 0x10, 0x04, 0x01, 0x04, 0x01, 0x04, 0x01, 0x04, 0x01,
+    0x04, 0x01, 0x04, 0x01, 0x04, 0x01, 0x04, 0x01, 0x04, 0x01, 0x04, 0x01, 0x04, 0x40, 0x04, 0x40,
+    0x04, 0x01, 0x04, 0x40, 0x04, 0x01, 0x04, 0x01, 0x40, 0x04, 0x40, 0x01, 0x04, 0x01, 0x04, 0x40,
+    0x01, 0x08, 0x80, 0x20, 0x08, 0x80, 0x08, 0x20, 0x40, 0x20, 0x40, 0x20, 0x08, 0x80, 0x01, 0x80,
+    0x02, 0x04, 0x01, 0x02, 0x40, 0x20, 0x04, 0x02, 0x40, 0x20, 0x01, 0x04, 0x01, 0x40, 0x01, 0x10,
+    0x01, 0x40, 0x04, 0x40, 0x04, 0x40, 0x04, 0x40, 0x04, 0x40, 0x04, 0x40, 0x04, 0x40, 0x04, 0x40,
+    0x04, 0x40, 0x04, 0x40, 0x04, 0x40, 0x04, 0x40, 0x04, 0x40, 0x04, 0x40, 0x02, 0x04, 0x02, 0x40,
+    0x01, 0x40, 0x20, 0x40, 0x20, 0x40, 0x01, 0x40, 0x01, 0x02, 0x40, 0x02, 0x40, 0x20, 0x02, 0x40,
+    0x20, 0x40, 0x20, 0x40, 0x20, 0x40, 0x20, 0x40, 0x20, 0x40, 0x01, 0x40, 0x01, 0x40, 0x04, 0x40,
+    0x04, 0x10, 0x04, 0x01, 0x20, 0x02, 0x20, 0x04, 0x01, 0x04, 0x01, 0x04, 0x01, 0x04, 0x01, 0x04,
+    0x20, 0x01, 0x10, 0x04, 0x01, 0x04, 0x01, 0x04, 0x01, 0x04, 0x01, 0x04, 0x01, 0x04, 0x01, 0x04,
+    0x01, 0x04, 0x01, 0x04, 0x01, 0x10, 0x20, 0x04, 0x20, 0x40, 0x20, 0x01, 0x40, 0x01, 0x40, 0x01,
+    0x40, 0x01, 0x40, 0x08, 0x20, 0x40, 0x04, 0x02, 0x20, 0x40, 0x20, 0x40, 0x02, 0x10, 0x20, 0x04,
+    0x40, 0x02, 0x04, 0x20, 0x40, 0x01, 0x04, 0x01, 0x10, 0x40, 0x04, 0x20, 0x04, 0x20, 0x04, 0x01,
+    0x04, 0x01, 0x04, 0x01, 0x40, 0x02, 0x40, 0x04, 0x40, 0x01, 0x40, 0x04, 0x40, 0x01, 0x02, 0x40,
+    0x02, 0x40, 0x02, 0x40, 0x02, 0x40, 0x02, 0x40, 0x04, 0x40, 0x04, 0x01, 0x40, 0x01, 0x04, 0x20,
+    0x04, 0x20, 0x04, 0x02, 0x04, 0x01, 0x04, 0x10, 0x20, 0x10, 0x20, 0x04, 0x10, 0x04, 0x02, 0x10,
+    0x20, 0x01, 0x40, 0x04, 0x40, 0x04, 0x40, 0x04, 0x01, 0x04, 0x01, 0x04, 0x01, 0x04, 0x01, 0x04,
+    0x10, 0x04, 0x10, 0x04, 0x10, 0x04, 0x10, 0x40, 0x10, 0x01, 0x02, 0x40, 0x01, 0x04, 0x20, 0x01,
+    0x10, 0x04, 0x10, 0x01, 0x20, 0x02, 0x01, 0x10, 0x04, 0x20, 0x04, 0x20, 0x04, 0x10, 0x02, 0x04,
+    0x10, 0x20, 0x04, 0x10, 0x01, 0x20, 0x04, 0x01, 0x10, 0x04, 0x10, 0x20, 0x01, 0x04, 0x02, 0x01,
+    0x20, 0x04, 0x10, 0x04, 0x02, 0x04, 0x01, 0x04, 0x10, 0x01, 0x04, 0x10, 0x04, 0x10, 0x01, 0x02,
+    0x01, 0x20, 0x04, 0x40, 0x04, 0x10, 0x04, 0x10, 0x04, 0x10, 0x04, 0x10, 0x04, 0x10, 0x04, 0x10,
+    0x04, 0x01, 0x04, 0x20, 0x04, 0x10, 0x20, 0x04, 0x10, 0x01, 0x04, 0x01, 0x04, 0x01, 0x04, 0x01,
+    0x04, 0x01, 0x04, 0x01, 0x04, 0x40, 0x04, 0x40, 0x01, 0x04, 0x10, 0x20, 0x10, 0x01, 0x02, 0x01,
+    0x04, 0x01, 0x04, 0x01, 0x04, 0x01, 0x80, 0x04, 0x01, 0x04, 0x01, 0x04, 0x01, 0x04, 0x01, 0x04,
+    0x10, 0x04, 0x40, 0x04, 0x01, 0x04, 0x01, 0x04, 0x01, 0x04, 0x01, 0x04, 0x01, 0x04, 0x40, 0x01,
+    0x04, 0x20, 0x40, 0x04, 0x01, 0x04, 0x01, 0x40, 0x01, 0x04, 0x40, 0x10, 0x20, 0x01, 0x10, 0x20,
+    0x01, 0x20, 0x40, 0x20, 0x40, 0x01, 0x20, 0x40, 0x20, 0x01, 0x04, 0x01, 0x04, 0x01, 0x80, 0x01,
+    0x20, 0x40, 0x20, 0x40, 0x20, 0x02, 0x20, 0x40, 0x20, 0x04, 0x20, 0x40, 0x20, 0x40, 0x04, 0x20,
+    0x40, 0x20, 0x40, 0x20, 0x04, 0x01, 0x04, 0x01, 0x04, 0x01, 0x04, 0x01, 0x04, 0x01, 0x40, 0x01,
+    0x40, 0x01, 0x80, 0x40, 0x01, 0x04, 0x01, 0x04, 0x01, 0x04, 0x01, 0x04, 0x01, 0x04, 0x01, 0x04,
+    0x01, 0x04, 0x01, 0x20, 0x01, 0x02, 0x01, 0x40, 0x02, 0x40, 0x02, 0x40, 0x01, 0x40, 0x01, 0x40,
+    0x01, 0x40, 0x10, 0x01, 0x04, 0x01, 0x04, 0x01, 0x10, 0x02, 0x01, 0x04, 0x02, 0x01, 0x04, 0x02,
+    0x04, 0x02, 0x01, 0x04, 0x10, 0x01, 0x04, 0x01, 0x20, 0x04, 0x01, 0x04, 0x20, 0x02, 0x01, 0x04,
+    0x01, 0x02, 0x01, 0x04, 0x01, 0x04, 0x01, 0x04, 0x01, 0x04, 0x01, 0x20, 0x04, 0x01, 0x04, 0x01,
+    0x04, 0x01, 0x04, 0x01, 0x04, 0x01, 0x04, 0x01, 0x04, 0x01, 0x04, 0x01, 0x04, 0x01, 0x04, 0x01,
+    0x04, 0x01, 0x04, 0x01, 0x04, 0x01, 0x04, 0x01, 0x04, 0x01, 0x04, 0x01, 0x04, 0x01, 0x04, 0x01,
+    0x04, 0x01, 0x04, 0x01, 0x20, 0x02, 0x04, 0x40, 0x02, 0x04, 0x01, 0x02, 0x01, 0x04, 0x01, 0x04,
+    0x01, 0x02, 0x04, 0x02, 0x01, 0x20, 0x04, 0x01, 0x20, 0x01, 0x04, 0x01, 0x02, 0x04, 0x02, 0x01,
+    0x02, 0x04, 0x10, 0x01, 0x10, 0x01, 0x10, 0x04, 0x01, 0x04, 0x01, 0x04, 0x01, 0x10, 0x01, 0x10,
+    0x02, 0x01, 0x20, 0x01, 0x04, 0x02, 0x20, 0x04, 0x02, 0x01, 0x04, 0x40, 0x04, 0x10, 0x01, 0x02,
+    0x20, 0x01, 0x04, 0x01, 0x20, 0x04, 0x01, 0x02, 0x04, 0x01, 0x02, 0x04, 0x01, 0x20, 0x01, 0x02,
+    0x01, 0x04, 0x01, 0x04, 0x01, 0x04, 0x01, 0x02, 0x04, 0x10, 0x01, 0x02, 0x01, 0x02, 0x01, 0x04,
+    0x01, 0x10, 0x20, 0x01, 0x04, 0x01, 0x10, 0x04, 0x02, 0x04, 0x01, 0x04, 0x10, 0x02, 0x20, 0x01,
+    0x04, 0x10, 0x20, 0x01, 0x04, 0x02, 0x01, 0x04, 0x01, 0x10, 0x04, 0x10, 0x20, 0x01, 0x02, 0x10,
+    0x04, 0x10, 0x04, 0x01, 0x10, 0x04, 0x10, 0x20, 0x80, 0x20, 0x10, 0x01, 0x80, 0x01, 0x04, 0x01,
+    0x02, 0x01, 0x10, 0x04, 0x10, 0x01, 0x02, 0x20, 0x04, 0x10, 0x04, 0x01, 0x04, 0x10, 0x20, 0x04,
+    0x01, 0x10, 0x04, 0x10, 0x04, 0x20, 0x10, 0x20, 0x10, 0x02, 0x04, 0x20, 0x04, 0x20, 0x01, 0x02,
+    0x01, 0x04, 0x01, 0x04, 0x10, 0x20, 0x10, 0x04, 0x10, 0x01, 0x04, 0x01, 0x04, 0x01, 0x04, 0x01,
+    0x04, 0x01, 0x04, 0x20, 0x01, 0x04, 0x10, 0x01, 0x02, 0x01, 0x10, 0x01, 0x04, 0x01, 0x04, 0x01,
+    0x04, 0x01, 0x04, 0x01, 0x04, 0x01, 0x04, 0x01, 0x10, 0x04, 0x10, 0x01, 0x10, 0x01, 0x10, 0x01,
+    0x04, 0x01, 0x10, 0x01, 0x04, 0x10, 0x01, 0x10, 0x01, 0x10, 0x01, 0x04, 0x10, 0x04, 0x20, 0x02,
+    0x20, 0x01, 0x20, 0x10, 0x04, 0x01, 0x04, 0x10, 0x04, 0x20, 0x04, 0x01, 0x02, 0x01, 0x04, 0x10,
+    0x01, 0x10, 0x20, 0x04, 0x10, 0x01, 0x04, 0x10, 0x20, 0x04, 0x01, 0x02, 0x01, 0x20, 0x01, 0x04,
+    0x10, 0x04, 0x20, 0x01, 0x02, 0x01, 0x04, 0x01, 0x10, 0x01, 0x02, 0x20, 0x40, 0x04, 0x01, 0x04,
+    0x10, 0x20, 0x01, 0x04, 0x02, 0x01, 0x04, 0x01, 0x04, 0x01, 0x04, 0x01, 0x04, 0x01, 0x04, 0x10,
+    0x01, 0x10, 0x01, 0x10, 0x04, 0x10, 0x04, 0x10, 0x20, 0x01, 0x02, 0x01, 0x04, 0x01, 0x04, 0x10,
+    0x01, 0x10, 0x04, 0x20, 0x04, 0x10, 0x01, 0x04, 0x10, 0x04, 0x10, 0x04, 0x10, 0x20, 0x10, 0x01,
+    0x04, 0x10, 0x04, 0x10, 0x20, 0x04, 0x20, 0x01, 0x04, 0x01, 0x20, 0x01, 0x04, 0x01, 0x04, 0x10,
+    0x01, 0x10, 0x04, 0x20, 0x01, 0x02, 0x01, 0x20, 0x04, 0x01, 0x10, 0x01, 0x10, 0x01, 0x04, 0x01,
+    0x04, 0x01, 0x04, 0x10, 0x01, 0x10, 0x01, 0x10, 0x01, 0x10, 0x04, 0x10, 0x01, 0x02, 0x01, 0x04,
+    0x01, 0x04, 0x01, 0x04, 0x10, 0x01, 0x10, 0x01, 0x10, 0x04, 0x01, 0x02, 0x01, 0x04, 0x10, 0x20,
+    0x01, 0x10, 0x04, 0x10, 0x04, 0x01, 0x04, 0x10, 0x01, 0x10, 0x20, 0x02, 0x01, 0x04, 0x01, 0x02,
+    0x40, 0x01, 0x20, 0x04, 0x01, 0x02, 0x01, 0x20, 0x01, 0x04, 0x01, 0x04, 0x20, 0x01, 0x04, 0x80,
+    0x10, 0x04, 0x10, 0x01, 0x04, 0x01, 0x04, 0x01, 0x04, 0x01, 0x02, 0x01, 0x20, 0x04, 0x01, 0x02,
+    0x01, 0x04, 0x01, 0x10, 0x20, 0x01, 0x04, 0x10, 0x20, 0x40, 0x04, 0x20, 0x40, 0x01, 0x02, 0x01,
+    0x02, 0x01, 0x04, 0x01, 0x04, 0x01, 0x04, 0x02, 0x20, 0x01, 0x04, 0x01, 0x10, 0x04, 0x10, 0x01,
+    0x10, 0x04, 0x01, 0x04, 0x20, 0x04, 0x10, 0x01, 0x10, 0x01, 0x04, 0x01, 0x04, 0x01, 0x04, 0x01,
+    0x04, 0x01, 0x04, 0x01, 0x04, 0x01, 0x04, 0x01, 0x04, 0x01, 0x04, 0x01, 0x04, 0x01, 0x04, 0x01,
+    0x04, 0x01, 0x04, 0x01, 0x04, 0x01, 0x04, 0x01, 0x04, 0x01, 0x40, 0x10, 0x20, 0x80, 0x01, 0x10,
+    0x01, 0x10, 0x01, 0x40, 0x01, 0x40, 0x01, 0x40, 0x01, 0x40, 0x10, 0x40, 0x10, 0x80, 0x10, 0x40,
+    0x10, 0x40, 0x10, 0x40, 0x01, 0x40, 0x10, 0x40, 0x01, 0x02, 0x01, 0x02, 0x01, 0x40, 0x01, 0x02,
+    0x01, 0x04, 0x01, 0x04, 0x01, 0x04, 0x01, 0x04, 0x01, 0x04, 0x01, 0x04, 0x01, 0x04, 0x01, 0x04,
+    0x01, 0x04, 0x01, 0x04, 0x01, 0x04, 0x01, 0x04, 0x01, 0x04, 0x01, 0x04, 0x01, 0x04, 0x01, 0x04,
+    0x01, 0x04, 0x01, 0x04, 0x01, 0x04, 0x01, 0x04, 0x40, 0x04, 0x40, 0x04, 0x40, 0x04, 0x40, 0x04,
+    0x40, 0x04, 0x40, 0x04, 0x40, 0x04, 0x40, 0x04, 0x40, 0x04, 0x40, 0x04, 0x01, 0x02, 0x40, 0x10,
+    0x40, 0x10, 0x40, 0x10, 0x40, 0x10, 0x40, 0x20, 0x01, 0x10, 0x01, 0x10, 0x01, 0x04, 0x01, 0x04,
+    0x01, 0x10, 0x01, 0x10, 0x01, 0x10, 0x01, 0x10, 0x01, 0x10, 0x01, 0x04, 0x01, 0x10, 0x01, 0x04,
+    0x01, 0x10, 0x04, 0x01, 0x02, 0x01, 0x04, 0x40, 0x01, 0x04, 0x10, 0x01, 0x04, 0x10, 0x02, 0x01,
+    0x40, 0x01, 0x04, 0x10, 0x02, 0x01, 0x04, 0x01, 0x04, 0x01, 0x04, 0x01, 0x04, 0x01, 0x04, 0x01,
+    0x02, 0x10, 0x01, 0x04, 0x10, 0x04, 0x01, 0x02, 0x01, 0x20, 0x01, 0x02, 0x40, 0x02, 0x40, 0x02,
+    0x01, 0x02, 0x40, 0x02, 0x01, 0x04, 0x01, 0x04, 0x01, 0x04, 0x01, 0x04, 0x01, 0x04, 0x01, 0x04,
+    0x01, 0x04, 0x01, 0x04, 0x01, 0x04, 0x01, 0x04, 0x01, 0x04, 0x01, 0x04, 0x01, 0x04, 0x01, 0x04,
+    0x01, 0x04, 0x01, 0x04, 0x01, 0x04, 0x01, 0x04, 0x01, 0x04, 0x01, 0x04, 0x01, 0x04, 0x01, 0x04,
+    0x01, 0x04, 0x01, 0x04, 0x01, 0x04, 0x01, 0x04, 0x01, 0x04, 0x01, 0x04, 0x01, 0x04, 0x01, 0x04,
+    0x01, 0x04, 0x01, 0x04, 0x01, 0x04, 0x01, 0x40, 0x01, 0x40, 0x01, 0x40, 0x01, 0x40, 0x01, 0x40,
+    0x01, 0x40, 0x01, 0x40, 0x01, 0x02, 0x40, 0x01, 0x40, 0x01, 0x40, 0x01, 0x40, 0x01, 0x40, 0x01,
+    0x40, 0x01, 0x40, 0x01, 0x40, 0x01, 0x40, 0x01, 0x40, 0x01, 0x40, 0x01, 0x40, 0x01, 0x40, 0x01,
+    0x40, 0x01, 0x40, 0x01, 0x40, 0x01, 0x40, 0x01, 0x40, 0x01, 0x40, 0x01, 0x40, 0x01, 0x40, 0x01,
+    0x40, 0x01, 0x40, 0x01, 0x40, 0x01, 0x40, 0x01, 0x40, 0x01, 0x40, 0x01, 0x40, 0x01, 0x40, 0x01,
+    0x40, 0x01, 0x02, 0x01, 0x04, 0x01, 0x04, 0x01, 0x04, 0x01, 0x04, 0x01, 0x04, 0x01, 0x04, 0x01,
+    0x04, 0x01, 0x04, 0x01, 0x04, 0x01, 0x80, 0x01, 0x80, 0x01, 0x10, 0x01, 0x80, 0x01, 0x80, 0x01,
+}};
+
+// Sorted.
+inline constexpr std::array<std::uint32_t, 25> white_space = {{
+    0x0009, 0x000A, 0x000B, 0x000C, 0x000D, 0x0020, 0x0085, 0x00A0, 0x1680, 0x2000,
+    0x2001, 0x2002, 0x2003, 0x2004, 0x2005, 0x2006, 0x2007, 0x2008, 0x2009, 0x200A,
+    0x2028, 0x2029, 0x202F, 0x205F, 0x3000,
+}};
+
+}  // namespace tokenizer::detail
+STRATA_NAMESPACE_END
+// ---- end include/strata/tokenizer/unicode_tables.hpp ----
+// ---- begin include/strata/tokenizer/unicode.hpp ----
+// strata/tokenizer/unicode.hpp — UTF-8 and code point classes as llama.cpp's tokenizers see them.
+//
+// Token ids must equal llama.cpp's, so the decoder reproduces its leniency exactly: a lead byte
+// announces the length, continuation bytes are checked, but overlong forms and surrogates decode
+// as written; a byte that starts no valid sequence becomes U+FFFD and decoding moves on by one
+// byte. Nothing here throws, whatever the bytes.
+
+#include <algorithm>
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+
+STRATA_NAMESPACE_BEGIN
+namespace tokenizer::detail {
+
+inline constexpr std::uint32_t replacement_char = 0xFFFD;
+inline constexpr std::uint32_t max_code_point = 0x10FFFF;
+
+// Bytes in the UTF-8 sequence a lead byte announces (1 for a stray continuation byte), from
+// its high nibble: what llama.cpp uses to cut text into "characters" without validating it.
+constexpr std::size_t utf8_len(char lead) noexcept {
+    constexpr std::uint8_t by_nibble[16] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 3, 4};
+    return by_nibble[static_cast<std::uint8_t>(lead) >> 4];
+}
+
+// Decodes one code point at s[pos] and advances pos; invalid input gives U+FFFD and pos + 1.
+// A 4-byte form above U+10FFFF is treated as invalid too (llama.cpp would throw later on it).
+inline std::uint32_t decode_utf8(std::string_view s, std::size_t& pos) noexcept {
+    const auto b = [&](std::size_t i) { return static_cast<std::uint8_t>(s[pos + i]); };
+    const auto cont = [&](std::size_t i) { return pos + i < s.size() && (b(i) & 0xC0) == 0x80; };
+    const std::uint8_t c = b(0);
+    std::uint32_t cp = replacement_char;
+    std::size_t n = 1;
+    if (c < 0x80) {
+        cp = c;
+    } else if ((c & 0xE0) == 0xC0) {
+        if (cont(1)) { cp = (std::uint32_t{c} & 0x1F) << 6 | (b(1) & 0x3Fu); n = 2; }
+    } else if ((c & 0xF0) == 0xE0) {
+        if (cont(1) && cont(2)) { cp = (std::uint32_t{c} & 0x0F) << 12 | (b(1) & 0x3Fu) << 6 | (b(2) & 0x3Fu); n = 3; }
+    } else if ((c & 0xF8) == 0xF0) {
+        if (cont(1) && cont(2) && cont(3)) {
+            const std::uint32_t v = (std::uint32_t{c} & 0x07) << 18 | (b(1) & 0x3Fu) << 12 | (b(2) & 0x3Fu) << 6 |
+                                    (b(3) & 0x3Fu);
+            if (v <= max_code_point) { cp = v; n = 4; }
+        }
+    }
+    pos += n;
+    return cp;
+}
+
+inline std::vector<std::uint32_t> decode_utf8(std::string_view s) {
+    std::vector<std::uint32_t> out;
+    out.reserve(s.size());
+    for (std::size_t pos = 0; pos < s.size();) out.push_back(decode_utf8(s, pos));
+    return out;
+}
+
+// cp <= U+10FFFF (every value decode_utf8 produces); surrogates are encoded as written.
+inline void append_utf8(std::string& out, std::uint32_t cp) {
+    if (cp < 0x80) {
+        out += static_cast<char>(cp);
+    } else if (cp < 0x800) {
+        out += static_cast<char>(0xC0 | cp >> 6);
+        out += static_cast<char>(0x80 | (cp & 0x3F));
+    } else if (cp < 0x10000) {
+        out += static_cast<char>(0xE0 | cp >> 12);
+        out += static_cast<char>(0x80 | (cp >> 6 & 0x3F));
+        out += static_cast<char>(0x80 | (cp & 0x3F));
+    } else {
+        out += static_cast<char>(0xF0 | cp >> 18);
+        out += static_cast<char>(0x80 | (cp >> 12 & 0x3F));
+        out += static_cast<char>(0x80 | (cp >> 6 & 0x3F));
+        out += static_cast<char>(0x80 | (cp & 0x3F));
+    }
+}
+
+// ---- code point classes ----------------------------------------------------------------------
+
+// The general-category class bit (cpt_* in unicode_tables.hpp); cpt_undefined above U+10FFFF.
+inline std::uint8_t cpt_class(std::uint32_t cp) noexcept {
+    if (cp > max_code_point) return cpt_undefined;
+    const auto it = std::upper_bound(cpt_range_first.begin(), cpt_range_first.end(), cp);
+    return cpt_range_class[static_cast<std::size_t>(it - cpt_range_first.begin()) - 1];
+}
+
+inline bool is_white_space(std::uint32_t cp) noexcept {
+    if (cp < 0x80) return cp == ' ' || (cp >= '\t' && cp <= '\r');
+    return std::binary_search(white_space.begin(), white_space.end(), cp);
+}
+
+inline bool is_letter(std::uint32_t cp) noexcept { return cpt_class(cp) == cpt_letter; }
+inline bool is_number(std::uint32_t cp) noexcept { return cpt_class(cp) == cpt_number; }
+inline bool is_punctuation(std::uint32_t cp) noexcept { return cpt_class(cp) == cpt_punctuation; }
+
+// ---- GPT-2 byte-level alphabet ---------------------------------------------------------------
+// Byte-level BPE spells every byte as a printable code point: the printable Latin-1 bytes stand
+// for themselves, the other 68 are mapped in order to U+0100.. so that no token holds a control
+// character or a space.
+
+constexpr bool byte_is_printable(int b) noexcept {
+    return (b >= 0x21 && b <= 0x7E) || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF);
+}
+
+constexpr std::array<std::uint16_t, 256> make_byte_to_cpt() noexcept {
+    std::array<std::uint16_t, 256> map{};
+    std::uint16_t next = 256;
+    for (int b = 0; b < 256; ++b) map[static_cast<std::size_t>(b)] = byte_is_printable(b) ? static_cast<std::uint16_t>(b) : next++;
+    return map;
+}
+inline constexpr std::array<std::uint16_t, 256> byte_to_cpt = make_byte_to_cpt();
+inline constexpr std::uint32_t byte_alphabet_end = 256 + 68;  // one past the highest mapped code point
+
+constexpr std::array<std::int16_t, byte_alphabet_end> make_cpt_to_byte() noexcept {
+    std::array<std::int16_t, byte_alphabet_end> map{};
+    for (auto& v : map) v = -1;
+    for (int b = 0; b < 256; ++b) map[byte_to_cpt[static_cast<std::size_t>(b)]] = static_cast<std::int16_t>(b);
+    return map;
+}
+inline constexpr std::array<std::int16_t, byte_alphabet_end> cpt_to_byte_map = make_cpt_to_byte();
+
+// The byte a code point of the alphabet stands for, or -1.
+constexpr int cpt_to_byte(std::uint32_t cp) noexcept {
+    return cp < byte_alphabet_end ? cpt_to_byte_map[cp] : -1;
+}
+
+// Appends the alphabet spelling of raw bytes.
+inline void append_byte_encoded(std::string& out, std::string_view bytes) {
+    for (char c : bytes) append_utf8(out, byte_to_cpt[static_cast<std::uint8_t>(c)]);
+}
+
+}  // namespace tokenizer::detail
+STRATA_NAMESPACE_END
+// ---- end include/strata/tokenizer/unicode.hpp ----
+// ---- begin include/strata/tokenizer/vocab.hpp ----
+// strata/tokenizer/vocab.hpp — a tokenizer vocabulary as a plain value.
+//
+// Everything a tokenizer needs, in plain vectors, so that a test can write a five-token vocab by
+// hand and load_vocab() (from_gguf.hpp) can fill one from a GGUF file with llama.cpp's defaults
+// already applied. The tokenizer class builds its lookup structures from it.
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+
+STRATA_NAMESPACE_BEGIN
+namespace tokenizer {
+
+using token_id = std::int32_t;
+inline constexpr token_id null_token = -1;  // "no such token" (LLAMA_TOKEN_NULL)
+
+// tokenizer.ggml.model
+enum class model_kind {
+    llama,  // "llama": SentencePiece BPE, score-driven merges, <0xXX> byte fallback
+    gpt2,   // "gpt2": byte-level BPE, rank-driven merges, a regex-like pre-tokenizer
+    bert,   // "bert": WordPiece (loadable, not tokenized yet)
+};
+
+constexpr std::string_view to_string(model_kind k) noexcept {
+    switch (k) {
+        case model_kind::llama: return "llama";
+        case model_kind::gpt2: return "gpt2";
+        case model_kind::bert: return "bert";
+    }
+    return "unknown";
+}
+
+// tokenizer.ggml.token_type values.
+enum class token_type : std::int32_t {
+    undefined = 0,
+    normal = 1,
+    unknown = 2,
+    control = 3,
+    user_defined = 4,
+    unused = 5,
+    byte = 6,
+};
+
+// Per-token attribute bits, llama.cpp's llama_token_attr: what the tokenizer actually consults.
+// A token type gives one bit; loading adds more (control for end-of-turn markers that were not
+// typed control, rstrip for Phi-3's specials, ...).
+namespace attr {
+inline constexpr std::uint32_t undefined = 0;
+inline constexpr std::uint32_t unknown = 1u << 0;
+inline constexpr std::uint32_t unused = 1u << 1;
+inline constexpr std::uint32_t normal = 1u << 2;
+inline constexpr std::uint32_t control = 1u << 3;
+inline constexpr std::uint32_t user_defined = 1u << 4;
+inline constexpr std::uint32_t byte = 1u << 5;
+inline constexpr std::uint32_t lstrip = 1u << 7;  // eat whitespace before the token's text
+inline constexpr std::uint32_t rstrip = 1u << 8;  // eat whitespace after it
+}  // namespace attr
+
+constexpr std::uint32_t attr_of(token_type t) noexcept {
+    switch (t) {
+        case token_type::normal: return attr::normal;
+        case token_type::unknown: return attr::unknown;
+        case token_type::control: return attr::control;
+        case token_type::user_defined: return attr::user_defined;
+        case token_type::unused: return attr::unused;
+        case token_type::byte: return attr::byte;
+        case token_type::undefined: return attr::undefined;
+    }
+    return attr::undefined;  // any other value in a file: llama.cpp's "undefined"
+}
+
+struct vocab {
+    model_kind model = model_kind::llama;
+    std::string pre;  // tokenizer.ggml.pre: the pre-tokenizer of a gpt2 model ("" = "default")
+
+    std::vector<std::string> tokens;  // id -> text (byte-level alphabet for gpt2, U+2581 for spaces in llama)
+    std::vector<float> scores;        // SentencePiece merge scores; empty = all 0
+    std::vector<token_type> types;    // empty = all normal
+    std::vector<std::uint32_t> attrs; // attr:: bits; empty = derived from types
+    std::vector<std::string> merges;  // gpt2: "left right", rank = index (the first of duplicates wins)
+
+    token_id bos = null_token;
+    token_id eos = null_token;
+    token_id eot = null_token;  // end of turn
+    token_id eom = null_token;  // end of message (tool calls)
+    token_id unk = null_token;
+    token_id pad = null_token;
+    token_id sep = null_token;
+    token_id mask = null_token;
+    token_id fim_pre = null_token, fim_suf = null_token, fim_mid = null_token;
+    token_id fim_pad = null_token, fim_rep = null_token, fim_sep = null_token;
+    std::vector<token_id> eog;  // ends generation; empty = {eos, eot, eom} where set
+
+    bool add_bos = false;           // encode(add_special) prepends bos
+    bool add_eos = false;           // encode(add_special) appends eos
+    bool add_space_prefix = false;  // llama: a space before the text (and after each special token)
+    bool ignore_merges = false;     // gpt2: a pre-token that is a token is taken whole (llama-3)
+    bool clean_spaces = false;      // decode: drop the space before , . ! ? and in contractions
+
+    std::size_t size() const noexcept { return tokens.size(); }
+    bool contains(token_id id) const noexcept { return id >= 0 && static_cast<std::size_t>(id) < tokens.size(); }
+
+    token_type type(token_id id) const noexcept {
+        return types.empty() ? token_type::normal : types[static_cast<std::size_t>(id)];
+    }
+    float score(token_id id) const noexcept { return scores.empty() ? 0.0f : scores[static_cast<std::size_t>(id)]; }
+    std::uint32_t attributes(token_id id) const noexcept {
+        return attrs.empty() ? attr_of(type(id)) : attrs[static_cast<std::size_t>(id)];
+    }
+};
+
+}  // namespace tokenizer
+STRATA_NAMESPACE_END
+// ---- end include/strata/tokenizer/vocab.hpp ----
+// ---- begin include/strata/tokenizer/pre_tokenizer.hpp ----
+// strata/tokenizer/pre_tokenizer.hpp — splitting text into words before byte-level BPE.
+//
+// Each model family splits with one or more regular expressions, applied in turn: every regex
+// cuts each piece from the previous one into its matches and the text between them. llama.cpp
+// runs the common ones (GPT-2, Llama 3) through hand-written matchers and the rest through
+// std::regex on a "collapsed" text in which each non-ASCII code point is replaced by a byte
+// standing for its category. Each regex is written out here by hand with the same semantics
+// (leftmost match, alternatives tried in order, greedy with backtracking), on code points and
+// their general categories, and with the two quirks of the std::regex route:
+//   - a regex with no \p{..} runs on code points in which non-ASCII white space was replaced
+//     by U+000B, so an explicit range such as U+0800..U+4E00 never matches U+3000;
+//   - every match is confined to the piece the previous regex produced (lookahead included).
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+
+STRATA_NAMESPACE_BEGIN
+namespace tokenizer {
+
+// The regex families of llama.cpp's llm_tokenizer_bpe that Strata implements.
+enum class pre_kind {
+    default_bpe,     // "default": punctuation runs, GPT-2, digit runs, groups of 3 digits
+    gpt2,            // GPT-2: 's|'t|... | ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)
+    llama3,          // Llama 3: case-insensitive contractions, \p{N}{1,3}, newline runs
+    qwen2,           // Qwen 2: the Llama 3 regex with single digits
+    starcoder,       // single digits, then GPT-2
+    falcon,          // punctuation runs, GPT-2, groups of 3 digits
+    deepseek_llm,    // DeepSeek LLM: newlines, cased letters, ASCII/CJK punctuation, CJK, digit runs
+    deepseek_coder,  // DeepSeek Coder: newlines, letters, punctuation, CJK, single digits
+};
+
+// What a tokenizer.ggml.pre name selects, with the flags llama.cpp's loader sets for it.
+struct pre_tokenizer_info {
+    pre_kind kind = pre_kind::default_bpe;
+    bool clean_spaces = true;    // decode cleans " ," etc. (true unless the family says no)
+    bool ignore_merges = false;  // a word that is a token is not merged (Llama 3)
+    bool add_bos = false;        // default for add_bos before tokenizer.ggml.add_bos_token
+    bool no_bos = false;         // the family has no BOS token (ChatGLM)
+};
+
+// The names llama.cpp accepts for the families above; nothing for any other name.
+inline std::optional<pre_tokenizer_info> find_pre_tokenizer(std::string_view name) {
+    const auto in = [&](std::initializer_list<std::string_view> names) {
+        for (std::string_view n : names) if (n == name) return true;
+        return false;
+    };
+    pre_tokenizer_info i;
+    if (name.empty() || name == "default") {
+        i.kind = pre_kind::default_bpe;
+    } else if (in({"llama3", "llama-v3", "llama-bpe", "falcon3", "falcon-h1", "pixtral", "midm-2.0", "lfm2",
+                   "jina-v5-nano"})) {
+        i = {pre_kind::llama3, true, true, true, false};
+    } else if (in({"dbrx", "smaug-bpe"})) {
+        i.kind = pre_kind::llama3;
+    } else if (in({"chatglm-bpe", "glm4"})) {
+        i = {pre_kind::llama3, true, false, false, true};
+    } else if (in({"qwen2", "deepseek-r1-qwen", "kormo", "f2llmv2", "hunyuan", "solar-open", "grok-2"})) {
+        i = {pre_kind::qwen2, false, false, false, false};
+    } else if (in({"stablelm2", "megrez"})) {
+        i.kind = pre_kind::qwen2;
+    } else if (in({"gpt-2", "gpt2", "phi-2", "jina-es", "jina-de", "gigachat", "jina-v2-es", "jina-v2-de", "a.x-4.0",
+                   "mellum", "modern-bert", "jina-v1-en", "jina-v2-code", "roberta-bpe", "exaone4", "mpt", "olmo",
+                   "jais"})) {
+        i.kind = pre_kind::gpt2;
+    } else if (in({"trillion", "granite-docling"})) {
+        i = {pre_kind::gpt2, false, false, false, false};
+    } else if (in({"starcoder", "refact", "codeshell", "exaone", "minerva-7b", "mellum2"})) {
+        i.kind = pre_kind::starcoder;
+    } else if (in({"smollm", "command-r"})) {
+        i = {pre_kind::starcoder, false, false, false, false};
+    } else if (name == "falcon") {
+        i.kind = pre_kind::falcon;
+    } else if (name == "deepseek-llm") {
+        i = {pre_kind::deepseek_llm, false, false, false, false};
+    } else if (name == "deepseek-coder") {
+        i = {pre_kind::deepseek_coder, false, false, false, false};
+    } else {
+        return std::nullopt;
+    }
+    return i;
+}
+
+namespace detail {
+
+// The text being split: code points and their classes, computed once.
+struct split_text {
+    std::vector<std::uint32_t> cps;
+    std::vector<std::uint8_t> cls;
+    std::vector<bool> space;
+
+    explicit split_text(std::string_view s) : cps(decode_utf8(s)) {
+        cls.reserve(cps.size());
+        space.reserve(cps.size());
+        for (std::uint32_t c : cps) {
+            cls.push_back(cpt_class(c));
+            space.push_back(is_white_space(c));
+        }
+    }
+    bool letter(std::size_t i) const { return cls[i] == cpt_letter; }
+    bool number(std::size_t i) const { return cls[i] == cpt_number; }
+    bool punct(std::size_t i) const { return cls[i] == cpt_punctuation; }
+    bool ws(std::size_t i) const { return space[i]; }
+    // [^\s\p{L}\p{N}]
+    bool other(std::size_t i) const { return !space[i] && cls[i] != cpt_letter && cls[i] != cpt_number; }
+    // The code point as the std::wregex route sees it.
+    std::uint32_t wide(std::size_t i) const { return cps[i] >= 0x80 && space[i] ? 0x0B : cps[i]; }
+};
+
+// Piece lengths (in code points) are appended to `out`; [b, e) is one piece of the previous stage.
+using pieces = std::vector<std::size_t>;
+
+// Drives a matcher over [b, e) like std::regex_iterator: the leftmost match, then the next one
+// after it; the text between matches becomes pieces of its own. `match(pos)` returns the length
+// of the match starting at pos (0 for none).
+template <class Match>
+void split_matches(std::size_t b, std::size_t e, pieces& out, Match match) {
+    std::size_t gap = b;
+    for (std::size_t pos = b; pos < e;) {
+        const std::size_t n = match(pos);
+        if (n == 0) { ++pos; continue; }
+        if (pos > gap) out.push_back(pos - gap);
+        out.push_back(n);
+        pos += n;
+        gap = pos;
+    }
+    if (e > gap) out.push_back(e - gap);
+}
+
+// Length of the run of `in` starting at pos, below e, at most `max` long (0 = unbounded).
+template <class In>
+std::size_t run(std::size_t pos, std::size_t e, In in, std::size_t max = 0) {
+    std::size_t n = 0;
+    while (pos + n < e && in(pos + n) && (max == 0 || n < max)) ++n;
+    return n;
+}
+
+// C+ (max 0) or a single C (max 1).
+template <class In>
+void split_runs(std::size_t b, std::size_t e, pieces& out, In in, std::size_t max = 0) {
+    split_matches(b, e, out, [&](std::size_t pos) { return run(pos, e, in, max); });
+}
+
+// \s?C+
+template <class In>
+void split_space_then_run(const split_text& t, std::size_t b, std::size_t e, pieces& out, In in) {
+    split_matches(b, e, out, [&](std::size_t pos) -> std::size_t {
+        if (t.ws(pos) && pos + 1 < e && in(pos + 1)) return 1 + run(pos + 1, e, in);
+        return run(pos, e, in);
+    });
+}
+
+// 's|'t|'re|'ve|'m|'ll|'d (ASCII case folded when `fold`): the match length at pos, or 0.
+inline std::size_t contraction(const split_text& t, std::size_t pos, std::size_t e, bool fold) {
+    if (t.cps[pos] != '\'' || pos + 1 >= e) return 0;
+    const auto low = [&](std::size_t i) {
+        const std::uint32_t c = t.cps[i];
+        return fold && c >= 'A' && c <= 'Z' ? c + 32 : c;
+    };
+    const std::uint32_t c1 = low(pos + 1);
+    if (c1 == 's' || c1 == 't' || c1 == 'm' || c1 == 'd') return 2;
+    if (pos + 2 >= e) return 0;
+    const std::uint32_t c2 = low(pos + 2);
+    if ((c1 == 'r' && c2 == 'e') || (c1 == 'v' && c2 == 'e') || (c1 == 'l' && c2 == 'l')) return 3;
+    return 0;
+}
+
+// White space at pos: \s+(?!\S) leaves the last blank to a following word; otherwise \s+.
+// Also the "no match" step (one code point) when pos is not white space.
+inline std::size_t blanks(const split_text& t, std::size_t pos, std::size_t e) {
+    const std::size_t n = run(pos, e, [&](std::size_t i) { return t.ws(i); });
+    if (n > 1 && pos + n < e) return n - 1;
+    return n > 0 ? n : 1;
+}
+
+// 's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)
+inline void split_gpt2(const split_text& t, std::size_t b, std::size_t e, pieces& out) {
+    for (std::size_t pos = b; pos < e;) {
+        std::size_t n = contraction(t, pos, e, false);
+        if (n == 0) {
+            const std::size_t q = t.cps[pos] == ' ' ? pos + 1 : pos;  // after the optional space
+            if (q < e && t.letter(q)) {
+                n = q - pos + run(q, e, [&](std::size_t i) { return t.letter(i); });
+            } else if (q < e && t.number(q)) {
+                n = q - pos + run(q, e, [&](std::size_t i) { return t.number(i); });
+            } else if (q < e && t.other(q)) {
+                n = q - pos + run(q, e, [&](std::size_t i) { return t.other(i); });
+            } else {
+                n = blanks(t, pos, e);
+            }
+        }
+        out.push_back(n);
+        pos += n;
+    }
+}
+
+// (?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,D}| ?[^\s\p{L}\p{N}]+[\r\n]*|
+// \s*[\r\n]+|\s+(?!\S)|\s+          with D = 3 (Llama 3) or 1 (Qwen 2)
+inline std::size_t llama3_word(const split_text& t, std::size_t pos, std::size_t e, std::size_t digits) {
+    if (const std::size_t n = contraction(t, pos, e, true)) return n;
+    const std::uint32_t c = t.cps[pos];
+    const auto letter = [&](std::size_t i) { return t.letter(i); };
+    if (c != '\r' && c != '\n' && !t.number(pos)) {
+        if (t.letter(pos)) return run(pos, e, letter);
+        if (pos + 1 < e && t.letter(pos + 1)) return 1 + run(pos + 1, e, letter);
+    }
+    if (t.number(pos)) return run(pos, e, [&](std::size_t i) { return t.number(i); }, digits);
+    const std::size_t q = c == ' ' ? pos + 1 : pos;
+    if (q < e && t.other(q)) {
+        std::size_t end = q + run(q, e, [&](std::size_t i) { return t.other(i); });
+        end += run(end, e, [&](std::size_t i) { return t.cps[i] == '\r' || t.cps[i] == '\n'; });
+        return end - pos;
+    }
+    // \s*[\r\n]+ reaches the last newline of the blank run, if it has one.
+    std::size_t n = 0, through_newline = 0;
+    for (; pos + n < e && t.ws(pos + n); ++n)
+        if (t.cps[pos + n] == '\r' || t.cps[pos + n] == '\n') through_newline = n + 1;
+    if (through_newline > 0) return through_newline;
+    return blanks(t, pos, e);
+}
+
+inline void split_llama3(const split_text& t, std::size_t b, std::size_t e, pieces& out, std::size_t digits) {
+    for (std::size_t pos = b; pos < e;) {
+        const std::size_t n = llama3_word(t, pos, e, digits);
+        out.push_back(n);
+        pos += n;
+    }
+}
+
+// \s+$ : the blank run that ends the piece.
+inline void split_trailing_blanks(const split_text& t, std::size_t b, std::size_t e, pieces& out) {
+    std::size_t tail = e;
+    while (tail > b && t.ws(tail - 1)) --tail;
+    if (tail > b) out.push_back(tail - b);
+    if (e > tail) out.push_back(e - tail);
+}
+
+// [0-9][0-9][0-9]
+inline void split_digit_triples(const split_text& t, std::size_t b, std::size_t e, pieces& out) {
+    const auto digit = [&](std::size_t i) { return t.cps[i] >= '0' && t.cps[i] <= '9'; };
+    split_matches(b, e, out, [&](std::size_t pos) -> std::size_t {
+        return pos + 3 <= e && digit(pos) && digit(pos + 1) && digit(pos + 2) ? 3 : 0;
+    });
+}
+
+struct cp_range {
+    std::uint32_t first, last;
+};
+
+template <std::size_t N>
+constexpr bool in_ranges(const cp_range (&r)[N], std::uint32_t c) noexcept {
+    for (const cp_range& x : r) if (c >= x.first && c <= x.last) return true;
+    return false;
+}
+
+// DeepSeek LLM's cased-letter class (the upper, lower and title case letters of the Unicode
+// version its tokenizer.json was written against).
+inline constexpr cp_range deepseek_letters[] = {
+    {0x41, 0x5A}, {0x61, 0x7A}, {0xB5, 0xB5}, {0xC0, 0xD6}, {0xD8, 0xF6}, {0xF8, 0x1BA}, {0x1BC, 0x1BF},
+    {0x1C4, 0x293}, {0x295, 0x2AF}, {0x370, 0x373}, {0x376, 0x377}, {0x37B, 0x37D}, {0x37F, 0x37F},
+    {0x386, 0x386}, {0x388, 0x38A}, {0x38C, 0x38C}, {0x38E, 0x3A1}, {0x3A3, 0x3F5}, {0x3F7, 0x481},
+    {0x48A, 0x52F}, {0x531, 0x556}, {0x10A0, 0x10C5}, {0x13A0, 0x13F5}, {0x13F8, 0x13FD}, {0x1C90, 0x1CBA},
+    {0x1CBD, 0x1CBF}, {0x1D00, 0x1D2B}, {0x1D6B, 0x1D77}, {0x1D79, 0x1D9A}, {0x1E00, 0x1F15}, {0x1F18, 0x1F1D},
+    {0x1F20, 0x1F45}, {0x1F48, 0x1F4D}, {0x1F50, 0x1F57}, {0x1F59, 0x1F59}, {0x1F5B, 0x1F5B}, {0x1F5D, 0x1F5D},
+    {0x1F5F, 0x1F7D}, {0x1F80, 0x1FB4}, {0x1FB6, 0x1FBC}, {0x1FBE, 0x1FBE}, {0x1FC2, 0x1FC4}, {0x1FC6, 0x1FCC},
+    {0x1FD0, 0x1FD3}, {0x1FD6, 0x1FDB}, {0x1FE0, 0x1FEC}, {0x1FF2, 0x1FF4}, {0x1FF6, 0x1FFC}, {0x2102, 0x2102},
+    {0x2107, 0x2107}, {0x210A, 0x2113}, {0x2115, 0x2115}, {0x2119, 0x211D}, {0x2124, 0x2124}, {0x2126, 0x2126},
+    {0x2128, 0x2128}, {0x212A, 0x212D}, {0x212F, 0x2134}, {0x2139, 0x2139}, {0x213C, 0x213F}, {0x2145, 0x2149},
+    {0x214E, 0x214E}, {0x2183, 0x2184}, {0x2C00, 0x2C7B}, {0x2C7E, 0x2CE4}, {0x2CEB, 0x2CEE}, {0x2CF2, 0x2CF3},
+    {0xA640, 0xA66D}, {0xA680, 0xA69B}, {0xA722, 0xA76F}, {0xA771, 0xA787}, {0xA78B, 0xA78E}, {0xAB70, 0xABBF},
+    {0xFB00, 0xFB06}, {0xFB13, 0xFB17}, {0xFF21, 0xFF3A}, {0xFF41, 0xFF5A}, {0x10400, 0x1044F},
+    {0x104B0, 0x104D3}, {0x104D8, 0x104FB}, {0x10C80, 0x10CB2}, {0x10CC0, 0x10CF2}, {0x118A0, 0x118DF},
+    {0x1E900, 0x1E943},
+};
+// DeepSeek LLM's punctuation class: ASCII punctuation and symbols, full-width forms, quotes,
+// ideographic space and punctuation.
+inline constexpr cp_range deepseek_punct[] = {
+    {0x21, 0x2F}, {0x3A, 0x7E}, {0xFF01, 0xFF0F}, {0xFF1A, 0xFF5E}, {0x2018, 0x201F}, {0x3000, 0x3002},
+};
+// [一-龥ࠀ-一가-퟿]: CJK ideographs, U+0800..U+4E00 (sic, as the tokenizers write it) and Hangul.
+inline constexpr cp_range deepseek_cjk[] = {{0x4E00, 0x9FA5}, {0x0800, 0x4E00}, {0xAC00, 0xD7FF}};
+
+// [\p{P}$+<=>^~|] plus ` when `backtick` (Falcon).
+inline bool falcon_punct(const split_text& t, std::size_t i, bool backtick) {
+    if (t.punct(i)) return true;
+    const std::uint32_t c = t.cps[i];
+    return c == '$' || c == '+' || c == '<' || c == '=' || c == '>' || c == '^' || c == '~' || c == '|' ||
+           (backtick && c == '`');
+}
+
+// One regex stage over every piece of the previous one.
+template <class Split>
+pieces stage(const pieces& in, Split split) {
+    pieces out;
+    out.reserve(in.size());
+    std::size_t b = 0;
+    for (std::size_t len : in) {
+        split(b, b + len, out);
+        b += len;
+    }
+    return out;
+}
+
+inline pieces split_pieces(const split_text& t, pre_kind kind) {
+    pieces p{t.cps.size()};
+    const auto gpt2 = [&](std::size_t b, std::size_t e, pieces& o) { split_gpt2(t, b, e, o); };
+    const auto triples = [&](std::size_t b, std::size_t e, pieces& o) { split_digit_triples(t, b, e, o); };
+    const auto number = [&](std::size_t i) { return t.number(i); };
+    const auto newline = [&](std::size_t i) { return t.cps[i] == '\r' || t.cps[i] == '\n'; };
+    const auto cjk = [&](std::size_t i) { return in_ranges(deepseek_cjk, t.wide(i)); };
+    switch (kind) {
+        case pre_kind::gpt2: return stage(p, gpt2);
+        case pre_kind::llama3:
+        case pre_kind::qwen2: {
+            const std::size_t digits = kind == pre_kind::llama3 ? 3 : 1;
+            return stage(p, [&](std::size_t b, std::size_t e, pieces& o) { split_llama3(t, b, e, o, digits); });
+        }
+        case pre_kind::starcoder:
+            p = stage(p, [&](std::size_t b, std::size_t e, pieces& o) { split_runs(b, e, o, number, 1); });
+            return stage(p, gpt2);
+        case pre_kind::default_bpe:
+        case pre_kind::falcon: {
+            const bool tick = kind == pre_kind::falcon;
+            p = stage(p, [&](std::size_t b, std::size_t e, pieces& o) {
+                split_runs(b, e, o, [&](std::size_t i) { return falcon_punct(t, i, tick); });
+            });
+            p = stage(p, gpt2);
+            if (!tick) p = stage(p, [&](std::size_t b, std::size_t e, pieces& o) { split_runs(b, e, o, number); });
+            return stage(p, triples);
+        }
+        case pre_kind::deepseek_llm:
+            p = stage(p, [&](std::size_t b, std::size_t e, pieces& o) { split_runs(b, e, o, newline, 1); });
+            p = stage(p, [&](std::size_t b, std::size_t e, pieces& o) {
+                split_space_then_run(t, b, e, o, [&](std::size_t i) { return in_ranges(deepseek_letters, t.wide(i)); });
+            });
+            p = stage(p, [&](std::size_t b, std::size_t e, pieces& o) {
+                split_space_then_run(t, b, e, o, [&](std::size_t i) { return in_ranges(deepseek_punct, t.wide(i)); });
+            });
+            p = stage(p, [&](std::size_t b, std::size_t e, pieces& o) { split_trailing_blanks(t, b, e, o); });
+            p = stage(p, [&](std::size_t b, std::size_t e, pieces& o) { split_runs(b, e, o, cjk); });
+            return stage(p, [&](std::size_t b, std::size_t e, pieces& o) { split_runs(b, e, o, number); });
+        case pre_kind::deepseek_coder:
+            p = stage(p, [&](std::size_t b, std::size_t e, pieces& o) { split_runs(b, e, o, newline, 1); });
+            p = stage(p, [&](std::size_t b, std::size_t e, pieces& o) {
+                split_space_then_run(t, b, e, o, [&](std::size_t i) { return t.letter(i); });
+            });
+            p = stage(p, [&](std::size_t b, std::size_t e, pieces& o) {
+                split_space_then_run(t, b, e, o, [&](std::size_t i) { return t.punct(i); });
+            });
+            p = stage(p, [&](std::size_t b, std::size_t e, pieces& o) { split_runs(b, e, o, cjk); });
+            return stage(p, [&](std::size_t b, std::size_t e, pieces& o) { split_runs(b, e, o, number, 1); });
+    }
+    return p;
+}
+
+}  // namespace detail
+
+// Splits text into the words byte-level BPE merges within, as UTF-8 (bytes that are not valid
+// UTF-8 come back as U+FFFD, as in llama.cpp). Empty text gives no words.
+inline std::vector<std::string> pre_tokenize(std::string_view text, pre_kind kind) {
+    const detail::split_text t(text);
+    std::vector<std::string> words;
+    if (t.cps.empty()) return words;
+    const detail::pieces p = detail::split_pieces(t, kind);
+    words.reserve(p.size());
+    std::size_t b = 0;
+    for (std::size_t len : p) {
+        std::string w;
+        for (std::size_t i = b; i < b + len; ++i) detail::append_utf8(w, t.cps[i]);
+        words.push_back(std::move(w));
+        b += len;
+    }
+    return words;
+}
+
+}  // namespace tokenizer
+STRATA_NAMESPACE_END
+// ---- end include/strata/tokenizer/pre_tokenizer.hpp ----
+// ---- begin include/strata/tokenizer/bpe.hpp ----
+// strata/tokenizer/bpe.hpp — byte-level BPE (tokenizer.ggml.model = "gpt2"), as llama.cpp's
+// llm_tokenizer_bpe_session does it.
+//
+// The text is cut into words by the model's pre-tokenizer; each word is spelled in the GPT-2 byte
+// alphabet and its characters are merged pairwise, always the adjacent pair whose merge has the
+// lowest rank (leftmost on ties), until no adjacent pair has a merge. A resulting piece that is
+// not a token falls back to one token per byte where the vocabulary has it.
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <queue>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+
+STRATA_NAMESPACE_BEGIN
+namespace tokenizer::detail {
+
+// std::string keys looked up by std::string_view without a temporary string.
+struct string_hash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+};
+template <class V>
+using string_map = std::unordered_map<std::string, V, string_hash, std::equal_to<>>;
+
+using token_map = string_map<token_id>;  // token text -> id
+using rank_map = string_map<std::int32_t>;  // "left right" -> merge rank
+
+inline token_id find_token(const token_map& ids, std::string_view text) {
+    const auto it = ids.find(text);
+    return it == ids.end() ? null_token : it->second;
+}
+
+// One piece of the word being merged: bytes [offset, offset + size) of it, in a linked list.
+struct bpe_symbol {
+    int prev;
+    int next;
+    std::size_t offset;
+    std::size_t size;  // 0 once merged into its left neighbour
+};
+
+struct bpe_pair {
+    int left;
+    int right;
+    std::int32_t rank;
+    std::size_t size;  // bytes of left + right when queued: a later mismatch means it is stale
+};
+
+// Top of the queue: lowest rank, then leftmost.
+struct bpe_pair_after {
+    bool operator()(const bpe_pair& a, const bpe_pair& b) const noexcept {
+        return a.rank > b.rank || (a.rank == b.rank && a.left > b.left);
+    }
+};
+
+class bpe_merger {
+public:
+    bpe_merger(std::string_view word, const rank_map& ranks) : word_(word), ranks_(ranks) {
+        std::size_t off = 0;
+        for (int i = 0; off < word.size(); ++i) {
+            const std::size_t n = std::min(utf8_len(word[off]), word.size() - off);
+            symbols_.push_back({i - 1, -1, off, n});
+            off += n;
+            if (off < word.size()) symbols_.back().next = i + 1;
+        }
+    }
+
+    // Merges until no adjacent pair has a rank; returns the pieces left, in order.
+    std::vector<std::string_view> run() {
+        for (int i = 1; i < static_cast<int>(symbols_.size()); ++i) push_pair(i - 1, i);
+        while (!queue_.empty()) {
+            const bpe_pair p = queue_.top();
+            queue_.pop();
+            bpe_symbol& l = symbols_[static_cast<std::size_t>(p.left)];
+            bpe_symbol& r = symbols_[static_cast<std::size_t>(p.right)];
+            if (l.size == 0 || r.size == 0 || l.size + r.size != p.size) continue;
+            l.size += r.size;
+            r.size = 0;
+            l.next = r.next;
+            if (r.next >= 0) symbols_[static_cast<std::size_t>(r.next)].prev = p.left;
+            push_pair(l.prev, p.left);
+            push_pair(p.left, l.next);
+        }
+        std::vector<std::string_view> out;
+        for (int i = symbols_.empty() ? -1 : 0; i >= 0; i = symbols_[static_cast<std::size_t>(i)].next)
+            out.push_back(text(i));
+        return out;
+    }
+
+private:
+    std::string_view text(int i) const {
+        const bpe_symbol& s = symbols_[static_cast<std::size_t>(i)];
+        return word_.substr(s.offset, s.size);
+    }
+
+    void push_pair(int left, int right) {
+        if (left < 0 || right < 0) return;
+        key_.assign(text(left));
+        key_ += ' ';
+        key_ += text(right);
+        const auto it = ranks_.find(std::string_view(key_));
+        if (it == ranks_.end()) return;
+        queue_.push({left, right, it->second, key_.size() - 1});
+    }
+
+    std::string_view word_;
+    const rank_map& ranks_;
+    std::vector<bpe_symbol> symbols_;
+    std::priority_queue<bpe_pair, std::vector<bpe_pair>, bpe_pair_after> queue_;
+    std::string key_;
+};
+
+// Ranks from "left right" merge lines; the first of duplicate lines keeps its rank. A line with
+// no space after its first byte can never match and is kept only to hold its rank number.
+inline rank_map build_ranks(const std::vector<std::string>& merges) {
+    rank_map ranks;
+    ranks.reserve(merges.size());
+    for (std::size_t i = 0; i < merges.size(); ++i)
+        ranks.try_emplace(merges[i], static_cast<std::int32_t>(i));
+    return ranks;
+}
+
+// Tokens of one pre-tokenizer word (raw UTF-8).
+inline void bpe_encode_word(std::string_view word, bool ignore_merges, const token_map& ids, const rank_map& ranks,
+                            std::vector<token_id>& out) {
+    std::string spelled;
+    spelled.reserve(word.size() * 2);
+    append_byte_encoded(spelled, word);
+    if (ignore_merges) {
+        if (const token_id id = find_token(ids, spelled); id != null_token) {
+            out.push_back(id);
+            return;
+        }
+    }
+    for (std::string_view piece : bpe_merger(spelled, ranks).run()) {
+        if (const token_id id = find_token(ids, piece); id != null_token) {
+            out.push_back(id);
+            continue;
+        }
+        // Not a token: one token per byte of the spelling, where one exists (only the ASCII-range
+        // bytes can be single-byte tokens), as llama.cpp does.
+        for (char c : piece)
+            if (const token_id id = find_token(ids, std::string_view(&c, 1)); id != null_token) out.push_back(id);
+    }
+}
+
+// Tokens of a text fragment with no special tokens in it.
+inline void bpe_encode(std::string_view text, pre_kind kind, bool ignore_merges, const token_map& ids,
+                       const rank_map& ranks, std::vector<token_id>& out) {
+    for (const std::string& word : pre_tokenize(text, kind)) bpe_encode_word(word, ignore_merges, ids, ranks, out);
+}
+
+// The bytes a token's text spells in the byte alphabet; a character outside the alphabet is
+// written "[UNK_BYTE_0x<its utf-8 in hex><the whole token text>]", as llama.cpp writes it.
+inline std::string bpe_decode_text(std::string_view text) {
+    static constexpr char hex[] = "0123456789abcdef";
+    std::string out;
+    for (std::size_t pos = 0; pos < text.size();) {
+        const std::uint32_t cp = decode_utf8(text, pos);
+        if (const int b = cpt_to_byte(cp); b >= 0) {
+            out += static_cast<char>(b);
+            continue;
+        }
+        std::string utf8;
+        append_utf8(utf8, cp);
+        out += "[UNK_BYTE_0x";
+        for (char c : utf8) {
+            out += hex[static_cast<std::uint8_t>(c) >> 4];
+            out += hex[static_cast<std::uint8_t>(c) & 15];
+        }
+        out += text;
+        out += ']';
+    }
+    return out;
+}
+
+}  // namespace tokenizer::detail
+STRATA_NAMESPACE_END
+// ---- end include/strata/tokenizer/bpe.hpp ----
+// ---- begin include/strata/tokenizer/spm.hpp ----
+// strata/tokenizer/spm.hpp — SentencePiece BPE (tokenizer.ggml.model = "llama"), as llama.cpp's
+// llm_tokenizer_spm_session does it (Llama 1/2, Mistral, Phi-3, Gemma).
+//
+// Spaces are written U+2581 ("▁") before tokenizing. The text starts as one symbol per UTF-8
+// character; the adjacent pair whose concatenation is the token with the highest score is merged
+// (leftmost on ties), again and again. A symbol left that is no token is spelled with the <0xXX>
+// byte tokens ("byte fallback").
+
+#include <algorithm>
+#include <cstddef>
+#include <queue>
+#include <string>
+#include <string_view>
+#include <vector>
+
+
+STRATA_NAMESPACE_BEGIN
+namespace tokenizer::detail {
+
+inline constexpr std::string_view spm_space = "\xE2\x96\x81";  // U+2581
+
+// Every ' ' written as U+2581.
+inline std::string spm_escape(std::string_view text) {
+    std::string out;
+    out.reserve(text.size() + text.size() / 4);
+    for (char c : text) {
+        if (c == ' ') out += spm_space;
+        else out += c;
+    }
+    return out;
+}
+
+// Every U+2581 written as ' '.
+inline std::string spm_unescape(std::string_view text) {
+    std::string out;
+    out.reserve(text.size());
+    for (std::size_t i = 0; i < text.size();) {
+        if (text.substr(i, spm_space.size()) == spm_space) {
+            out += ' ';
+            i += spm_space.size();
+        } else {
+            out += text[i++];
+        }
+    }
+    return out;
+}
+
+// The token for a raw byte: <0xXX>, else the byte itself as a token; null when neither exists.
+inline token_id spm_byte_token(const token_map& ids, unsigned char byte) {
+    static constexpr char hex[] = "0123456789ABCDEF";
+    const char name[6] = {'<', '0', 'x', hex[byte >> 4], hex[byte & 15], '>'};
+    if (const token_id id = find_token(ids, std::string_view(name, 6)); id != null_token) return id;
+    const char c = static_cast<char>(byte);
+    return find_token(ids, std::string_view(&c, 1));
+}
+
+struct spm_pair {
+    int left;
+    int right;
+    float score;
+    std::size_t size;  // bytes of left + right when queued
+};
+
+// Top of the queue: highest score, then leftmost.
+struct spm_pair_before {
+    bool operator()(const spm_pair& a, const spm_pair& b) const noexcept {
+        return a.score < b.score || (a.score == b.score && a.left > b.left);
+    }
+};
+
+class spm_merger {
+public:
+    spm_merger(std::string_view text, const vocab& v, const token_map& ids) : text_(text), vocab_(v), ids_(ids) {
+        std::size_t off = 0;
+        for (int i = 0; off < text.size(); ++i) {
+            const std::size_t n = std::min(utf8_len(text[off]), text.size() - off);
+            symbols_.push_back({i - 1, -1, off, n});
+            off += n;
+            if (off < text.size()) symbols_.back().next = i + 1;
+        }
+    }
+
+    // `unk` stands in for a byte that has no token (llama.cpp would throw there).
+    void run(token_id unk, std::vector<token_id>& out) {
+        for (int i = 1; i < static_cast<int>(symbols_.size()); ++i) push_pair(i - 1, i);
+        while (!queue_.empty()) {
+            const spm_pair p = queue_.top();
+            queue_.pop();
+            bpe_symbol& l = symbols_[static_cast<std::size_t>(p.left)];
+            bpe_symbol& r = symbols_[static_cast<std::size_t>(p.right)];
+            if (l.size == 0 || r.size == 0 || l.size + r.size != p.size) continue;
+            l.size += r.size;
+            r.size = 0;
+            l.next = r.next;
+            if (r.next >= 0) symbols_[static_cast<std::size_t>(r.next)].prev = p.left;
+            push_pair(l.prev, p.left);
+            push_pair(p.left, l.next);
+        }
+        for (int i = symbols_.empty() ? -1 : 0; i >= 0; i = symbols_[static_cast<std::size_t>(i)].next) emit(i, unk, out);
+    }
+
+private:
+    std::string_view span(int left, int right) const {
+        const bpe_symbol& l = symbols_[static_cast<std::size_t>(left)];
+        const std::size_t n = l.size + (right >= 0 ? symbols_[static_cast<std::size_t>(right)].size : 0);
+        return text_.substr(l.offset, n);
+    }
+
+    void push_pair(int left, int right) {
+        if (left < 0 || right < 0) return;
+        const std::string_view s = span(left, right);
+        const token_id id = find_token(ids_, s);
+        if (id == null_token) return;
+        queue_.push({left, right, vocab_.score(id), s.size()});
+    }
+
+    // A merged symbol is always a token; a single character may not be: then its bytes.
+    void emit(int i, token_id unk, std::vector<token_id>& out) const {
+        const std::string_view s = span(i, -1);
+        if (const token_id id = find_token(ids_, s); id != null_token) {
+            out.push_back(id);
+            return;
+        }
+        for (char c : s) {
+            const token_id id = spm_byte_token(ids_, static_cast<unsigned char>(c));
+            if (id != null_token) out.push_back(id);
+            else if (unk != null_token) out.push_back(unk);
+        }
+    }
+
+    std::string_view text_;
+    const vocab& vocab_;
+    const token_map& ids_;
+    std::vector<bpe_symbol> symbols_;
+    std::priority_queue<spm_pair, std::vector<spm_pair>, spm_pair_before> queue_;
+};
+
+// Tokens of a text fragment with no special tokens in it; `space_prefix` puts a space before it.
+inline void spm_encode(std::string_view text, bool space_prefix, const vocab& v, const token_map& ids,
+                       std::vector<token_id>& out) {
+    std::string s = space_prefix ? std::string(" ") : std::string();
+    s += text;
+    const std::string escaped = spm_escape(s);
+    spm_merger(escaped, v, ids).run(v.unk, out);
+}
+
+}  // namespace tokenizer::detail
+STRATA_NAMESPACE_END
+// ---- end include/strata/tokenizer/spm.hpp ----
+// ---- begin include/strata/tokenizer/tokenizer.hpp ----
+// strata/tokenizer/tokenizer.hpp — text to token ids and back, exactly as llama.cpp does it.
+//
+// encode() is llama_tokenize: special tokens are cut out of the text first (longest first), then
+// each stretch of plain text goes through the model's algorithm (spm.hpp or bpe.hpp). piece() is
+// llama_token_to_piece and decode() llama_detokenize. A tokenizer is immutable once built: one
+// can be shared by any number of threads.
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+
+STRATA_NAMESPACE_BEGIN
+namespace tokenizer {
+
+namespace detail {
+
+// A piece of the text being encoded: a special token already recognised, or raw text.
+struct fragment {
+    token_id token;      // null_token for raw text
+    std::size_t offset;  // raw text: bytes [offset, offset + length) of the input
+    std::size_t length;
+};
+
+constexpr bool ascii_space(char c) noexcept { return c == ' ' || (c >= '\t' && c <= '\r'); }
+
+// llama_detokenize's clean_up_tokenization_spaces, the three in-place passes it makes: drop the
+// space before ? ! . , ; turn " ' " into "'"; drop the space before 's 'm 're 've.
+inline void clean_spaces(std::string& t) {
+    std::size_t n = t.size();
+    std::size_t total = n ? 1 : 0;
+    for (std::size_t i = 1; i < n; ++i) {
+        const char x = t[i];
+        if (t[i - 1] == ' ' && (x == '?' || x == '!' || x == '.' || x == ',')) --total;
+        t[total++] = x;
+    }
+    n = total;
+    total = n ? 1 : 0;
+    for (std::size_t i = 1; i < n; ++i) {
+        const char x = t[i];
+        if (x == '\'' && i + 1 < n && t[i - 1] == ' ' && t[i + 1] == ' ') {
+            --total;
+            t[++i] = '\0';  // the space after is skipped (and no longer reads as a space)
+        }
+        t[total++] = x;
+    }
+    n = total;
+    total = n ? 1 : 0;
+    for (std::size_t i = 1; i < n; ++i) {
+        const char x = t[i];
+        if (t[i - 1] == ' ' && x == '\'' && i + 1 < n) {
+            const char x1 = t[i + 1];
+            if (x1 == 's' || x1 == 'm') {
+                --total;
+            } else if (x1 != 't' && x1 != 'd' && i + 2 < n) {
+                const char x2 = t[i + 2];
+                if ((x1 == 'r' && x2 == 'e') || (x1 == 'v' && x2 == 'e')) --total;
+            }
+        }
+        t[total++] = x;
+    }
+    t.resize(total);
+}
+
+// The byte of a <0xXX> token: the hex digits after "<0x", read like strtol (stops at a non-digit).
+inline char byte_token_value(std::string_view text) {
+    unsigned v = 0;
+    for (std::size_t i = 3; i < text.size() && i < 5; ++i) {
+        const char c = text[i];
+        unsigned d;
+        if (c >= '0' && c <= '9') d = static_cast<unsigned>(c - '0');
+        else if (c >= 'a' && c <= 'f') d = static_cast<unsigned>(c - 'a' + 10);
+        else if (c >= 'A' && c <= 'F') d = static_cast<unsigned>(c - 'A' + 10);
+        else break;
+        v = v * 16 + d;
+    }
+    return static_cast<char>(v);
+}
+
+}  // namespace detail
+
+class tokenizer {
+public:
+    // Throws strata::error: errc::unsupported for a model or pre-tokenizer Strata does not
+    // implement, errc::format for an inconsistent vocabulary (sizes, duplicate tokens, special
+    // ids out of range, add_bos without bos), errc::argument for an empty one.
+    explicit tokenizer(vocab v) : vocab_(std::move(v)) {
+        validate();
+        build_tables();
+    }
+
+    const vocab& vocabulary() const noexcept { return vocab_; }
+    std::size_t size() const noexcept { return vocab_.tokens.size(); }
+    token_id bos() const noexcept { return vocab_.bos; }
+    token_id eos() const noexcept { return vocab_.eos; }
+    token_id eot() const noexcept { return vocab_.eot; }
+
+    // The id of the token whose text is exactly `text`, or null_token.
+    token_id find(std::string_view text) const { return detail::find_token(ids_, text); }
+
+    std::uint32_t attributes(token_id id) const noexcept {
+        return vocab_.contains(id) ? attrs_[static_cast<std::size_t>(id)] : attr::undefined;
+    }
+
+    bool is_eog(token_id id) const noexcept { return std::binary_search(eog_.begin(), eog_.end(), id); }
+
+    // llama_tokenize. add_special: BOS / EOS as the vocabulary asks (add_bos, add_eos).
+    // parse_special: the text of control and unknown-type tokens becomes those tokens (user-defined
+    // tokens are always recognised). Any bytes are accepted; nothing is thrown for bad UTF-8.
+    std::vector<token_id> encode(std::string_view text, bool add_special = true, bool parse_special = false) const {
+        std::vector<detail::fragment> frags;
+        if (!text.empty()) frags.push_back({null_token, 0, text.size()});
+        for (token_id id : specials_) split_on(text, id, parse_special, frags);
+
+        std::vector<token_id> out;
+        if (add_special && vocab_.add_bos) out.push_back(vocab_.bos);
+        bool after_special = true;  // SentencePiece: a space prefix at the start and after a special
+        for (const detail::fragment& f : frags) {
+            if (f.token != null_token) {
+                out.push_back(f.token);
+                after_special = true;
+                continue;
+            }
+            const std::string_view part = text.substr(f.offset, f.length);
+            if (vocab_.model == model_kind::llama) {
+                detail::spm_encode(part, vocab_.add_space_prefix && after_special, vocab_, ids_, out);
+            } else {
+                detail::bpe_encode(part, pre_, vocab_.ignore_merges, ids_, ranks_, out);
+            }
+            after_special = false;
+        }
+        if (add_special && vocab_.add_eos) out.push_back(vocab_.eos);
+        return out;
+    }
+
+    // llama_token_to_piece: the bytes a token stands for. Control and unknown-type tokens give ""
+    // unless `special`; an id outside the vocabulary gives "".
+    std::string piece(token_id id, bool special = false) const {
+        if (!vocab_.contains(id)) return {};
+        const auto i = static_cast<std::size_t>(id);
+        if (!special && (attrs_[i] & (attr::unknown | attr::control))) return {};
+        return pieces_[i];
+    }
+
+    // llama_detokenize: the pieces joined, minus the space that add_space_prefix put before the
+    // first one, with clean_spaces applied where the vocabulary asks. remove_special drops a
+    // leading BOS / trailing EOS that add_bos / add_eos would have added.
+    std::string decode(std::span<const token_id> ids, bool special = false, bool remove_special = false) const {
+        bool strip_space = vocab_.add_space_prefix;
+        if (remove_special && vocab_.add_bos && !ids.empty() && ids.front() == vocab_.bos) {
+            strip_space = false;
+            ids = ids.subspan(1);
+        }
+        if (remove_special && vocab_.add_eos && !ids.empty() && ids.back() == vocab_.eos) ids = ids.first(ids.size() - 1);
+        std::string out;
+        for (token_id id : ids) {
+            const std::string p = piece(id, special);
+            out.append(p, strip_space && !p.empty() && p.front() == ' ' ? 1 : 0);
+            strip_space = false;
+        }
+        if (vocab_.clean_spaces) detail::clean_spaces(out);
+        return out;
+    }
+
+private:
+    void validate() const {
+        const std::size_t n = vocab_.tokens.size();
+        if (vocab_.model == model_kind::bert)
+            STRATA_THROW(errc::unsupported, "tokenizer: WordPiece (bert) vocabularies are not supported yet");
+        if (n == 0) STRATA_THROW(errc::argument, "tokenizer: the vocabulary has no tokens");
+        const auto sized = [&](std::size_t m, const char* what) {
+            if (m != 0 && m != n)
+                STRATA_THROW(errc::format, "tokenizer: " + std::to_string(m) + " " + what + " for " + std::to_string(n) +
+                                               " tokens");
+        };
+        sized(vocab_.scores.size(), "scores");
+        sized(vocab_.types.size(), "token types");
+        sized(vocab_.attrs.size(), "token attributes");
+        const auto in_range = [&](token_id id, const char* what) {
+            if (id != null_token && !vocab_.contains(id))
+                STRATA_THROW(errc::format, std::string("tokenizer: ") + what + " id " + std::to_string(id) +
+                                               " is outside the vocabulary of " + std::to_string(n));
+        };
+        for (const auto& [id, what] : special_ids()) in_range(id, what);
+        for (token_id id : vocab_.eog) in_range(id, "end-of-generation");
+        if (vocab_.add_bos && vocab_.bos == null_token)
+            STRATA_THROW(errc::format, "tokenizer: add_bos is set but the vocabulary has no bos token");
+        if (vocab_.add_eos && vocab_.eos == null_token)
+            STRATA_THROW(errc::format, "tokenizer: add_eos is set but the vocabulary has no eos token");
+        if (vocab_.model == model_kind::gpt2 && !find_pre_tokenizer(vocab_.pre))
+            STRATA_THROW(errc::unsupported, "tokenizer: pre-tokenizer '" + vocab_.pre + "' is not supported");
+    }
+
+    std::vector<std::pair<token_id, const char*>> special_ids() const {
+        const vocab& v = vocab_;
+        return {{v.bos, "bos"}, {v.eos, "eos"}, {v.eot, "eot"}, {v.eom, "eom"}, {v.unk, "unk"}, {v.pad, "pad"},
+                {v.sep, "sep"}, {v.mask, "mask"}, {v.fim_pre, "fim_pre"}, {v.fim_suf, "fim_suf"},
+                {v.fim_mid, "fim_mid"}, {v.fim_pad, "fim_pad"}, {v.fim_rep, "fim_rep"}, {v.fim_sep, "fim_sep"}};
+    }
+
+    void build_tables() {
+        const std::size_t n = vocab_.tokens.size();
+        // llama.cpp names empty tokens so that they can neither match nor collide.
+        for (std::size_t i = 0; i < n; ++i)
+            if (vocab_.tokens[i].empty()) vocab_.tokens[i] = "[EMPTY_" + std::to_string(i) + "]";
+        ids_.reserve(n);
+        attrs_.resize(n);
+        for (std::size_t i = 0; i < n; ++i) {
+            const auto id = static_cast<token_id>(i);
+            const auto [it, fresh] = ids_.try_emplace(vocab_.tokens[i], id);
+            if (!fresh)
+                STRATA_THROW(errc::format, "tokenizer: duplicate token '" + vocab_.tokens[i] + "' (ids " +
+                                               std::to_string(it->second) + " and " + std::to_string(i) + ")");
+            attrs_[i] = vocab_.attributes(id);
+            if (attrs_[i] & (attr::control | attr::user_defined | attr::unknown)) specials_.push_back(id);
+        }
+        // Longest first, so that a special token containing another is cut out whole.
+        std::stable_sort(specials_.begin(), specials_.end(), [&](token_id a, token_id b) {
+            return vocab_.tokens[static_cast<std::size_t>(a)].size() > vocab_.tokens[static_cast<std::size_t>(b)].size();
+        });
+        if (vocab_.model == model_kind::gpt2) {
+            pre_ = find_pre_tokenizer(vocab_.pre)->kind;
+            ranks_ = detail::build_ranks(vocab_.merges);
+        }
+        pieces_.reserve(n);
+        for (std::size_t i = 0; i < n; ++i) pieces_.push_back(make_piece(i));
+        eog_ = vocab_.eog;
+        for (token_id id : {vocab_.eos, vocab_.eot, vocab_.eom})
+            if (id != null_token) eog_.push_back(id);
+        std::sort(eog_.begin(), eog_.end());
+        eog_.erase(std::unique(eog_.begin(), eog_.end()), eog_.end());
+    }
+
+    // The piece of token i with special tokens rendered.
+    std::string make_piece(std::size_t i) const {
+        const std::uint32_t a = attrs_[i];
+        const std::string& text = vocab_.tokens[i];
+        if (a & (attr::unknown | attr::control | attr::user_defined)) return text;
+        if (a & attr::normal) return vocab_.model == model_kind::llama ? detail::spm_unescape(text) : detail::bpe_decode_text(text);
+        if (a & attr::byte) return std::string(1, detail::byte_token_value(text));
+        return {};  // unused and undefined tokens render as nothing
+    }
+
+    // Cuts every occurrence of special token `id` out of the raw fragments.
+    void split_on(std::string_view text, token_id id, bool parse_special, std::vector<detail::fragment>& frags) const {
+        const std::uint32_t a = attrs_[static_cast<std::size_t>(id)];
+        if (!parse_special && (a & (attr::control | attr::unknown))) return;
+        const std::string_view tok = vocab_.tokens[static_cast<std::size_t>(id)];
+        // Most special tokens occur nowhere: leave the fragments alone then.
+        const auto occurs = [&](const detail::fragment& f) {
+            return f.token == null_token && text.substr(f.offset, f.length).find(tok) != std::string_view::npos;
+        };
+        if (std::none_of(frags.begin(), frags.end(), occurs)) return;
+        std::vector<detail::fragment> out;
+        out.reserve(frags.size());
+        for (const detail::fragment& f : frags) {
+            if (f.token != null_token) {
+                out.push_back(f);
+                continue;
+            }
+            std::size_t base = f.offset, len = f.length;
+            while (len > 0) {
+                const std::size_t at = text.substr(0, base + len).find(tok, base);
+                if (at == std::string_view::npos) {
+                    out.push_back({null_token, base, len});
+                    break;
+                }
+                std::size_t left = at - base;
+                if (a & attr::lstrip)
+                    while (left > 0 && detail::ascii_space(text[base + left - 1])) --left;
+                if (left > 0) out.push_back({null_token, base, left});
+                out.push_back({id, 0, 0});
+                std::size_t right = at + tok.size();
+                std::size_t right_len = base + len - right;
+                if (a & attr::rstrip)
+                    while (right_len > 0 && detail::ascii_space(text[right])) ++right, --right_len;
+                base = right;
+                len = right_len;
+            }
+        }
+        frags = std::move(out);
+    }
+
+    vocab vocab_;
+    detail::token_map ids_;
+    detail::rank_map ranks_;
+    pre_kind pre_ = pre_kind::default_bpe;
+    std::vector<std::uint32_t> attrs_;
+    std::vector<token_id> specials_;  // control, user-defined and unknown tokens, longest first
+    std::vector<std::string> pieces_;
+    std::vector<token_id> eog_;       // sorted
+};
+
+}  // namespace tokenizer
+STRATA_NAMESPACE_END
+// ---- end include/strata/tokenizer/tokenizer.hpp ----
+// ---- begin include/strata/tokenizer/from_gguf.hpp ----
+// strata/tokenizer/from_gguf.hpp — a vocab from a GGUF file's tokenizer.ggml.* metadata.
+//
+// Applies what llama.cpp's llama_vocab::load applies, so that the tokenizer built from the result
+// gives llama.cpp's ids: its per-model defaults for absent keys, the flags each pre-tokenizer
+// name implies, the special tokens it recognises by their text (end of turn, fill-in-the-middle,
+// end of generation) and the attributes it adds to them. Where llama.cpp picks one of several
+// tokens with a recognised text by hash-table order, the first in its list of names is taken.
+// Unlike llama.cpp, which warns and carries on, inconsistent metadata is an error: array lengths
+// that differ from the token count, special ids outside the vocabulary, duplicate tokens.
+
+#include <algorithm>
+#include <cctype>
+#include <cstdint>
+#include <initializer_list>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+
+STRATA_NAMESPACE_BEGIN
+namespace tokenizer {
+
+namespace detail {
+
+[[noreturn]] inline void vocab_error(const gguf::file& f, errc c, const std::string& msg) {
+    STRATA_THROW(c, "tokenizer: " + msg, f.path());
+}
+
+// The per-model defaults of llama_vocab::load, before any key is read.
+inline void apply_model_defaults(const gguf::file& f, std::string_view model, vocab& v) {
+    if (model == "llama") {
+        v.model = model_kind::llama;
+        v.bos = 1, v.eos = 2, v.unk = 0;
+        v.add_space_prefix = true;
+        v.add_bos = true;
+    } else if (model == "gpt2") {
+        v.model = model_kind::gpt2;
+        v.bos = 11, v.eos = 11;
+        const auto info = find_pre_tokenizer(v.pre);
+        if (!info) vocab_error(f, errc::unsupported, "pre-tokenizer '" + v.pre + "' is not supported");
+        v.clean_spaces = info->clean_spaces;
+        v.ignore_merges = info->ignore_merges;
+        v.add_bos = info->add_bos;
+        if (info->no_bos) v.bos = null_token;
+    } else if (model == "bert") {
+        v.model = model_kind::bert;
+        v.bos = 101, v.unk = 100, v.sep = 102, v.pad = 0, v.mask = 103;
+        v.add_bos = true;
+        v.clean_spaces = true;
+    } else {
+        vocab_error(f, errc::unsupported, "tokenizer model '" + std::string(model) + "' is not supported");
+    }
+}
+
+template <class T>
+std::vector<T> checked_array(const gguf::file& f, std::string_view key, std::size_t n) {
+    std::vector<T> a = f.get_array<T>(key);
+    if (a.size() != n)
+        vocab_error(f, errc::format, std::string(key) + " has " + std::to_string(a.size()) + " entries for " +
+                                         std::to_string(n) + " tokens");
+    return a;
+}
+
+// tokenizer.ggml.scores: f32, or i32 in some converted files.
+inline std::vector<float> read_scores(const gguf::file& f, std::size_t n) {
+    constexpr std::string_view key = "tokenizer.ggml.scores";
+    const gguf::value* val = f.find(key);
+    if (!val) return {};
+    if (val->is_array() && val->element_type() == gguf::value_type::i32) {
+        const auto ints = checked_array<std::int32_t>(f, key, n);
+        return std::vector<float>(ints.begin(), ints.end());
+    }
+    return checked_array<float>(f, key, n);
+}
+
+inline void read_special_ids(const gguf::file& f, vocab& v) {
+    const std::size_t n = v.tokens.size();
+    const std::pair<std::string_view, token_id*> keys[] = {
+        {"tokenizer.ggml.bos_token_id", &v.bos},         {"tokenizer.ggml.eos_token_id", &v.eos},
+        {"tokenizer.ggml.eot_token_id", &v.eot},         {"tokenizer.ggml.eom_token_id", &v.eom},
+        {"tokenizer.ggml.unknown_token_id", &v.unk},     {"tokenizer.ggml.seperator_token_id", &v.sep},
+        {"tokenizer.ggml.padding_token_id", &v.pad},     {"tokenizer.ggml.mask_token_id", &v.mask},
+        {"tokenizer.ggml.fim_pre_token_id", &v.fim_pre}, {"tokenizer.ggml.fim_suf_token_id", &v.fim_suf},
+        {"tokenizer.ggml.fim_mid_token_id", &v.fim_mid}, {"tokenizer.ggml.fim_pad_token_id", &v.fim_pad},
+        {"tokenizer.ggml.fim_rep_token_id", &v.fim_rep}, {"tokenizer.ggml.fim_sep_token_id", &v.fim_sep},
+        // the older names of the first three, read after them as llama.cpp does
+        {"tokenizer.ggml.prefix_token_id", &v.fim_pre},  {"tokenizer.ggml.suffix_token_id", &v.fim_suf},
+        {"tokenizer.ggml.middle_token_id", &v.fim_mid},
+    };
+    for (const auto& [key, id] : keys) {
+        if (*id != null_token && !v.contains(*id)) *id = null_token;  // a default the vocab is too small for
+        if (!f.contains(key)) continue;
+        const std::int64_t x = f.get_integer(key);
+        if (x < 0 || static_cast<std::uint64_t>(x) >= n)
+            vocab_error(f, errc::format, std::string(key) + " = " + std::to_string(x) + " is outside the vocabulary of " +
+                                             std::to_string(n) + " tokens");
+        *id = static_cast<token_id>(x);
+    }
+}
+
+using text_index = std::unordered_map<std::string_view, token_id>;
+
+// The first of `names` that is a token, or null_token.
+inline token_id first_present(const text_index& index, std::initializer_list<std::string_view> names) {
+    for (std::string_view s : names)
+        if (const auto it = index.find(s); it != index.end()) return it->second;
+    return null_token;
+}
+
+// DeepSeek's full-width bar and U+2581 spelled out.
+#define STRATA_TOK_DS(x) "<\xEF\xBD\x9C" x "\xEF\xBD\x9C>"
+#define STRATA_TOK_SP "\xE2\x96\x81"
+
+// Fills eot, eom and the fim ids that no key set, from the token texts llama.cpp knows; a token
+// found this way that was not typed control becomes control.
+inline void detect_special_texts(const text_index& index, vocab& v) {
+    const auto detect = [&](token_id& id, std::initializer_list<std::string_view> names) {
+        if (id != null_token) return;
+        id = first_present(index, names);
+        if (id != null_token) v.attrs[static_cast<std::size_t>(id)] |= attr::control;
+    };
+    detect(v.eot, {"<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>", "<|end_of_text|>",
+                   "<EOT>", "_<EOT>", "[EOT]", STRATA_TOK_DS("end" STRATA_TOK_SP "of" STRATA_TOK_SP "sentence"),
+                   "<end_of_utterance>"});
+    detect(v.eom, {"<|eom_id|>"});
+    detect(v.fim_pre, {"<|fim_prefix|>", "<fim-prefix>", "<fim_prefix>", STRATA_TOK_DS("fim" STRATA_TOK_SP "begin"),
+                       "<PRE>", STRATA_TOK_SP "<PRE>", "<|code_prefix|>", "<|prefix|>"});
+    detect(v.fim_suf, {"<|fim_suffix|>", "<fim-suffix>", "<fim_suffix>", STRATA_TOK_DS("fim" STRATA_TOK_SP "hole"),
+                       "<SUF>", STRATA_TOK_SP "<SUF>", "<|code_suffix|>", "<|suffix|>"});
+    detect(v.fim_mid, {"<|fim_middle|>", "<fim-middle>", "<fim_middle>", STRATA_TOK_DS("fim" STRATA_TOK_SP "end"),
+                       "<MID>", STRATA_TOK_SP "<MID>", "<|code_middle|>", "<|middle|>"});
+    detect(v.fim_pad, {"<|fim_pad|>", "<fim-pad>", "<fim_pad>", "<PAD>", "[PAD]"});
+    detect(v.fim_rep, {"<|fim_repo|>", "<|repo_name|>", "<fim-repo>", "<REPO>", "<reponame>"});
+    detect(v.fim_sep, {"<|file_sep|>"});
+}
+
+// The end-of-generation set: fim pad/rep/sep, every token with an end-of-turn text (made control),
+// and eos / eot / eom; then llama.cpp's two model-specific exclusions.
+inline void collect_eog(const text_index& index, vocab& v) {
+    std::vector<token_id>& eog = v.eog;
+    for (token_id id : {v.fim_pad, v.fim_rep, v.fim_sep})
+        if (id != null_token) eog.push_back(id);
+    for (std::string_view s : {"<|eot_id|>", "<|im_end|>", "<|end|>", "<|return|>", "<|call|>", "<|flush|>",
+                               "<|calls|>", "<end_of_turn>", "<|endoftext|>", "</s>", "<|eom_id|>", "<EOT>", "_<EOT>",
+                               "[EOT]", "[EOS]", "<|end_of_text|>", "<end_of_utterance>", "<eos>", "<turn|>",
+                               "<|tool_response>", STRATA_TOK_DS("end" STRATA_TOK_SP "of" STRATA_TOK_SP "sentence"),
+                               "[e~["}) {
+        if (const auto it = index.find(s); it != index.end()) {
+            eog.push_back(it->second);
+            v.attrs[static_cast<std::size_t>(it->second)] |= attr::control;
+        }
+    }
+    // gpt-oss: these structure tokens are always rendered.
+    for (std::string_view s : {"<|channel|>", "<|message|>", "<|start|>", "<|constrain|>"})
+        if (const auto it = index.find(s); it != index.end()) v.attrs[static_cast<std::size_t>(it->second)] = attr::user_defined;
+    for (token_id id : {v.eos, v.eot, v.eom})
+        if (id != null_token) eog.push_back(id);
+    std::sort(eog.begin(), eog.end());
+    eog.erase(std::unique(eog.begin(), eog.end()), eog.end());
+    const auto drop = [&](std::string_view s, std::uint32_t new_attr) {
+        const token_id id = first_present(index, {s});
+        const auto it = std::find(eog.begin(), eog.end(), id);
+        if (id == null_token || it == eog.end()) return;
+        eog.erase(it);
+        v.attrs[static_cast<std::size_t>(id)] = new_attr;
+    };
+    const auto has = [&](std::string_view s) {
+        const token_id id = first_present(index, {s});
+        return id != null_token && std::binary_search(eog.begin(), eog.end(), id);
+    };
+    // o200k_harmony and solar-open end a message with <|end|> but do not stop there.
+    const bool call = has("<|call|>") || has("<|calls|>");
+    if (has("<|end|>") && call && (has("<|return|>") || has("<|flush|>")))
+        drop("<|end|>", attr::user_defined);
+    // gemma 4 and paddleocr: </s> is an ordinary token there.
+    if (has("<|tool_response>") && has("</s>")) drop("</s>", attr::normal);
+}
+
+#undef STRATA_TOK_DS
+#undef STRATA_TOK_SP
+
+// Attributes llama.cpp sets by model or pre-tokenizer name.
+inline void apply_named_attrs(const gguf::file& f, const text_index& index, vocab& v) {
+    std::string name(f.get_or<std::string_view>("general.name", ""));
+    std::transform(name.begin(), name.end(), name.begin(), [](char c) { return static_cast<char>(std::tolower(static_cast<unsigned char>(c))); });
+    const std::string arch(f.get_or<std::string_view>("general.architecture", ""));
+    const auto contains = [](std::string_view s, std::initializer_list<std::string_view> parts) {
+        for (std::string_view p : parts) if (s.find(p) != std::string_view::npos) return true;
+        return false;
+    };
+    const auto set = [&](std::string_view token, std::uint32_t bit, bool on) {
+        const token_id id = first_present(index, {token});
+        if (id == null_token) return;
+        auto& a = v.attrs[static_cast<std::size_t>(id)];
+        a = on ? (a | bit) : (a & ~bit);
+    };
+    if (contains(v.pre, {"jina-v2-de", "jina-v2-es", "jina-v2-code"}) || contains(arch, {"nomic-bert-moe", "jina-bert-v3"})) {
+        set("<mask>", attr::lstrip, true);
+    } else if (contains(name, {"phi-3", "phi3"})) {
+        // Phi-3 eats the white space after its special tokens.
+        for (auto& a : v.attrs)
+            if (a & (attr::control | attr::user_defined | attr::unknown)) a |= attr::rstrip;
+        set("</s>", attr::rstrip, true);
+        for (std::string_view t : {"<unk>", "<s>", "<|endoftext|>"}) set(t, attr::rstrip, false);
+    } else if (contains(name, {"modern-bert"})) {
+        set("[MASK]", attr::lstrip, true);
+    }
+}
+
+// Control tokens with "unused" in their text are unused.
+inline void mark_unused(vocab& v) {
+    for (std::size_t i = 0; i < v.tokens.size(); ++i)
+        if ((v.attrs[i] & attr::control) && v.tokens[i].find("unused") != std::string::npos) v.attrs[i] |= attr::unused;
+}
+
+inline void read_tokens(const gguf::file& f, vocab& v) {
+    const std::vector<std::string_view> tokens = f.get_array<std::string_view>("tokenizer.ggml.tokens");
+    v.tokens.reserve(tokens.size());
+    for (std::size_t i = 0; i < tokens.size(); ++i)
+        v.tokens.emplace_back(tokens[i].empty() ? "[EMPTY_" + std::to_string(i) + "]" : std::string(tokens[i]));
+    v.scores = read_scores(f, v.tokens.size());
+    if (f.contains("tokenizer.ggml.token_type")) {
+        for (std::int32_t t : checked_array<std::int32_t>(f, "tokenizer.ggml.token_type", v.tokens.size()))
+            v.types.push_back(static_cast<token_type>(t));
+    }
+    v.attrs.reserve(v.tokens.size());
+    for (std::size_t i = 0; i < v.tokens.size(); ++i) v.attrs.push_back(attr_of(v.type(static_cast<token_id>(i))));
+}
+
+inline text_index index_tokens(const gguf::file& f, const vocab& v) {
+    text_index index;
+    index.reserve(v.tokens.size());
+    for (std::size_t i = 0; i < v.tokens.size(); ++i) {
+        const auto [it, fresh] = index.try_emplace(v.tokens[i], static_cast<token_id>(i));
+        if (!fresh)
+            vocab_error(f, errc::format, "duplicate token '" + v.tokens[i] + "' (ids " + std::to_string(it->second) +
+                                             " and " + std::to_string(i) + ")");
+    }
+    return index;
+}
+
+}  // namespace detail
+
+// Reads the vocabulary of a GGUF file. Throws strata::error: errc::missing when
+// tokenizer.ggml.model, .tokens (or .merges for gpt2) is absent, errc::type for a key of the
+// wrong type, errc::format for inconsistent data, errc::unsupported for a tokenizer model or
+// pre-tokenizer that Strata does not implement.
+inline vocab load_vocab(const gguf::file& f) {
+    vocab v;
+    const std::string model(f.get<std::string_view>("tokenizer.ggml.model"));
+    v.pre = std::string(f.get_or<std::string_view>("tokenizer.ggml.pre", ""));
+    detail::apply_model_defaults(f, model, v);
+    if (v.model == model_kind::gpt2) {
+        for (std::string_view m : f.get_array<std::string_view>("tokenizer.ggml.merges")) v.merges.emplace_back(m);
+    }
+    v.add_space_prefix = f.get_or<bool>("tokenizer.ggml.add_space_prefix", v.add_space_prefix);
+    detail::read_tokens(f, v);
+    if (v.tokens.empty()) detail::vocab_error(f, errc::format, "tokenizer.ggml.tokens is empty");
+    const detail::text_index index = detail::index_tokens(f, v);
+    detail::read_special_ids(f, v);
+    v.add_bos = f.get_or<bool>("tokenizer.ggml.add_bos_token", v.add_bos);
+    v.add_eos = f.get_or<bool>("tokenizer.ggml.add_eos_token", v.add_eos);
+    if (v.add_bos && v.bos == null_token)
+        detail::vocab_error(f, errc::format, "tokenizer.ggml.add_bos_token is true but there is no bos token");
+    if (v.add_eos && v.eos == null_token)
+        detail::vocab_error(f, errc::format, "tokenizer.ggml.add_eos_token is true but there is no eos token");
+    detail::detect_special_texts(index, v);
+    detail::mark_unused(v);
+    detail::collect_eog(index, v);
+    detail::apply_named_attrs(f, index, v);
+    return v;
+}
+
+}  // namespace tokenizer
+STRATA_NAMESPACE_END
+// ---- end include/strata/tokenizer/from_gguf.hpp ----
 // ---- end include/strata/tokenizer/tokenizers.hpp ----
 // ---- end include/strata/strata.hpp ----

@@ -61,7 +61,7 @@ TEST_CASE("chatml, llama3 and phi3 render every turn", "[chat]") {
           "<|user|>\n2+2?<|end|>\n<|assistant|>\n");
 }
 
-TEST_CASE("bad roles are refused; stop strings per format", "[chat]") {
+TEST_CASE("bad roles are refused, and each format has its stop strings", "[chat]") {
     CHECK_THROWS_AS(chat::render(format::chatml, {{"tool", "x"}}), error);
     CHECK(chat::stop_strings(format::gemma) == std::vector<std::string>{"<end_of_turn>"});
     CHECK(chat::stop_strings(format::llama3) == std::vector<std::string>{"<|eot_id|>"});
