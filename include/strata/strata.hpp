@@ -22,3 +22,17 @@
 #include "strata/chat/template.hpp"
 #include "strata/sample/sample.hpp"
 #include "strata/tokenizer/tokenizers.hpp"
+
+// ---- the CPU backend, models, the engine -----------------------------------------------------
+#include "strata/backend/cpu/attention.hpp"
+#include "strata/backend/cpu/backend.hpp"
+#include "strata/backend/cpu/matmul.hpp"
+#include "strata/backend/cpu/ops.hpp"
+#include "strata/engine/conversation.hpp"
+#include "strata/engine/engine.hpp"
+#include "strata/engine/generate.hpp"
+#include "strata/model/hparams.hpp"
+#include "strata/model/kv_cache.hpp"
+#include "strata/model/transformer.hpp"
+#include "strata/model/weights.hpp"
+#include "strata/sample/set_parameter.hpp"

@@ -7120,4 +7120,3386 @@ inline vocab load_vocab(const gguf::file& f) {
 STRATA_NAMESPACE_END
 // ---- end include/strata/tokenizer/from_gguf.hpp ----
 // ---- end include/strata/tokenizer/tokenizers.hpp ----
+
+// ---- the CPU backend, models, the engine -----------------------------------------------------
+// ---- begin include/strata/backend/cpu/attention.hpp ----
+// strata/backend/cpu/attention.hpp — causal (optionally sliding-window) multi-head attention
+// of a batch of queries against a layer's KV cache, with grouped-query heads.
+//
+//   q:   n_tokens x (n_head * head_dim_k) floats; token t sits at position pos0 + t
+//   K,V: the cache, fp16, row p = position p: (n_head_kv * head_dim) values, head-major
+//   out: n_tokens x (n_head * head_dim_v)
+//
+// Like llama.cpp's CPU path without flash attention, q is rounded to fp16 for q·k (ggml
+// multiplies an fp16 K with q converted to K's type) and the softmax weights are rounded to
+// fp16 before they weight V: the same roundings give the same logits.
+
+#include <cmath>
+#include <cstdint>
+#include <span>
+
+// ---- begin include/strata/backend/cpu/backend.hpp ----
+// strata/backend/cpu/backend.hpp — the CPU backend object: its thread pool and kernel level.
+//
+// The first argument of every CPU op (`cpu::matmul(be, ...)`). It owns the pool, so two
+// backends in one process are independent; the kernel level is fixed at construction (from the
+// options, else STRATA_CPU_ISA, else the best the machine runs) so every op of one backend
+// computes with the same kernels.
+
+#include <optional>
+#include <thread>
+
+// ---- begin include/strata/backend/cpu/features.hpp ----
+// strata/backend/cpu/features.hpp — which x86 vector extensions this CPU and OS can run.
+//
+// A feature counts only when the CPU has it (cpuid) *and* the OS saves its registers on a
+// context switch (XCR0 via xgetbv): a VM or kernel may hide AVX-512 state even on a CPU that
+// has it, and executing a zmm instruction then faults. The kernels come in three levels:
+//   scalar — the per-block policy code, runs everywhere (and is the only level off x86-64);
+//   avx2   — AVX2 + FMA + F16C (Haswell, Zen 1 and later);
+//   avx512 — AVX-512 F/BW/VL/DQ + VNNI (Ice Lake, Sapphire Rapids, Zen 4 and later).
+// AMX is deliberately not used: its tile state must be requested per process with
+// arch_prctl(ARCH_REQ_XCOMP_PERM), and tile instructions fault with SIGILL until then.
+
+#include <cstdint>
+#include <cstdlib>
+#include <optional>
+#include <string_view>
+
+
+#if STRATA_X86_64 && (defined(__GNUC__) || defined(__clang__))
+#include <cpuid.h>
+#define STRATA_CPU_X86_KERNELS 1
+#else
+#define STRATA_CPU_X86_KERNELS 0
+#endif
+
+STRATA_NAMESPACE_BEGIN
+namespace cpu {
+
+// Kernel levels, ordered: a machine that runs one level runs every lower one.
+enum class isa : int { scalar = 0, avx2 = 1, avx512 = 2 };
+
+constexpr std::string_view to_string(isa level) noexcept {
+    switch (level) {
+        case isa::scalar: return "scalar";
+        case isa::avx2: return "avx2";
+        case isa::avx512: return "avx512";
+    }
+    return "unknown";
+}
+
+// "scalar", "avx2" or "avx512" (case-sensitive, as written in STRATA_CPU_ISA).
+constexpr std::optional<isa> isa_from_string(std::string_view s) noexcept {
+    if (s == "scalar") return isa::scalar;
+    if (s == "avx2") return isa::avx2;
+    if (s == "avx512") return isa::avx512;
+    return std::nullopt;
+}
+
+// What the CPU and the OS together support (all false off x86-64).
+struct features {
+    bool avx = false, avx2 = false, fma = false, f16c = false;
+    bool avx512f = false, avx512bw = false, avx512vl = false, avx512dq = false;
+    bool avx512vnni = false, avx512bf16 = false, avx_vnni = false;
+    bool amx_int8 = false;  // reported only; see the header comment
+
+    // The best kernel level these features allow.
+    constexpr isa best_isa() const noexcept {
+        if (avx2 && fma && f16c && avx512f && avx512bw && avx512vl && avx512dq && avx512vnni) return isa::avx512;
+        if (avx2 && fma && f16c) return isa::avx2;
+        return isa::scalar;
+    }
+};
+
+namespace detail {
+#if STRATA_CPU_X86_KERNELS
+struct cpuid_regs { std::uint32_t a = 0, b = 0, c = 0, d = 0; };
+
+inline cpuid_regs cpuid(std::uint32_t leaf, std::uint32_t sub) noexcept {
+    cpuid_regs r;
+    __cpuid_count(leaf, sub, r.a, r.b, r.c, r.d);
+    return r;
+}
+
+// XCR0: which register states the OS saves. Only call when cpuid reports OSXSAVE.
+inline std::uint64_t xgetbv0() noexcept {
+    std::uint32_t lo = 0, hi = 0;
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    return (static_cast<std::uint64_t>(hi) << 32) | lo;
+}
+
+constexpr bool bit(std::uint32_t reg, int n) noexcept { return (reg >> n) & 1u; }
+#endif
+}  // namespace detail
+
+// Queries cpuid and XCR0; cheap enough to call at backend construction (a few hundred cycles).
+inline features query_features() noexcept {
+    features f;
+#if STRATA_CPU_X86_KERNELS
+    const auto l0 = detail::cpuid(0, 0);
+    const std::uint32_t max_leaf = l0.a;
+    if (max_leaf < 1) return f;
+    const auto l1 = detail::cpuid(1, 0);
+    const bool osxsave = detail::bit(l1.c, 27);
+    if (!osxsave) return f;  // no xgetbv: the OS manages no AVX state
+    const std::uint64_t xcr0 = detail::xgetbv0();
+    const bool os_ymm = (xcr0 & 0x6) == 0x6;     // XMM and YMM state
+    const bool os_zmm = (xcr0 & 0xe6) == 0xe6;   // plus opmask, ZMM_Hi256, Hi16_ZMM
+    const bool os_amx = (xcr0 & 0x60000) == 0x60000;  // XTILECFG, XTILEDATA (still needs arch_prctl)
+    if (!os_ymm) return f;
+    f.avx = detail::bit(l1.c, 28);
+    f.fma = detail::bit(l1.c, 12);
+    f.f16c = detail::bit(l1.c, 29);
+    if (max_leaf >= 7) {
+        const auto l7 = detail::cpuid(7, 0);
+        f.avx2 = f.avx && detail::bit(l7.b, 5);
+        if (os_zmm) {
+            f.avx512f = detail::bit(l7.b, 16);
+            f.avx512dq = f.avx512f && detail::bit(l7.b, 17);
+            f.avx512bw = f.avx512f && detail::bit(l7.b, 30);
+            f.avx512vl = f.avx512f && detail::bit(l7.b, 31);
+            f.avx512vnni = f.avx512f && detail::bit(l7.c, 11);
+        }
+        f.amx_int8 = os_amx && detail::bit(l7.d, 25);
+        if (l7.a >= 1) {
+            const auto l71 = detail::cpuid(7, 1);
+            f.avx_vnni = f.avx2 && detail::bit(l71.a, 4);
+            f.avx512bf16 = f.avx512f && detail::bit(l71.a, 5);
+        }
+    }
+#endif
+    return f;
+}
+
+// The best level this machine runs.
+inline isa detect() noexcept { return query_features().best_isa(); }
+
+// The level to use: `requested` if given, else the STRATA_CPU_ISA environment variable if set
+// (to "scalar", "avx2" or "avx512"), else the best detected — and never above what the machine
+// runs, so forcing avx512 on an AVX2 machine gives avx2 rather than SIGILL. An unknown value of
+// the variable is ignored. Read when a backend is constructed, never cached in a global.
+inline isa choose_isa(std::optional<isa> requested = std::nullopt) noexcept {
+    const isa best = detect();
+    isa want = best;
+    if (requested) {
+        want = *requested;
+    } else if (const char* env = std::getenv("STRATA_CPU_ISA")) {
+        if (const auto parsed = isa_from_string(env)) want = *parsed;
+    }
+    return static_cast<int>(want) < static_cast<int>(best) ? want : best;
+}
+
+}  // namespace cpu
+STRATA_NAMESPACE_END
+// ---- end include/strata/backend/cpu/features.hpp ----
+// ---- begin include/strata/backend/cpu/thread_pool.hpp ----
+// strata/backend/cpu/thread_pool.hpp — a persistent pool for the fork-join loops of the CPU ops.
+//
+// Decode runs a few hundred parallel ops per token, each a few to a few hundred microseconds, so
+// what matters is the latency of one run(): no allocation, no lock, no syscall while the
+// workers are awake. A run publishes the job, then bumps a "go" counter in each participating
+// worker's own cache line; a worker spins on its counter for a short while (about 100 µs,
+// longer than the gap between two ops of one token) and only then sleeps on it
+// (std::atomic::wait, a futex on Linux). A per-worker sleeping flag lets run() skip the wake-up
+// syscall for a worker that is spinning. The caller runs part 0 itself and then spins (then
+// sleeps) until the last worker has finished. Workers a run does not use are not touched.
+//
+// Not re-entrant: one run at a time, and fn must not call run() on the same pool.
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <exception>
+#include <memory>
+#include <thread>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+
+STRATA_NAMESPACE_BEGIN
+namespace cpu {
+
+namespace detail {
+inline void cpu_relax() noexcept {
+#if STRATA_X86_64 && (defined(__GNUC__) || defined(__clang__))
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
+// Spins until pred() or the budget runs out; true when pred() held. The first ~2 µs are pure
+// pause loops (the common case: the other side is running on another core); after that each
+// round also yields, so that a thread the spinner is waiting for gets the core when there are
+// more threads than cores (measured: 4 threads on 2 cores took ~270 µs per run without the
+// yield, as the spinners held the cores for their whole time slice).
+template <class Pred>
+bool spin_until(Pred pred, std::chrono::nanoseconds budget) noexcept {
+    const auto start = std::chrono::steady_clock::now();
+    for (int round = 0;; ++round) {
+        for (int i = 0; i < 32; ++i) {
+            if (pred()) return true;
+            cpu_relax();
+        }
+        if (round < 2) continue;
+        const auto now = std::chrono::steady_clock::now();
+        if (now - start >= budget) return pred();
+        if (now - start >= std::chrono::microseconds(2)) std::this_thread::yield();
+    }
+}
+}  // namespace detail
+
+class thread_pool {
+public:
+    // n_threads in total, the caller included: n_threads - 1 worker threads are started.
+    explicit thread_pool(int n_threads) : slots_(static_cast<std::size_t>(n_threads > 1 ? n_threads : 1)) {
+        if (n_threads < 1) STRATA_THROW(errc::argument, "thread_pool: n_threads must be at least 1");
+        workers_.reserve(slots_.size() - 1);
+        try {
+            for (int i = 1; i < n_threads; ++i) workers_.emplace_back([this, i] { work(i); });
+        } catch (...) {
+            shut_down();
+            throw;
+        }
+    }
+
+    thread_pool(const thread_pool&) = delete;
+    thread_pool& operator=(const thread_pool&) = delete;
+
+    ~thread_pool() { shut_down(); }
+
+    int size() const noexcept { return static_cast<int>(slots_.size()); }
+
+    // Calls fn(i, n) for i in 0..n-1, i == 0 on the calling thread, the others on workers, and
+    // returns when all have returned. n is clamped to 1..size(). If any call throws, the first
+    // exception (lowest i) is rethrown here after all have finished.
+    template <class Fn>
+    void run(int n, Fn&& fn) {
+        n = n < 1 ? 1 : (n > size() ? size() : n);
+        if (n == 1) {
+            fn(0, 1);
+            return;
+        }
+        if (busy_.exchange(true, std::memory_order_acquire))
+            STRATA_THROW(errc::internal, "thread_pool::run: called again while a run is in progress");
+        using F = std::remove_reference_t<Fn>;
+        job_.call = [](void* ctx, int i, int count) { (*static_cast<F*>(ctx))(i, count); };
+        job_.ctx = const_cast<void*>(static_cast<const void*>(std::addressof(fn)));
+        job_.n = n;
+        pending_.store(n - 1, std::memory_order_relaxed);
+        for (int i = 1; i < n; ++i) start(slots_[static_cast<std::size_t>(i)]);
+        invoke(0);
+        finish();
+        busy_.store(false, std::memory_order_release);
+        rethrow_first();
+    }
+
+private:
+    struct job {
+        void (*call)(void*, int, int) = nullptr;
+        void* ctx = nullptr;
+        int n = 0;
+    };
+    // What one thread's part touches, on a cache line of its own so that threads never write
+    // to a line another one polls.
+    struct alignas(64) slot {
+        std::atomic<std::uint32_t> go{0};   // bumped by run() for each job this worker takes part in
+        std::atomic<bool> sleeping{false};  // the worker is (about to be) blocked in go.wait()
+        std::exception_ptr error;           // what its part threw
+    };
+
+    // Spin budgets. Decode ops come every few to a few tens of microseconds, so 100 µs keeps
+    // workers awake through a token; waking a sleeping worker costs a futex call (~5-10 µs).
+    static constexpr std::chrono::microseconds worker_spin{100};
+    static constexpr std::chrono::microseconds caller_spin{200};
+
+    static void start(slot& s) noexcept {
+        // seq_cst here and in wait_for_job is the Dekker handshake: either we see the sleeping
+        // flag and wake the worker, or the worker sees the new go value before it blocks.
+        s.go.fetch_add(1, std::memory_order_seq_cst);
+        if (s.sleeping.load(std::memory_order_seq_cst)) s.go.notify_one();
+    }
+
+    void invoke(int i) noexcept {
+        try {
+            job_.call(job_.ctx, i, job_.n);
+        } catch (...) {
+            slots_[static_cast<std::size_t>(i)].error = std::current_exception();
+        }
+    }
+
+    void finish() noexcept {
+        const auto done = [this] { return pending_.load(std::memory_order_acquire) == 0; };
+        if (detail::spin_until(done, caller_spin)) return;
+        caller_waiting_.store(true, std::memory_order_seq_cst);
+        for (int p = pending_.load(std::memory_order_seq_cst); p != 0; p = pending_.load(std::memory_order_seq_cst))
+            pending_.wait(p, std::memory_order_seq_cst);
+        caller_waiting_.store(false, std::memory_order_relaxed);
+    }
+
+    void rethrow_first() {
+        for (auto& s : slots_) {
+            if (s.error) {
+                std::exception_ptr e = std::move(s.error);
+                for (auto& t : slots_) t.error = nullptr;
+                std::rethrow_exception(e);
+            }
+        }
+    }
+
+    // The worker's loop: wait for its go counter to move, run its part, report done.
+    void work(int i) noexcept {
+        slot& s = slots_[static_cast<std::size_t>(i)];
+        std::uint32_t seen = 0;
+        for (;;) {
+            seen = wait_for_job(s, seen);
+            if (stop_.load(std::memory_order_acquire)) return;
+            invoke(i);
+            if (pending_.fetch_sub(1, std::memory_order_seq_cst) == 1 && caller_waiting_.load(std::memory_order_seq_cst))
+                pending_.notify_one();
+        }
+    }
+
+    static std::uint32_t wait_for_job(slot& s, std::uint32_t seen) noexcept {
+        const auto moved = [&] { return s.go.load(std::memory_order_acquire) != seen; };
+        if (!detail::spin_until(moved, worker_spin)) {
+            s.sleeping.store(true, std::memory_order_seq_cst);
+            s.go.wait(seen, std::memory_order_seq_cst);
+            s.sleeping.store(false, std::memory_order_relaxed);
+        }
+        return s.go.load(std::memory_order_acquire);
+    }
+
+    void shut_down() noexcept {
+        stop_.store(true, std::memory_order_release);
+        for (std::size_t i = 1; i < slots_.size() && i <= workers_.size(); ++i) {
+            slots_[i].go.fetch_add(1, std::memory_order_seq_cst);
+            slots_[i].go.notify_one();
+        }
+        for (auto& t : workers_) t.join();
+        workers_.clear();
+    }
+
+    job job_;
+    std::vector<slot> slots_;
+    std::vector<std::thread> workers_;
+    alignas(64) std::atomic<int> pending_{0};
+    std::atomic<bool> caller_waiting_{false};
+    std::atomic<bool> stop_{false};
+    std::atomic<bool> busy_{false};
+};
+
+}  // namespace cpu
+STRATA_NAMESPACE_END
+// ---- end include/strata/backend/cpu/thread_pool.hpp ----
+
+STRATA_NAMESPACE_BEGIN
+namespace cpu {
+
+struct backend_options {
+    int n_threads = 0;             // 0: one per hardware thread
+    std::optional<isa> level;      // unset: STRATA_CPU_ISA, else the best detected
+};
+
+class backend {
+public:
+    explicit backend(backend_options opt = {})
+        : level_(choose_isa(opt.level)), pool_(opt.n_threads > 0 ? opt.n_threads : default_threads()) {}
+
+    isa level() const noexcept { return level_; }
+    int n_threads() const noexcept { return pool_.size(); }
+
+    // Ops run their parallel loops here; the pool is not const-correct state of the backend
+    // (running a job changes nothing a caller can observe), hence mutable.
+    thread_pool& pool() const noexcept { return pool_; }
+
+private:
+    static int default_threads() noexcept {
+        const unsigned n = std::thread::hardware_concurrency();
+        return n > 0 ? static_cast<int>(n) : 1;
+    }
+
+    isa level_;
+    mutable thread_pool pool_;
+};
+
+}  // namespace cpu
+STRATA_NAMESPACE_END
+// ---- end include/strata/backend/cpu/backend.hpp ----
+// ---- begin include/strata/backend/cpu/ops.hpp ----
+// strata/backend/cpu/ops.hpp — the element-wise and normalisation ops of a transformer layer on
+// the CPU, written to round where llama.cpp's CPU backend rounds (the comments say where), so
+// that logits agree closely and greedy tokens agree exactly.
+//
+// Rows are contiguous; `n_tokens` rows of `n` values. These ops are a small share of a token's
+// time next to the matrix products, so they are plain loops the compiler vectorises.
+
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+
+
+STRATA_NAMESPACE_BEGIN
+namespace cpu {
+
+// y = x / sqrt(mean(x^2) + eps) * w (w may be null: no gain). The sum of squares is taken in
+// double, as ggml does, so long rows lose nothing.
+inline void rms_norm(const float* x, const float* w, float* y, std::int64_t n, float eps) {
+    double sum = 0.0;
+    for (std::int64_t i = 0; i < n; ++i) sum += double(x[i] * x[i]);
+    const float scale = 1.0f / std::sqrt(float(sum / double(n)) + eps);
+    if (w) {
+        for (std::int64_t i = 0; i < n; ++i) y[i] = (x[i] * scale) * w[i];
+    } else {
+        for (std::int64_t i = 0; i < n; ++i) y[i] = x[i] * scale;
+    }
+}
+
+inline void rms_norm_rows(const float* x, const float* w, float* y, std::int64_t n_tokens, std::int64_t n, float eps) {
+    for (std::int64_t t = 0; t < n_tokens; ++t) rms_norm(x + t * n, w, y + t * n, n, eps);
+}
+
+// Rotary position embedding of one head vector in place. The angle of pair i at position p is
+// p * freq_scale * base^(-2i/n_rot) / freq_factor[i]; like ggml the per-pair power is built by
+// repeated multiplication, so the angles match its to the last bit.
+//   adjacent: pairs (2i, 2i+1) (llama);  neox: pairs (i, i + n_rot/2) (gemma, gpt-neox).
+struct rope_params {
+    std::int64_t n_rot = 0;
+    float base = 10000.0f;
+    float freq_scale = 1.0f;
+    const float* freq_factors = nullptr;  // n_rot/2 divisors (llama 3), or null
+    bool neox = false;
+};
+
+inline void rope(float* v, std::int64_t pos, const rope_params& rp) {
+    const float theta_scale = std::pow(rp.base, -2.0f / float(rp.n_rot));
+    float theta = float(pos);
+    const std::int64_t half = rp.n_rot / 2;
+    for (std::int64_t i = 0; i < half; ++i) {
+        const float ff = rp.freq_factors ? rp.freq_factors[i] : 1.0f;
+        const float angle = rp.freq_scale * (theta / ff);
+        const float c = std::cos(angle), s = std::sin(angle);
+        const std::int64_t a = rp.neox ? i : 2 * i;
+        const std::int64_t b = rp.neox ? i + half : 2 * i + 1;
+        const float x0 = v[a], x1 = v[b];
+        v[a] = x0 * c - x1 * s;
+        v[b] = x0 * s + x1 * c;
+        theta *= theta_scale;
+    }
+}
+
+// GELU with the tanh approximation, gated: y = gelu(g) * u. ggml evaluates GELU through a
+// table indexed by the fp16 value of its input and stores fp16 results, so we round the same
+// way (the values of gemma's FFN are where greedy decoding is most sensitive).
+inline float gelu_tanh(float x) {
+    constexpr float sqrt_2_over_pi = 0.79788456080286535587989211986876f;
+    constexpr float coef_a = 0.044715f;
+    return 0.5f * x * (1.0f + std::tanh(sqrt_2_over_pi * x * (1.0f + coef_a * x * x)));
+}
+
+inline float gelu_tanh_fp16(float x) {
+    if (x <= -10.0f) return 0.0f;
+    if (x >= 10.0f) return x;
+    return fp16_to_fp32(fp32_to_fp16(gelu_tanh(fp16_to_fp32(fp32_to_fp16(x)))));
+}
+
+inline void geglu(const float* g, const float* u, float* y, std::int64_t n) {
+    for (std::int64_t i = 0; i < n; ++i) y[i] = gelu_tanh_fp16(g[i]) * u[i];
+}
+
+// SiLU gated (SwiGLU): y = g * sigmoid(g) * u.
+inline void swiglu(const float* g, const float* u, float* y, std::int64_t n) {
+    for (std::int64_t i = 0; i < n; ++i) y[i] = (g[i] / (1.0f + std::exp(-g[i]))) * u[i];
+}
+
+// c * tanh(x / c): gemma2's soft-capping of attention scores and of logits.
+inline void softcap(float* x, std::int64_t n, float c) {
+    const float inv = 1.0f / c;  // ggml scales by the reciprocal, then tanh, then scales back
+    for (std::int64_t i = 0; i < n; ++i) x[i] = std::tanh(x[i] * inv) * c;
+}
+
+inline void add(float* y, const float* x, std::int64_t n) {
+    for (std::int64_t i = 0; i < n; ++i) y[i] += x[i];
+}
+
+inline void scale(float* y, std::int64_t n, float s) {
+    for (std::int64_t i = 0; i < n; ++i) y[i] *= s;
+}
+
+// In-place softmax of x[0..n); the sum is accumulated in double (ggml does likewise).
+inline void softmax(float* x, std::int64_t n) {
+    float mx = -INFINITY;
+    for (std::int64_t i = 0; i < n; ++i) mx = x[i] > mx ? x[i] : mx;
+    double sum = 0.0;
+    for (std::int64_t i = 0; i < n; ++i) {
+        x[i] = std::exp(x[i] - mx);
+        sum += double(x[i]);
+    }
+    const float inv = float(1.0 / sum);
+    for (std::int64_t i = 0; i < n; ++i) x[i] *= inv;
+}
+
+}  // namespace cpu
+STRATA_NAMESPACE_END
+// ---- end include/strata/backend/cpu/ops.hpp ----
+
+STRATA_NAMESPACE_BEGIN
+namespace cpu {
+
+struct attention_params {
+    std::int64_t n_head = 0, n_head_kv = 0, head_dim_k = 0, head_dim_v = 0;
+    float kq_scale = 1.0f;      // applied to the scores (llama); gemma scales q beforehand
+    float softcap = 0.0f;       // gemma2: scores = c * tanh(scores / c)
+    std::int64_t n_swa = 0;     // sliding window: a query at p sees keys at p - n_swa < k <= p
+};
+
+struct kv_view {
+    const std::uint16_t* k = nullptr;  // fp16 bits
+    const std::uint16_t* v = nullptr;
+    std::int64_t row = 0;              // values per position (n_head_kv * head_dim)
+};
+
+// Scratch for attention(): one score row of kv_len floats and one fp16 q per thread.
+inline std::size_t attention_scratch_floats(const attention_params& ap, std::int64_t kv_len, int n_threads) {
+    return static_cast<std::size_t>(n_threads) * static_cast<std::size_t>(kv_len + ap.head_dim_k + ap.head_dim_v);
+}
+
+namespace detail {
+
+// One (token, head): scores over the visible keys, softmax, weighted sum of values.
+inline void attend_one(const float* q, const kv_view& kv, std::int64_t kv_head, std::int64_t first, std::int64_t last,
+                       const attention_params& ap, float* scores, float* q16, float* acc, float* out) {
+    const std::int64_t dk = ap.head_dim_k, dv = ap.head_dim_v;
+    for (std::int64_t d = 0; d < dk; ++d) q16[d] = fp16_to_fp32(fp32_to_fp16(q[d]));
+    const std::int64_t n = last - first + 1;
+    for (std::int64_t j = 0; j < n; ++j) {
+        const std::uint16_t* k = kv.k + (first + j) * kv.row + kv_head * dk;
+        float s = 0.0f;
+        for (std::int64_t d = 0; d < dk; ++d) s += q16[d] * fp16_to_fp32(k[d]);
+        scores[j] = s * ap.kq_scale;
+    }
+    if (ap.softcap > 0.0f) softcap(scores, n, ap.softcap);
+    softmax(scores, n);
+    for (std::int64_t d = 0; d < dv; ++d) acc[d] = 0.0f;
+    for (std::int64_t j = 0; j < n; ++j) {
+        const float p = fp16_to_fp32(fp32_to_fp16(scores[j]));
+        const std::uint16_t* v = kv.v + (first + j) * kv.row + kv_head * dv;
+        for (std::int64_t d = 0; d < dv; ++d) acc[d] += p * fp16_to_fp32(v[d]);
+    }
+    for (std::int64_t d = 0; d < dv; ++d) out[d] = acc[d];
+}
+
+}  // namespace detail
+
+// The cache must already hold positions 0 .. pos0 + n_tokens - 1 (this batch's keys included).
+inline void attention(const backend& be, const float* q, std::int64_t n_tokens, std::int64_t pos0, const kv_view& kv,
+                      const attention_params& ap, float* out, std::span<float> scratch) {
+    const std::int64_t group = ap.n_head / ap.n_head_kv;  // query heads per KV head
+    const std::int64_t jobs = n_tokens * ap.n_head;
+    const std::int64_t per_thread = pos0 + n_tokens + ap.head_dim_k + ap.head_dim_v;
+    const int n_threads = jobs < be.n_threads() ? int(jobs) : be.n_threads();
+    be.pool().run(n_threads, [&](int i, int n) {
+        float* scores = scratch.data() + std::size_t(i) * std::size_t(per_thread);
+        float* q16 = scores + pos0 + n_tokens;
+        float* acc = q16 + ap.head_dim_k;
+        for (std::int64_t job = i; job < jobs; job += n) {
+            const std::int64_t t = job / ap.n_head, h = job % ap.n_head;
+            const std::int64_t pos = pos0 + t;
+            const std::int64_t first = ap.n_swa > 0 && pos - ap.n_swa + 1 > 0 ? pos - ap.n_swa + 1 : 0;
+            detail::attend_one(q + (t * ap.n_head + h) * ap.head_dim_k, kv, h / group, first, pos, ap, scores, q16, acc,
+                               out + (t * ap.n_head + h) * ap.head_dim_v);
+        }
+    });
+}
+
+}  // namespace cpu
+STRATA_NAMESPACE_END
+// ---- end include/strata/backend/cpu/attention.hpp ----
+// ---- begin include/strata/backend/cpu/matmul.hpp ----
+// strata/backend/cpu/matmul.hpp — y = W x on the CPU, for every weight format in a format list.
+//
+//   W: rows x k, in its file format (weight_view: type, data, rows, k, bytes between rows)
+//   x: n_tokens x k floats, row-major (one activation row per token)
+//   y: n_tokens x rows floats, row-major: y[t * rows + r] = dot(W row r, x row t)
+//
+// The activations are first converted, once per call, to the type W's kernels multiply with
+// (its dot_format: Q8_0, Q8_1 or Q8_K, as llama.cpp does; F32 and F16 weights read the floats
+// as they are) into caller-provided scratch — scratch_bytes() says how much, and the planner
+// budgets memory with the same function. Then the rows of W are split across the backend's
+// threads and each thread runs the kernels of the backend's ISA level on its rows.
+//
+//   cpu::backend be;                                         // pool + kernel level, once
+//   std::span<std::byte> s = arena.take(cpu::scratch_bytes(w.type, w.k, n), cpu::scratch_alignment);
+//   cpu::matmul<formats<q4_k, q6_k, q8_0, f32>>(be, w, x, n, y, s);
+//
+// Decode (n_tokens == 1) is a gemv and bound by the bandwidth of reading W; prefill is a gemm
+// and compute bound: there each weight row is multiplied with up to four activation rows per
+// kernel call (kernels_scalar.hpp), over tiles sized for the caches (see run_rows).
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <type_traits>
+
+// ---- begin include/strata/backend/cpu/kernels_avx2.hpp ----
+// strata/backend/cpu/kernels_avx2.hpp — AVX2 + FMA + F16C dot kernels (16 ymm registers).
+//
+// Integer products use ggml's sign trick: vpmaddubsw multiplies unsigned by signed bytes, so a
+// signed weight w times a signed activation a is computed as |w| * (a with w's sign). The
+// activation quantizers never produce -128, so negating a never overflows; |w| may be 128.
+// The 4-bit K-quant values are unsigned already and go straight into vpmaddubsw; Q6_K's are
+// used unsigned (q + 32) and 32 * sum(scale * bsum) is subtracted afterwards.
+//
+// Register blocking: each weight block is unpacked once and multiplied with N <= 4 activation
+// rows. The 32-element formats alternate two accumulators per row so that, for N = 1, two
+// blocks' FMAs are in flight (FMA latency is 4 cycles, a block's work about 2).
+
+// ---- begin include/strata/backend/cpu/simd_x86.hpp ----
+// strata/backend/cpu/simd_x86.hpp — what the x86 kernels share: the target attributes that
+// let one translation unit hold AVX2 and AVX-512 code without global -mavx flags (each kernel
+// is compiled for its level and only called after run-time detection), and small reductions.
+
+
+#if STRATA_CPU_X86_KERNELS
+// GCC 12's AVX-512 reductions and conversions initialise their pass-through operand with a
+// self-assignment (_mm512_undefined_ps) that -Wall reports once inlined (GCC bug 105593, fixed
+// in 12.3): the diagnostic is issued at the header's lines, so the pragma must cover the
+// include.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+#include <immintrin.h>
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
+
+#include <cstdint>
+
+// Every function that uses an extension's intrinsics carries its level's attribute (helpers
+// too: GCC inlines only into a caller whose target includes the callee's).
+#define STRATA_TARGET_AVX2 __attribute__((target("avx2,fma,f16c")))
+#define STRATA_TARGET_AVX512 \
+    __attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512dq,avx512vnni")))
+
+// Loops over the columns of a register block (and over the sub-blocks of a super-block) must be
+// unrolled for their accumulators to live in registers; GCC at -O2 does not unroll them by
+// itself and keeps the accumulators in memory (measured: 4x slower gemm).
+#define STRATA_UNROLL _Pragma("GCC unroll 16")
+
+STRATA_NAMESPACE_BEGIN
+namespace cpu::detail {
+
+STRATA_TARGET_AVX2 inline float hsum_avx2(__m256 v) noexcept {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+// fp16 bits to float with F16C: one instruction, the same value as fp16_to_fp32 (NaNs stay NaN).
+STRATA_TARGET_AVX2 inline float half_to_float_f16c(std::uint16_t h) noexcept {
+    return _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(h)));
+}
+
+}  // namespace cpu::detail
+STRATA_NAMESPACE_END
+
+#endif  // STRATA_CPU_X86_KERNELS
+// ---- end include/strata/backend/cpu/simd_x86.hpp ----
+
+#if STRATA_CPU_X86_KERNELS
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+
+// ---- begin include/strata/backend/cpu/kernels_scalar.hpp ----
+// strata/backend/cpu/kernels_scalar.hpp — the kernel interface of the CPU matmul, and its
+// portable implementation: the format policies' own per-block code.
+//
+// A kernel computes the dot products of ONE weight row with up to max_cols activation rows
+// (already converted to the weight format's activation type). Taking several activation rows
+// per call is the register blocking of prefill: each weight block is loaded and unpacked once
+// and multiplied with every activation row (decode calls the 1-column kernel).
+
+#include <cstddef>
+#include <cstdint>
+#include <type_traits>
+
+
+STRATA_NAMESPACE_BEGIN
+namespace cpu::detail {
+
+// Activation rows per kernel call. Four keeps a K-quant kernel's accumulators and unpacked
+// weight vectors inside the 16 ymm registers of AVX2; more gave no gain where measured.
+inline constexpr int max_cols = 4;
+
+// y[j * y_stride] = dot(weight row w (nb blocks), activation row at a + j * a_stride bytes)
+// for j < the kernel's column count.
+using dot_fn = void (*)(const void* w, const void* a, std::size_t a_stride, std::int64_t nb, float* y,
+                        std::size_t y_stride);
+// Converts one activation row of k floats to the activation type.
+using quantize_fn = void (*)(const float* x, void* dst, std::int64_t k);
+
+struct kernel_set {
+    dot_fn dot[max_cols] = {};       // dot[c - 1] takes c activation rows
+    quantize_fn quantize = nullptr;  // null: the kernels read the f32 activations directly
+};
+
+// ---- the activation rows -------------------------------------------------------------------
+
+constexpr std::size_t round_up(std::size_t n, std::size_t to) noexcept { return (n + to - 1) / to * to; }
+
+// A Q8_0 activation row carries two tables after its blocks, each starting on a cache line:
+//   scales[b] = the block's scale as a float: the same activation row meets every weight row,
+//     and converting its fp16 scale again for each of them was a third of the vector
+//     instructions of the Q8_0 gemm kernel;
+//   sums[b] = -offset * (sum of the block's quants), the offset being the one the weight format
+//     stores its values with (8 for Q4_0, 16 for Q5_0, 128 for Q8_0 read as unsigned and for
+//     the IQ4_NL and MXFP4 codebooks looked up with a bias of 128). With it
+//     the VNNI kernels multiply the unsigned stored values directly (vpdpbusd is unsigned x
+//     signed) and start the block's integer sum at this correction instead of re-signing
+//     every product.
+// (Q8_K's scale is a float already and its bsums serve the K-quants' mins.)
+constexpr std::size_t q8_0_scales_offset(std::int64_t nb) noexcept {
+    return round_up(static_cast<std::size_t>(nb) * sizeof(q8_0::block), 64);
+}
+constexpr std::size_t q8_0_sums_offset(std::int64_t nb) noexcept {
+    return q8_0_scales_offset(nb) + round_up(static_cast<std::size_t>(nb) * sizeof(float), 64);
+}
+constexpr std::size_t q8_0_act_row_bytes(std::int64_t nb) noexcept {
+    return q8_0_sums_offset(nb) + round_up(static_cast<std::size_t>(nb) * sizeof(std::int32_t), 64);
+}
+inline const float* q8_0_scales(const void* row, std::int64_t nb) noexcept {
+    return reinterpret_cast<const float*>(static_cast<const std::byte*>(row) + q8_0_scales_offset(nb));
+}
+inline const std::int32_t* q8_0_sums(const void* row, std::int64_t nb) noexcept {
+    return reinterpret_cast<const std::int32_t*>(static_cast<const std::byte*>(row) + q8_0_sums_offset(nb));
+}
+
+// The offset of the unsigned values a format's kernels multiply Q8_0 activations with.
+template <class F>
+inline constexpr int q8_0_offset = std::is_same_v<F, q4_0>   ? 8
+                                   : std::is_same_v<F, q5_0> ? 16
+                                   : std::is_same_v<F, q8_0> || std::is_same_v<F, iq4_nl> || std::is_same_v<F, mxfp4> ? 128
+                                                                                                                     : 0;
+
+// Quantizes a row to Q8_0 with Q (the reference or a SIMD quantizer), then fills the tables.
+template <void (*Q)(const float*, void*, std::int64_t), int Offset>
+void quantize_q8_0_act(const float* x, void* dst, std::int64_t k) {
+    Q(x, dst, k);
+    const std::int64_t nb = k / 32;
+    const auto* b = static_cast<const q8_0::block*>(dst);
+    auto* scales = reinterpret_cast<float*>(static_cast<std::byte*>(dst) + q8_0_scales_offset(nb));
+    auto* sums = reinterpret_cast<std::int32_t*>(static_cast<std::byte*>(dst) + q8_0_sums_offset(nb));
+    for (std::int64_t i = 0; i < nb; ++i) {
+        scales[i] = to_float(b[i].d);
+        int sum = 0;
+        for (int j = 0; j < 32; ++j) sum += b[i].qs[j];
+        sums[i] = -Offset * sum;
+    }
+}
+
+template <class A>
+inline const typename A::block* act_row(const void* a, std::size_t a_stride, int j) noexcept {
+    return reinterpret_cast<const typename A::block*>(static_cast<const std::byte*>(a) + a_stride * static_cast<std::size_t>(j));
+}
+
+inline const float* act_floats(const void* a, std::size_t a_stride, int j) noexcept {
+    return reinterpret_cast<const float*>(static_cast<const std::byte*>(a) + a_stride * static_cast<std::size_t>(j));
+}
+
+// ---- the portable kernels --------------------------------------------------------------------
+
+// The policy's dot, block by block, summed in order: exactly dot_row<F>, the reference.
+template <class F, int N>
+void dot_policy(const void* w, const void* a, std::size_t a_stride, std::int64_t nb, float* y, std::size_t y_stride) {
+    for (int j = 0; j < N; ++j) {
+        y[static_cast<std::size_t>(j) * y_stride] =
+            dot_row<F>(w, act_row<typename F::dot_format>(a, a_stride, j), static_cast<std::size_t>(nb * F::block_elems));
+    }
+}
+
+// F16 weights with f32 activations: converting the activations to f16 would round them (2^-11),
+// for no speed gain on a bandwidth-bound gemv; the weights widen exactly.
+template <int N>
+void dot_f16_f32(const void* w, const void* a, std::size_t a_stride, std::int64_t k, float* y, std::size_t y_stride) {
+    const auto* wb = static_cast<const f16::block*>(w);
+    for (int j = 0; j < N; ++j) {
+        const float* x = act_floats(a, a_stride, j);
+        float sum = 0.0f;
+        for (std::int64_t i = 0; i < k; ++i) sum += to_float(wb[i].v) * x[i];
+        y[static_cast<std::size_t>(j) * y_stride] = sum;
+    }
+}
+
+template <quant_format A>
+void quantize_policy(const float* x, void* dst, std::int64_t k) {
+    quantize_row<A>(x, dst, static_cast<std::size_t>(k));
+}
+
+// Activations to Q8_0 as ggml-cpu's x86 quantize_row_q8_0 (the path llama.cpp runs on AVX/AVX2
+// machines) does, not as the reference q8_0::quantize: the inverse scale is 127 / amax (the
+// reference's 1 / (amax / 127) differs in the last bit for about a quarter of blocks) and the
+// rounding is to nearest, ties to even (the reference rounds ties away from zero). Ties are
+// common where activations are rms-normed Q8_0 embeddings (gemma's layer 0). The block scale
+// d = fp16(amax / 127) is the same in both.
+inline void quantize_row_q8_0_act_ref(const float* x, void* dst, std::int64_t k) {
+    auto* out = static_cast<q8_0::block*>(dst);
+    for (std::int64_t b = 0; b < k / 32; ++b, x += 32) {
+        float amax = 0.0f;
+        for (int i = 0; i < 32; ++i) {
+            const float a = ::strata::detail::fabs_hd(x[i]);
+            amax = a > amax ? a : amax;
+        }
+        const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
+        out[b].d = to_fp16(amax / 127.0f);
+        for (int i = 0; i < 32; ++i) out[b].qs[i] = static_cast<std::int8_t>(::strata::detail::nearest_int(x[i] * id));
+    }
+}
+
+template <class F>
+constexpr quantize_fn activation_quantizer() noexcept {
+    using A = typename F::dot_format;
+    if constexpr (std::is_same_v<A, q8_0>) return quantize_q8_0_act<quantize_row_q8_0_act_ref, q8_0_offset<F>>;
+    else return quantize_policy<A>;
+}
+
+template <class F>
+constexpr kernel_set scalar_kernels() noexcept {
+    kernel_set ks;
+    if constexpr (std::is_same_v<F, f16>) {
+        ks.dot[0] = dot_f16_f32<1>, ks.dot[1] = dot_f16_f32<2>, ks.dot[2] = dot_f16_f32<3>, ks.dot[3] = dot_f16_f32<4>;
+    } else {
+        ks.dot[0] = dot_policy<F, 1>, ks.dot[1] = dot_policy<F, 2>, ks.dot[2] = dot_policy<F, 3>, ks.dot[3] = dot_policy<F, 4>;
+        // f32 weights read f32 activations as they are (the "quantized" row would be a copy)
+        if constexpr (!std::is_same_v<F, f32>) ks.quantize = activation_quantizer<F>();
+    }
+    return ks;
+}
+
+}  // namespace cpu::detail
+STRATA_NAMESPACE_END
+// ---- end include/strata/backend/cpu/kernels_scalar.hpp ----
+// ---- begin include/strata/backend/cpu/quantize_x86.hpp ----
+// strata/backend/cpu/quantize_x86.hpp — activation rows to Q8_0 and Q8_K with AVX2 / AVX-512.
+//
+// Byte-identical to the scalar activation quantizers: Q8_0 as ggml-cpu quantizes activations at
+// run time (inverse scale 127/amax, ties to even: kernels_scalar.hpp's quantize_row_q8_0_act_ref,
+// which is what llama.cpp's matrix products see), Q8_K as the reference q8_k::quantize
+// (nearest-even). The per-block scale is computed and converted to fp16 by the same scalar code.
+
+
+#if STRATA_CPU_X86_KERNELS
+#include <cstdint>
+#include <cstring>
+
+
+STRATA_NAMESPACE_BEGIN
+namespace cpu::detail {
+
+// ---- AVX2 --------------------------------------------------------------------------------------
+
+STRATA_TARGET_AVX2 inline float hmax_avx2(__m256 v) noexcept {
+    __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+    m = _mm_max_ss(m, _mm_movehdup_ps(m));
+    return _mm_cvtss_f32(m);
+}
+
+// Round to nearest, ties to even (what ggml-cpu's quantize_row_q8_0 does with _mm256_round_ps).
+STRATA_TARGET_AVX2 inline __m256i round_even_avx2(__m256 v) noexcept {
+    return _mm256_cvttps_epi32(_mm256_round_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+}
+
+// Four vectors of eight int32 (elements 0..31 in order) to 32 int8 in order: the packs work
+// per 128-bit lane, the permutation undoes their interleaving.
+STRATA_TARGET_AVX2 inline __m256i pack_i32_to_i8_avx2(__m256i i0, __m256i i1, __m256i i2, __m256i i3) noexcept {
+    const __m256i p = _mm256_packs_epi16(_mm256_packs_epi32(i0, i1), _mm256_packs_epi32(i2, i3));
+    return _mm256_permutevar8x32_epi32(p, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+}
+
+STRATA_TARGET_AVX2 inline void quantize_row_q8_0_avx2(const float* x, void* dst, std::int64_t k) {
+    auto* out = static_cast<q8_0::block*>(dst);
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    for (std::int64_t b = 0; b < k / 32; ++b, x += 32) {
+        const __m256 v0 = _mm256_loadu_ps(x), v1 = _mm256_loadu_ps(x + 8);
+        const __m256 v2 = _mm256_loadu_ps(x + 16), v3 = _mm256_loadu_ps(x + 24);
+        const __m256 m = _mm256_max_ps(_mm256_max_ps(_mm256_andnot_ps(sign, v0), _mm256_andnot_ps(sign, v1)),
+                                       _mm256_max_ps(_mm256_andnot_ps(sign, v2), _mm256_andnot_ps(sign, v3)));
+        const float amax = hmax_avx2(m);
+        const float id = amax != 0.0f ? 127.0f / amax : 0.0f;  // as ggml-cpu: see quantize_row_q8_0_act_ref
+        out[b].d = to_fp16(amax / 127.0f);
+        const __m256 ids = _mm256_set1_ps(id);
+        const __m256i q = pack_i32_to_i8_avx2(round_even_avx2(_mm256_mul_ps(v0, ids)), round_even_avx2(_mm256_mul_ps(v1, ids)),
+                                              round_even_avx2(_mm256_mul_ps(v2, ids)), round_even_avx2(_mm256_mul_ps(v3, ids)));
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(out[b].qs), q);
+    }
+}
+
+// The reference keeps the first element of largest magnitude: its sign decides d's.
+STRATA_TARGET_AVX2 inline float signed_max_avx2(const float* x, float amax) noexcept {
+    const __m256 sign = _mm256_set1_ps(-0.0f), target = _mm256_set1_ps(amax);
+    for (int i = 0; i < 256; i += 8) {
+        const __m256 a = _mm256_andnot_ps(sign, _mm256_loadu_ps(x + i));
+        const int hit = _mm256_movemask_ps(_mm256_cmp_ps(a, target, _CMP_EQ_OQ));
+        if (hit) return x[i + __builtin_ctz(static_cast<unsigned>(hit))];
+    }
+    return amax;  // unreachable: amax is one of the magnitudes
+}
+
+// Sums of 16 consecutive int8, for the 256 quants of a block held as eight vectors of 32.
+// Each vector's 128-bit lanes hold one group each; the hadd tree gathers the 16 sums, and the
+// final unpack restores their order (the tree leaves even groups in the low lanes).
+STRATA_TARGET_AVX2 inline void bsums_avx2(const __m256i* q, std::int16_t* bsums) noexcept {
+    const __m256i ones8 = _mm256_set1_epi8(1), ones16 = _mm256_set1_epi16(1);
+    __m256i p[8];
+    for (int c = 0; c < 8; ++c) p[c] = _mm256_madd_epi16(_mm256_maddubs_epi16(ones8, q[c]), ones16);
+    const __m256i lo = _mm256_hadd_epi32(_mm256_hadd_epi32(p[0], p[1]), _mm256_hadd_epi32(p[2], p[3]));
+    const __m256i hi = _mm256_hadd_epi32(_mm256_hadd_epi32(p[4], p[5]), _mm256_hadd_epi32(p[6], p[7]));
+    const __m256i s = _mm256_packs_epi32(lo, hi);  // lane 0: even groups, lane 1: odd groups
+    const __m128i even = _mm256_castsi256_si128(s), odd = _mm256_extracti128_si256(s, 1);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(bsums), _mm_unpacklo_epi16(even, odd));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(bsums + 8), _mm_unpackhi_epi16(even, odd));
+}
+
+STRATA_TARGET_AVX2 inline void quantize_row_q8_k_avx2(const float* x, void* dst, std::int64_t k) {
+    auto* out = static_cast<q8_k::block*>(dst);
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    for (std::int64_t b = 0; b < k / 256; ++b, x += 256) {
+        __m256 m = _mm256_setzero_ps();
+        for (int i = 0; i < 256; i += 8) m = _mm256_max_ps(m, _mm256_andnot_ps(sign, _mm256_loadu_ps(x + i)));
+        const float amax = hmax_avx2(m);
+        if (amax == 0.0f) {
+            std::memset(&out[b], 0, sizeof(q8_k::block));
+            continue;
+        }
+        const float iscale = -127.0f / signed_max_avx2(x, amax);
+        const __m256 is = _mm256_set1_ps(iscale);
+        const __m256i top = _mm256_set1_epi32(127);
+        __m256i q[8];
+        for (int c = 0; c < 8; ++c) {
+            __m256i i[4];
+            for (int j = 0; j < 4; ++j) {
+                const __m256 v = _mm256_mul_ps(_mm256_loadu_ps(x + 32 * c + 8 * j), is);
+                i[j] = _mm256_min_epi32(_mm256_cvttps_epi32(_mm256_round_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)), top);
+            }
+            q[c] = pack_i32_to_i8_avx2(i[0], i[1], i[2], i[3]);
+            _mm256_storeu_si256(reinterpret_cast<__m256i*>(out[b].qs + 32 * c), q[c]);
+        }
+        bsums_avx2(q, out[b].bsums);
+        out[b].d = 1 / iscale;
+    }
+}
+
+// ---- AVX-512 -----------------------------------------------------------------------------------
+
+STRATA_TARGET_AVX512 inline __m512i round_even_avx512(__m512 v) noexcept {
+    return _mm512_cvttps_epi32(_mm512_roundscale_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+}
+
+STRATA_TARGET_AVX512 inline void quantize_row_q8_0_avx512(const float* x, void* dst, std::int64_t k) {
+    auto* out = static_cast<q8_0::block*>(dst);
+    for (std::int64_t b = 0; b < k / 32; ++b, x += 32) {
+        const __m512 v0 = _mm512_loadu_ps(x), v1 = _mm512_loadu_ps(x + 16);
+        const float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(v0), _mm512_abs_ps(v1)));
+        const float id = amax != 0.0f ? 127.0f / amax : 0.0f;  // as ggml-cpu: see quantize_row_q8_0_act_ref
+        out[b].d = to_fp16(amax / 127.0f);
+        const __m512 ids = _mm512_set1_ps(id);
+        // |quant| <= 127, so the saturating narrowing never saturates
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(out[b].qs), _mm512_cvtsepi32_epi8(round_even_avx512(_mm512_mul_ps(v0, ids))));
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(out[b].qs + 16), _mm512_cvtsepi32_epi8(round_even_avx512(_mm512_mul_ps(v1, ids))));
+    }
+}
+
+STRATA_TARGET_AVX512 inline void quantize_row_q8_k_avx512(const float* x, void* dst, std::int64_t k) {
+    auto* out = static_cast<q8_k::block*>(dst);
+    for (std::int64_t b = 0; b < k / 256; ++b, x += 256) {
+        __m512 m = _mm512_setzero_ps();
+        for (int i = 0; i < 256; i += 16) m = _mm512_max_ps(m, _mm512_abs_ps(_mm512_loadu_ps(x + i)));
+        const __m512 amaxv = _mm512_set1_ps(_mm512_reduce_max_ps(m));
+        const float amax = _mm512_cvtss_f32(amaxv);
+        if (amax == 0.0f) {
+            std::memset(&out[b], 0, sizeof(q8_k::block));
+            continue;
+        }
+        float max = amax;
+        for (int i = 0; i < 256; i += 16) {  // the first element of largest magnitude decides the sign
+            const __mmask16 hit = _mm512_cmp_ps_mask(_mm512_abs_ps(_mm512_loadu_ps(x + i)), amaxv, _CMP_EQ_OQ);
+            if (hit) {
+                max = x[i + __builtin_ctz(static_cast<unsigned>(hit))];
+                break;
+            }
+        }
+        const float iscale = -127.0f / max;
+        const __m512 is = _mm512_set1_ps(iscale);
+        const __m512i top = _mm512_set1_epi32(127);
+        for (int g = 0; g < 16; ++g) {  // one vector is one bsums group of 16
+            const __m512 v = _mm512_mul_ps(_mm512_loadu_ps(x + 16 * g), is);
+            const __m512i i = _mm512_min_epi32(
+                _mm512_cvttps_epi32(_mm512_roundscale_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)), top);
+            _mm_storeu_si128(reinterpret_cast<__m128i*>(out[b].qs + 16 * g), _mm512_cvtsepi32_epi8(i));
+            out[b].bsums[g] = static_cast<std::int16_t>(_mm512_reduce_add_epi32(i));
+        }
+        out[b].d = 1 / iscale;
+    }
+}
+
+}  // namespace cpu::detail
+STRATA_NAMESPACE_END
+
+#endif  // STRATA_CPU_X86_KERNELS
+// ---- end include/strata/backend/cpu/quantize_x86.hpp ----
+
+STRATA_NAMESPACE_BEGIN
+namespace cpu::detail {
+
+STRATA_TARGET_AVX2 inline __m256i load256(const void* p) noexcept {
+    return _mm256_loadu_si256(static_cast<const __m256i*>(p));
+}
+
+// The 16 bytes of 32 packed nibbles as 32 bytes in element order: low nibbles (elements 0..15)
+// in the low lane, high nibbles (16..31) in the high lane. One broadcast load and a per-lane
+// shift (2 vector ops instead of shift, insert and mask).
+STRATA_TARGET_AVX2 inline __m256i nibbles_to_bytes(const std::uint8_t* qs) noexcept {
+    const __m256i t = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(qs)));
+    return _mm256_and_si256(_mm256_srlv_epi32(t, _mm256_setr_epi32(0, 0, 0, 0, 4, 4, 4, 4)), _mm256_set1_epi8(0x0f));
+}
+
+// The fp16 scale at p (followed by at least 6 readable bytes, true of every block that starts
+// with its scale) in all eight lanes.
+STRATA_TARGET_AVX2 inline __m256 broadcast_half(const void* p) noexcept {
+    return _mm256_broadcastss_ps(_mm_cvtph_ps(_mm_loadl_epi64(static_cast<const __m128i*>(p))));
+}
+
+// A shuffle control that broadcasts int16 word `lo` of each 128-bit lane into the low lane and
+// word `hi` into the high lane.
+STRATA_TARGET_AVX2 inline __m256i word_select(int lo, int hi) noexcept {
+    const auto ctl = [](int w) { return static_cast<short>(((2 * w + 1) << 8) | (2 * w)); };
+    return _mm256_set_m128i(_mm_set1_epi16(ctl(hi)), _mm_set1_epi16(ctl(lo)));
+}
+
+// ---- 32-element blocks times Q8_0: Q8_0, Q4_0, Q5_0, IQ4_NL, MXFP4 -------------------------
+// Each weight format supplies its 32 signed values as one vector, and its scale in all lanes
+// (scale_d: the fp16 d that all but MXFP4 start with).
+
+template <class B>
+struct scale_d {
+    STRATA_TARGET_AVX2 static __m256 scale(const B& b) noexcept { return broadcast_half(&b.d); }
+};
+
+struct q8_0_avx2 : scale_d<q8_0::block> {
+    using block = q8_0::block;
+    STRATA_TARGET_AVX2 static __m256i values(const block& b) noexcept { return load256(b.qs); }
+};
+
+struct q4_0_avx2 : scale_d<q4_0::block> {
+    using block = q4_0::block;
+    // low nibbles are elements 0..15, high nibbles 16..31: one 128-bit lane each
+    STRATA_TARGET_AVX2 static __m256i values(const block& b) noexcept {
+        return _mm256_sub_epi8(nibbles_to_bytes(b.qs), _mm256_set1_epi8(8));
+    }
+};
+
+struct q5_0_avx2 : scale_d<q5_0::block> {
+    using block = q5_0::block;
+    // Byte j becomes 0xff where bit j of qh is set: each byte takes qh's byte j / 8, then all its
+    // bits but j % 8 are set, and only a set bit j leaves the byte all ones.
+    STRATA_TARGET_AVX2 static __m256i bits_to_bytes(std::uint32_t qh) noexcept {
+        const __m256i spread = _mm256_shuffle_epi8(_mm256_set1_epi32(static_cast<int>(qh)),
+                                                   _mm256_setr_epi64x(0, 0x0101010101010101, 0x0202020202020202, 0x0303030303030303));
+        const __m256i others = _mm256_set1_epi64x(0x7fbfdfeff7fbfdfe);
+        return _mm256_cmpeq_epi8(_mm256_or_si256(spread, others), _mm256_set1_epi64x(-1));
+    }
+    // q - 16 for a 4-bit q is q | 0xf0 in two's complement: where the fifth bit is clear the
+    // value is q - 16, where set q + 16 - 16 = q.
+    STRATA_TARGET_AVX2 static __m256i values(const block& b) noexcept {
+        std::uint32_t qh = 0;
+        std::memcpy(&qh, b.qh, 4);
+        const __m256i q = nibbles_to_bytes(b.qs);
+        return _mm256_or_si256(q, _mm256_andnot_si256(bits_to_bytes(qh), _mm256_set1_epi8(static_cast<char>(0xf0))));
+    }
+};
+
+// The codebook levels of IQ4_NL plus `bias`, as the 16 bytes a vpshufb looks nibbles up in.
+template <int bias>
+inline constexpr std::uint8_t iq4_nl_table[16] = {
+    std::uint8_t(iq4_nl::level(0) + bias),  std::uint8_t(iq4_nl::level(1) + bias),  std::uint8_t(iq4_nl::level(2) + bias),
+    std::uint8_t(iq4_nl::level(3) + bias),  std::uint8_t(iq4_nl::level(4) + bias),  std::uint8_t(iq4_nl::level(5) + bias),
+    std::uint8_t(iq4_nl::level(6) + bias),  std::uint8_t(iq4_nl::level(7) + bias),  std::uint8_t(iq4_nl::level(8) + bias),
+    std::uint8_t(iq4_nl::level(9) + bias),  std::uint8_t(iq4_nl::level(10) + bias), std::uint8_t(iq4_nl::level(11) + bias),
+    std::uint8_t(iq4_nl::level(12) + bias), std::uint8_t(iq4_nl::level(13) + bias), std::uint8_t(iq4_nl::level(14) + bias),
+    std::uint8_t(iq4_nl::level(15) + bias)};
+
+// Nibbles looked up in a 16-entry byte table (the same table in both lanes).
+STRATA_TARGET_AVX2 inline __m256i lookup_nibbles(const std::uint8_t* qs, const std::uint8_t* table) noexcept {
+    const __m256i t = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(table)));
+    return _mm256_shuffle_epi8(t, nibbles_to_bytes(qs));
+}
+
+struct iq4_nl_avx2 : scale_d<iq4_nl::block> {
+    using block = iq4_nl::block;
+    STRATA_TARGET_AVX2 static __m256i values(const block& b) noexcept { return lookup_nibbles(b.qs, iq4_nl_table<0>); }
+};
+
+// MXFP4's doubled E2M1 values, plus `bias`, as a vpshufb table; its scale is a power of two.
+template <int bias>
+inline constexpr std::uint8_t mxfp4_table[16] = {
+    std::uint8_t(mxfp4::value(0) + bias),  std::uint8_t(mxfp4::value(1) + bias),  std::uint8_t(mxfp4::value(2) + bias),
+    std::uint8_t(mxfp4::value(3) + bias),  std::uint8_t(mxfp4::value(4) + bias),  std::uint8_t(mxfp4::value(5) + bias),
+    std::uint8_t(mxfp4::value(6) + bias),  std::uint8_t(mxfp4::value(7) + bias),  std::uint8_t(mxfp4::value(8) + bias),
+    std::uint8_t(mxfp4::value(9) + bias),  std::uint8_t(mxfp4::value(10) + bias), std::uint8_t(mxfp4::value(11) + bias),
+    std::uint8_t(mxfp4::value(12) + bias), std::uint8_t(mxfp4::value(13) + bias), std::uint8_t(mxfp4::value(14) + bias),
+    std::uint8_t(mxfp4::value(15) + bias)};
+
+struct scale_e8m0 {
+    STRATA_TARGET_AVX2 static __m256 scale(const mxfp4::block& b) noexcept { return _mm256_set1_ps(e8m0_to_fp32_half(b.e)); }
+};
+
+struct mxfp4_avx2 : scale_e8m0 {
+    using block = mxfp4::block;
+    STRATA_TARGET_AVX2 static __m256i values(const block& b) noexcept { return lookup_nibbles(b.qs, mxfp4_table<0>); }
+};
+
+template <class W, int N>
+STRATA_TARGET_AVX2 inline void q32_step_avx2(const typename W::block& wb, const q8_0::block* const* ab,
+                                              const float* const* as, std::int64_t b, __m256* acc) noexcept {
+    const __m256i wq = W::values(wb);
+    const __m256i aw = _mm256_sign_epi8(wq, wq);
+    const __m256i ones = _mm256_set1_epi16(1);
+    const __m256 dw = W::scale(wb);
+    STRATA_UNROLL
+    for (int j = 0; j < N; ++j) {
+        const q8_0::block& x = ab[j][b];
+        const __m256i sx = _mm256_sign_epi8(load256(x.qs), wq);
+        const __m256i dot = _mm256_madd_epi16(_mm256_maddubs_epi16(aw, sx), ones);
+        acc[j] = _mm256_fmadd_ps(_mm256_mul_ps(dw, _mm256_broadcast_ss(as[j] + b)), _mm256_cvtepi32_ps(dot), acc[j]);
+    }
+}
+
+template <class W, int N>
+STRATA_TARGET_AVX2 void dot_q32_avx2(const void* w, const void* a, std::size_t a_stride, std::int64_t nb, float* y,
+                                      std::size_t y_stride) {
+    const auto* wb = static_cast<const typename W::block*>(w);
+    const q8_0::block* ab[N];
+    const float* as[N];  // the rows' float scales
+    STRATA_UNROLL
+    for (int j = 0; j < N; ++j) ab[j] = act_row<q8_0>(a, a_stride, j), as[j] = q8_0_scales(ab[j], nb);
+    __m256 acc0[N], acc1[N];
+    STRATA_UNROLL
+    for (int j = 0; j < N; ++j) acc0[j] = acc1[j] = _mm256_setzero_ps();
+    std::int64_t b = 0;
+    for (; b + 1 < nb; b += 2) {
+        q32_step_avx2<W, N>(wb[b], ab, as, b, acc0);
+        q32_step_avx2<W, N>(wb[b + 1], ab, as, b + 1, acc1);
+    }
+    if (b < nb) q32_step_avx2<W, N>(wb[b], ab, as, b, acc0);
+    STRATA_UNROLL
+    for (int j = 0; j < N; ++j) y[static_cast<std::size_t>(j) * y_stride] = hsum_avx2(_mm256_add_ps(acc0[j], acc1[j]));
+}
+
+// ---- Q4_K and Q5_K times Q8_K ----------------------------------------------------------------
+
+// The eight 6-bit scales and mins of a Q4_K/Q5_K block as bytes: sc0..7 then m0..7.
+inline void unpack_k4_scales(const std::uint8_t* s, std::uint32_t out[4]) noexcept {
+    std::uint32_t u[3];
+    std::memcpy(u, s, 12);
+    out[0] = u[0] & 0x3f3f3f3fu;                                              // sc0..3
+    out[1] = (u[2] & 0x0f0f0f0fu) | (((u[0] >> 6) & 0x03030303u) << 4);      // sc4..7
+    out[2] = u[1] & 0x3f3f3f3fu;                                              // m0..3
+    out[3] = ((u[2] >> 4) & 0x0f0f0f0fu) | (((u[1] >> 6) & 0x03030303u) << 4);  // m4..7
+}
+
+// What both formats need per block besides the quants: the scales as int16 words in both
+// lanes, and each min twice (once per bsums group of 16) for one vpmaddwd against the bsums.
+struct k4_scales_avx2 {
+    __m256i scales;  // sc0..7 | sc0..7
+    __m256i mins;    // m0 m0 m1 m1 ... m7 m7
+};
+
+STRATA_TARGET_AVX2 inline __m128i k4_scale_bytes(const std::uint8_t* s) noexcept {
+    std::uint32_t u[4];
+    unpack_k4_scales(s, u);
+    return _mm_setr_epi32(static_cast<int>(u[0]), static_cast<int>(u[1]), static_cast<int>(u[2]), static_cast<int>(u[3]));
+}
+
+STRATA_TARGET_AVX2 inline k4_scales_avx2 k4_scales(const std::uint8_t* s) noexcept {
+    const __m128i bytes = k4_scale_bytes(s);
+    const __m128i sc16 = _mm_cvtepu8_epi16(bytes);
+    const __m128i m = _mm_srli_si128(bytes, 8);
+    return {_mm256_broadcastsi128_si256(sc16), _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(m, m))};
+}
+
+// One Q4_K/Q5_K block (its 4- or 5-bit values produced by W::values) times N Q8_K blocks.
+// Values of sub-blocks 2p and 2p+1 come as a pair of vectors from 32 bytes of qs.
+template <class W, int N>
+STRATA_TARGET_AVX2 void dot_k4_avx2(const void* w, const void* a, std::size_t a_stride, std::int64_t nb, float* y,
+                                     std::size_t y_stride) {
+    const auto* wb = static_cast<const typename W::block*>(w);
+    const q8_k::block* ab[N];
+    STRATA_UNROLL
+    for (int j = 0; j < N; ++j) ab[j] = act_row<q8_k>(a, a_stride, j);
+    __m256 acc[N];
+    STRATA_UNROLL
+    for (int j = 0; j < N; ++j) acc[j] = _mm256_setzero_ps();
+    for (std::int64_t b = 0; b < nb; ++b) {
+        const typename W::block& x = wb[b];
+        const k4_scales_avx2 sm = k4_scales(x.scales);
+        typename W::high_bits hb(x);
+        __m256i sumi[N];
+        STRATA_UNROLL
+        for (int j = 0; j < N; ++j) sumi[j] = _mm256_setzero_si256();
+        STRATA_UNROLL
+        for (int p = 0; p < 4; ++p) {
+            __m256i lo, hi;
+            W::values(x, p, hb, lo, hi);
+            const __m256i s_lo = _mm256_shuffle_epi8(sm.scales, word_select(2 * p, 2 * p));
+            const __m256i s_hi = _mm256_shuffle_epi8(sm.scales, word_select(2 * p + 1, 2 * p + 1));
+            STRATA_UNROLL
+            for (int j = 0; j < N; ++j) {
+                const __m256i p_lo = _mm256_madd_epi16(_mm256_maddubs_epi16(lo, load256(ab[j][b].qs + 64 * p)), s_lo);
+                const __m256i p_hi = _mm256_madd_epi16(_mm256_maddubs_epi16(hi, load256(ab[j][b].qs + 64 * p + 32)), s_hi);
+                sumi[j] = _mm256_add_epi32(sumi[j], _mm256_add_epi32(p_lo, p_hi));
+            }
+        }
+        const float d = half_to_float_f16c(x.d.bits), dmin = half_to_float_f16c(x.dmin.bits);
+        STRATA_UNROLL
+        for (int j = 0; j < N; ++j) {
+            const __m256i mins = _mm256_madd_epi16(load256(ab[j][b].bsums), sm.mins);
+            const float da = ab[j][b].d;
+            acc[j] = _mm256_fmadd_ps(_mm256_set1_ps(d * da), _mm256_cvtepi32_ps(sumi[j]), acc[j]);
+            acc[j] = _mm256_fmadd_ps(_mm256_set1_ps(-(dmin * da)), _mm256_cvtepi32_ps(mins), acc[j]);
+        }
+    }
+    STRATA_UNROLL
+    for (int j = 0; j < N; ++j) y[static_cast<std::size_t>(j) * y_stride] = hsum_avx2(acc[j]);
+}
+
+struct q4_k_avx2 {
+    using block = q4_k::block;
+    struct high_bits {
+        explicit high_bits(const block&) noexcept {}
+    };
+    STRATA_TARGET_AVX2 static void values(const block& b, int p, high_bits&, __m256i& lo, __m256i& hi) noexcept {
+        const __m256i q = load256(b.qs + 32 * p);
+        const __m256i m4 = _mm256_set1_epi8(0x0f);
+        lo = _mm256_and_si256(q, m4);
+        hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
+    }
+};
+
+struct q5_k_avx2 {
+    using block = q5_k::block;
+    // The fifth bit of sub-block s is bit s of each qh byte; kept shifted down so that the
+    // next sub-block's bit is always bit 0 (16-bit shifts: the bits that cross into a byte
+    // from its neighbour land above bit 0 and are masked off).
+    struct high_bits {
+        __m256i v;
+        STRATA_TARGET_AVX2 explicit high_bits(const block& b) noexcept : v(load256(b.qh)) {}
+    };
+    STRATA_TARGET_AVX2 static void values(const block& b, int p, high_bits& h, __m256i& lo, __m256i& hi) noexcept {
+        const __m256i q = load256(b.qs + 32 * p);
+        const __m256i m4 = _mm256_set1_epi8(0x0f), bit4 = _mm256_set1_epi8(0x10);
+        lo = _mm256_or_si256(_mm256_and_si256(q, m4), _mm256_and_si256(_mm256_slli_epi16(h.v, 4), bit4));
+        hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q, 4), m4), _mm256_and_si256(_mm256_slli_epi16(h.v, 3), bit4));
+        h.v = _mm256_srli_epi16(h.v, 2);
+    }
+};
+
+// ---- Q6_K times Q8_K ---------------------------------------------------------------------------
+
+// Within each half of the block (128 values): vector k (32 values, k = 0..3) takes its low four
+// bits from ql bytes 0..31 (k = 0, 2) or 32..63 (k = 1, 3), low or high nibble, and its top two
+// from qh bits 2k, 2k+1; both are moved to bits 4-5 with one 16-bit shift.
+template <int N>
+STRATA_TARGET_AVX2 void dot_q6_k_avx2(const void* w, const void* a, std::size_t a_stride, std::int64_t nb, float* y,
+                                       std::size_t y_stride) {
+    const auto* wb = static_cast<const q6_k::block*>(w);
+    const q8_k::block* ab[N];
+    STRATA_UNROLL
+    for (int j = 0; j < N; ++j) ab[j] = act_row<q8_k>(a, a_stride, j);
+    const __m256i m4 = _mm256_set1_epi8(0x0f), m2 = _mm256_set1_epi8(0x30);
+    __m256 acc[N];
+    STRATA_UNROLL
+    for (int j = 0; j < N; ++j) acc[j] = _mm256_setzero_ps();
+    for (std::int64_t b = 0; b < nb; ++b) {
+        const q6_k::block& x = wb[b];
+        const __m128i sc8 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(x.scales));
+        __m256i sumi[N];
+        STRATA_UNROLL
+        for (int j = 0; j < N; ++j) {
+            // the offset of 32 in every stored value: 32 * sum over sub-blocks of scale * bsum
+            const __m256i corr = _mm256_madd_epi16(load256(ab[j][b].bsums), _mm256_cvtepi8_epi16(sc8));
+            sumi[j] = _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(corr, 5));
+        }
+        STRATA_UNROLL
+        for (int h = 0; h < 2; ++h) {
+            const __m256i q0 = load256(x.ql + 64 * h), q1 = load256(x.ql + 64 * h + 32), qh = load256(x.qh + 32 * h);
+            const __m256i v[4] = {
+                _mm256_or_si256(_mm256_and_si256(q0, m4), _mm256_and_si256(_mm256_slli_epi16(qh, 4), m2)),
+                _mm256_or_si256(_mm256_and_si256(q1, m4), _mm256_and_si256(_mm256_slli_epi16(qh, 2), m2)),
+                _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q0, 4), m4), _mm256_and_si256(qh, m2)),
+                _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q1, 4), m4), _mm256_and_si256(_mm256_srli_epi16(qh, 2), m2)),
+            };
+            // scales of sub-blocks 8h .. 8h+7 as words in both lanes
+            const __m256i sc = _mm256_broadcastsi128_si256(_mm_cvtepi8_epi16(h == 0 ? sc8 : _mm_srli_si128(sc8, 8)));
+            STRATA_UNROLL
+            for (int k = 0; k < 4; ++k) {
+                const __m256i s = _mm256_shuffle_epi8(sc, word_select(2 * k, 2 * k + 1));
+                STRATA_UNROLL
+                for (int j = 0; j < N; ++j) {
+                    const __m256i prod = _mm256_maddubs_epi16(v[k], load256(ab[j][b].qs + 128 * h + 32 * k));
+                    sumi[j] = _mm256_add_epi32(sumi[j], _mm256_madd_epi16(prod, s));
+                }
+            }
+        }
+        const float d = half_to_float_f16c(x.d.bits);
+        STRATA_UNROLL
+        for (int j = 0; j < N; ++j)
+            acc[j] = _mm256_fmadd_ps(_mm256_set1_ps(d * ab[j][b].d), _mm256_cvtepi32_ps(sumi[j]), acc[j]);
+    }
+    STRATA_UNROLL
+    for (int j = 0; j < N; ++j) y[static_cast<std::size_t>(j) * y_stride] = hsum_avx2(acc[j]);
+}
+
+// ---- IQ4_XS times Q8_K ---------------------------------------------------------------------------
+
+// Eight sub-blocks of 32 codebook indices, each packed like a Q4_0 block, with signed 6-bit
+// scales (low nibbles in scales_l, top bits in scales_h, bias 32). The codebook values are
+// signed, so the products use the sign trick as Q8_0's do.
+
+// The eight scales, unbiased, as int16 words 0..7.
+STRATA_TARGET_AVX2 inline __m128i iq4_xs_scales(const iq4_xs::block& b) noexcept {
+    std::uint32_t sl = 0;
+    std::memcpy(&sl, b.scales_l, 4);
+    const __m128i low = _mm_unpacklo_epi8(_mm_cvtsi32_si128(static_cast<int>(sl & 0x0f0f0f0fu)),
+                                          _mm_cvtsi32_si128(static_cast<int>((sl >> 4) & 0x0f0f0f0fu)));
+    const __m256i shifts = _mm256_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14);
+    const __m256i high = _mm256_and_si256(_mm256_srlv_epi32(_mm256_set1_epi32(b.scales_h), shifts), _mm256_set1_epi32(3));
+    const __m128i high16 = _mm_packs_epi32(_mm256_castsi256_si128(high), _mm256_extracti128_si256(high, 1));
+    return _mm_sub_epi16(_mm_or_si128(_mm_cvtepu8_epi16(low), _mm_slli_epi16(high16, 4)), _mm_set1_epi16(32));
+}
+
+template <int N>
+STRATA_TARGET_AVX2 void dot_iq4_xs_avx2(const void* w, const void* a, std::size_t a_stride, std::int64_t nb, float* y,
+                                         std::size_t y_stride) {
+    const auto* wb = static_cast<const iq4_xs::block*>(w);
+    const q8_k::block* ab[N];
+    STRATA_UNROLL
+    for (int j = 0; j < N; ++j) ab[j] = act_row<q8_k>(a, a_stride, j);
+    __m256 acc[N];
+    STRATA_UNROLL
+    for (int j = 0; j < N; ++j) acc[j] = _mm256_setzero_ps();
+    for (std::int64_t b = 0; b < nb; ++b) {
+        const iq4_xs::block& x = wb[b];
+        const __m256i sc = _mm256_broadcastsi128_si256(iq4_xs_scales(x));
+        __m256i sumi[N];
+        STRATA_UNROLL
+        for (int j = 0; j < N; ++j) sumi[j] = _mm256_setzero_si256();
+        STRATA_UNROLL
+        for (int s = 0; s < 8; ++s) {
+            const __m256i v = lookup_nibbles(x.qs + 16 * s, iq4_nl_table<0>);
+            const __m256i av = _mm256_sign_epi8(v, v);
+            const __m256i scale = _mm256_shuffle_epi8(sc, word_select(s, s));
+            STRATA_UNROLL
+            for (int j = 0; j < N; ++j) {
+                const __m256i prod = _mm256_maddubs_epi16(av, _mm256_sign_epi8(load256(ab[j][b].qs + 32 * s), v));
+                sumi[j] = _mm256_add_epi32(sumi[j], _mm256_madd_epi16(prod, scale));
+            }
+        }
+        const float d = half_to_float_f16c(x.d.bits);
+        STRATA_UNROLL
+        for (int j = 0; j < N; ++j)
+            acc[j] = _mm256_fmadd_ps(_mm256_set1_ps(d * ab[j][b].d), _mm256_cvtepi32_ps(sumi[j]), acc[j]);
+    }
+    STRATA_UNROLL
+    for (int j = 0; j < N; ++j) y[static_cast<std::size_t>(j) * y_stride] = hsum_avx2(acc[j]);
+}
+
+// ---- Q2_K and Q3_K times Q8_K ------------------------------------------------------------------
+
+// Both keep their 2-bit fields the same way: each half of the block has 32 qs bytes, and field
+// k (bits 2k, 2k+1) of byte l is element 32k + l of the half. Sixteen sub-blocks of 16 values
+// with one scale each, spread as in the Q6_K kernel. Q3_K's third bit, in hmask, is stored
+// inverted (set: no -4): the values are used as unsigned q + 4, and 4 * sum(scale * bsum) is
+// subtracted; Q2_K's are unsigned already and its mins are applied with the bsums as Q4_K's.
+
+// Q3_K's sixteen 6-bit scales, unbiased (-32..31), as int8 in order. Bytes 0-7 hold the low
+// nibbles (scales 0-7 low, 8-15 high nibble), bytes 8-11 the top bits, 2 per scale, scale s
+// in byte 8 + s % 4 at bit 2 * (s / 4).
+STRATA_TARGET_AVX2 inline __m128i q3_k_scales(const std::uint8_t* s) noexcept {
+    std::uint32_t u[3];
+    std::memcpy(u, s, 12);
+    const std::uint32_t m4 = 0x0f0f0f0fu, m2 = 0x03030303u;
+    const std::uint32_t w0 = (u[0] & m4) | ((u[2] & m2) << 4);
+    const std::uint32_t w1 = (u[1] & m4) | (((u[2] >> 2) & m2) << 4);
+    const std::uint32_t w2 = ((u[0] >> 4) & m4) | (((u[2] >> 4) & m2) << 4);
+    const std::uint32_t w3 = ((u[1] >> 4) & m4) | (((u[2] >> 6) & m2) << 4);
+    const __m128i b = _mm_setr_epi32(static_cast<int>(w0), static_cast<int>(w1), static_cast<int>(w2), static_cast<int>(w3));
+    return _mm_sub_epi8(b, _mm_set1_epi8(32));
+}
+
+template <int N>
+STRATA_TARGET_AVX2 void dot_q3_k_avx2(const void* w, const void* a, std::size_t a_stride, std::int64_t nb, float* y,
+                                       std::size_t y_stride) {
+    const auto* wb = static_cast<const q3_k::block*>(w);
+    const q8_k::block* ab[N];
+    STRATA_UNROLL
+    for (int j = 0; j < N; ++j) ab[j] = act_row<q8_k>(a, a_stride, j);
+    const __m256i m2 = _mm256_set1_epi8(3), m1 = _mm256_set1_epi8(1);
+    __m256 acc[N];
+    STRATA_UNROLL
+    for (int j = 0; j < N; ++j) acc[j] = _mm256_setzero_ps();
+    for (std::int64_t b = 0; b < nb; ++b) {
+        const q3_k::block& x = wb[b];
+        const __m128i sc8 = q3_k_scales(x.scales);
+        __m256i sumi[N];
+        STRATA_UNROLL
+        for (int j = 0; j < N; ++j) {
+            const __m256i corr = _mm256_madd_epi16(load256(ab[j][b].bsums), _mm256_cvtepi8_epi16(sc8));
+            sumi[j] = _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(corr, 2));
+        }
+        __m256i hm = load256(x.hmask);  // shifted down one bit per vector: its bit 0 is the next one's
+        STRATA_UNROLL
+        for (int h = 0; h < 2; ++h) {
+            __m256i q = load256(x.qs + 32 * h);  // shifted down two bits per vector
+            const __m256i sc = _mm256_broadcastsi128_si256(_mm_cvtepi8_epi16(h == 0 ? sc8 : _mm_srli_si128(sc8, 8)));
+            STRATA_UNROLL
+            for (int k = 0; k < 4; ++k) {
+                const __m256i u = _mm256_or_si256(_mm256_and_si256(q, m2), _mm256_slli_epi16(_mm256_and_si256(hm, m1), 2));
+                q = _mm256_srli_epi16(q, 2);
+                hm = _mm256_srli_epi16(hm, 1);
+                const __m256i s = _mm256_shuffle_epi8(sc, word_select(2 * k, 2 * k + 1));
+                STRATA_UNROLL
+                for (int j = 0; j < N; ++j) {
+                    const __m256i prod = _mm256_maddubs_epi16(u, load256(ab[j][b].qs + 128 * h + 32 * k));
+                    sumi[j] = _mm256_add_epi32(sumi[j], _mm256_madd_epi16(prod, s));
+                }
+            }
+        }
+        const float d = half_to_float_f16c(x.d.bits);
+        STRATA_UNROLL
+        for (int j = 0; j < N; ++j)
+            acc[j] = _mm256_fmadd_ps(_mm256_set1_ps(d * ab[j][b].d), _mm256_cvtepi32_ps(sumi[j]), acc[j]);
+    }
+    STRATA_UNROLL
+    for (int j = 0; j < N; ++j) y[static_cast<std::size_t>(j) * y_stride] = hsum_avx2(acc[j]);
+}
+
+template <int N>
+STRATA_TARGET_AVX2 void dot_q2_k_avx2(const void* w, const void* a, std::size_t a_stride, std::int64_t nb, float* y,
+                                       std::size_t y_stride) {
+    const auto* wb = static_cast<const q2_k::block*>(w);
+    const q8_k::block* ab[N];
+    STRATA_UNROLL
+    for (int j = 0; j < N; ++j) ab[j] = act_row<q8_k>(a, a_stride, j);
+    const __m256i m2 = _mm256_set1_epi8(3);
+    __m256 acc[N];
+    STRATA_UNROLL
+    for (int j = 0; j < N; ++j) acc[j] = _mm256_setzero_ps();
+    for (std::int64_t b = 0; b < nb; ++b) {
+        const q2_k::block& x = wb[b];
+        const __m128i packed = _mm_loadu_si128(reinterpret_cast<const __m128i*>(x.scales));
+        const __m128i sc8 = _mm_and_si128(packed, _mm_set1_epi8(0x0f));
+        const __m256i mins = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(packed, 4), _mm_set1_epi8(0x0f)));
+        __m256i sumi[N];
+        STRATA_UNROLL
+        for (int j = 0; j < N; ++j) sumi[j] = _mm256_setzero_si256();
+        STRATA_UNROLL
+        for (int h = 0; h < 2; ++h) {
+            __m256i q = load256(x.qs + 32 * h);
+            const __m256i sc = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(h == 0 ? sc8 : _mm_srli_si128(sc8, 8)));
+            STRATA_UNROLL
+            for (int k = 0; k < 4; ++k) {
+                const __m256i u = _mm256_and_si256(q, m2);
+                q = _mm256_srli_epi16(q, 2);
+                const __m256i s = _mm256_shuffle_epi8(sc, word_select(2 * k, 2 * k + 1));
+                STRATA_UNROLL
+                for (int j = 0; j < N; ++j) {
+                    const __m256i prod = _mm256_maddubs_epi16(u, load256(ab[j][b].qs + 128 * h + 32 * k));
+                    sumi[j] = _mm256_add_epi32(sumi[j], _mm256_madd_epi16(prod, s));
+                }
+            }
+        }
+        const float d = half_to_float_f16c(x.d.bits), dmin = half_to_float_f16c(x.dmin.bits);
+        STRATA_UNROLL
+        for (int j = 0; j < N; ++j) {
+            const float da = ab[j][b].d;
+            const __m256i pm = _mm256_madd_epi16(load256(ab[j][b].bsums), mins);
+            acc[j] = _mm256_fmadd_ps(_mm256_set1_ps(d * da), _mm256_cvtepi32_ps(sumi[j]), acc[j]);
+            acc[j] = _mm256_fmadd_ps(_mm256_set1_ps(-(dmin * da)), _mm256_cvtepi32_ps(pm), acc[j]);
+        }
+    }
+    STRATA_UNROLL
+    for (int j = 0; j < N; ++j) y[static_cast<std::size_t>(j) * y_stride] = hsum_avx2(acc[j]);
+}
+
+// ---- F32 and F16 weights times f32 activations, BF16 times BF16 -------------------------------
+// BF16 widens exactly (it is the top half of a float) and the product of two BF16 values is
+// exact in float, so the float kernel computes what the policy's dot does, summed in lanes.
+
+struct f32_avx2 {
+    using type = float;
+    STRATA_TARGET_AVX2 static __m256 load(const float* p) noexcept { return _mm256_loadu_ps(p); }
+    static float scalar(const float* p) noexcept { return *p; }
+};
+struct f16_avx2 {
+    using type = std::uint16_t;
+    STRATA_TARGET_AVX2 static __m256 load(const std::uint16_t* p) noexcept {
+        return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+    }
+    static float scalar(const std::uint16_t* p) noexcept { return fp16_to_fp32(*p); }
+};
+struct bf16_avx2 {
+    using type = std::uint16_t;
+    STRATA_TARGET_AVX2 static __m256 load(const std::uint16_t* p) noexcept {
+        const __m256i wide = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+        return _mm256_castsi256_ps(_mm256_slli_epi32(wide, 16));
+    }
+    static float scalar(const std::uint16_t* p) noexcept { return bf16_to_fp32(*p); }
+};
+
+// U vectors per step and row: for one row, four independent FMA chains (two would leave the
+// FMA units half idle at 4 cycles latency); for more rows the rows themselves interleave.
+// W loads the weights, X the activations.
+template <class W, class X, int N>
+STRATA_TARGET_AVX2 void dot_float_avx2(const void* w, const void* a, std::size_t a_stride, std::int64_t k, float* y,
+                                        std::size_t y_stride) {
+    constexpr int U = N == 1 ? 4 : 2;
+    const auto* wv = static_cast<const typename W::type*>(w);
+    const typename X::type* x[N];
+    STRATA_UNROLL
+    for (int j = 0; j < N; ++j) x[j] = reinterpret_cast<const typename X::type*>(static_cast<const std::byte*>(a) + a_stride * std::size_t(j));
+    __m256 acc[N][U];
+    STRATA_UNROLL
+    for (int j = 0; j < N; ++j)
+        STRATA_UNROLL
+        for (int u = 0; u < U; ++u) acc[j][u] = _mm256_setzero_ps();
+    std::int64_t i = 0;
+    for (; i + 8 * U <= k; i += 8 * U) {
+        STRATA_UNROLL
+        for (int u = 0; u < U; ++u) {
+            const __m256 wu = W::load(wv + i + 8 * u);
+            STRATA_UNROLL
+            for (int j = 0; j < N; ++j) acc[j][u] = _mm256_fmadd_ps(wu, X::load(x[j] + i + 8 * u), acc[j][u]);
+        }
+    }
+    for (; i + 8 <= k; i += 8) {
+        const __m256 wu = W::load(wv + i);
+        STRATA_UNROLL
+        for (int j = 0; j < N; ++j) acc[j][0] = _mm256_fmadd_ps(wu, X::load(x[j] + i), acc[j][0]);
+    }
+    STRATA_UNROLL
+    for (int j = 0; j < N; ++j) {
+        STRATA_UNROLL
+        for (int u = 1; u < U; ++u) acc[j][0] = _mm256_add_ps(acc[j][0], acc[j][u]);
+        float sum = hsum_avx2(acc[j][0]);
+        for (std::int64_t t = i; t < k; ++t) sum += W::scalar(wv + t) * X::scalar(x[j] + t);
+        y[static_cast<std::size_t>(j) * y_stride] = sum;
+    }
+}
+
+// ---- the table ---------------------------------------------------------------------------------
+
+template <template <int> class K>
+constexpr void fill_dots(kernel_set& ks) noexcept {
+    ks.dot[0] = K<1>::fn, ks.dot[1] = K<2>::fn, ks.dot[2] = K<3>::fn, ks.dot[3] = K<4>::fn;
+}
+
+template <class W> struct q32_avx2_k { template <int N> struct at { static constexpr dot_fn fn = dot_q32_avx2<W, N>; }; };
+template <class W> struct k4_avx2_k { template <int N> struct at { static constexpr dot_fn fn = dot_k4_avx2<W, N>; }; };
+template <class W, class X> struct float_avx2_k { template <int N> struct at { static constexpr dot_fn fn = dot_float_avx2<W, X, N>; }; };
+template <int N> struct q6_k_avx2_k { static constexpr dot_fn fn = dot_q6_k_avx2<N>; };
+template <int N> struct q3_k_avx2_k { static constexpr dot_fn fn = dot_q3_k_avx2<N>; };
+template <int N> struct q2_k_avx2_k { static constexpr dot_fn fn = dot_q2_k_avx2<N>; };
+template <int N> struct iq4_xs_avx2_k { static constexpr dot_fn fn = dot_iq4_xs_avx2<N>; };
+
+// The AVX2 kernels for F where there are some, else the portable ones; activations to Q8_0 and
+// Q8_K are quantized with AVX2 for every format that uses them.
+template <class F>
+constexpr kernel_set avx2_kernels() noexcept {
+    kernel_set ks = scalar_kernels<F>();
+    using A = typename F::dot_format;
+    if constexpr (std::is_same_v<A, q8_0>) ks.quantize = quantize_q8_0_act<quantize_row_q8_0_avx2, q8_0_offset<F>>;
+    if constexpr (std::is_same_v<A, q8_k>) ks.quantize = quantize_row_q8_k_avx2;
+    if constexpr (std::is_same_v<F, q8_0>) fill_dots<q32_avx2_k<q8_0_avx2>::template at>(ks);
+    if constexpr (std::is_same_v<F, q4_0>) fill_dots<q32_avx2_k<q4_0_avx2>::template at>(ks);
+    if constexpr (std::is_same_v<F, q5_0>) fill_dots<q32_avx2_k<q5_0_avx2>::template at>(ks);
+    if constexpr (std::is_same_v<F, iq4_nl>) fill_dots<q32_avx2_k<iq4_nl_avx2>::template at>(ks);
+    if constexpr (std::is_same_v<F, mxfp4>) fill_dots<q32_avx2_k<mxfp4_avx2>::template at>(ks);
+    if constexpr (std::is_same_v<F, q4_k>) fill_dots<k4_avx2_k<q4_k_avx2>::template at>(ks);
+    if constexpr (std::is_same_v<F, q5_k>) fill_dots<k4_avx2_k<q5_k_avx2>::template at>(ks);
+    if constexpr (std::is_same_v<F, q6_k>) fill_dots<q6_k_avx2_k>(ks);
+    if constexpr (std::is_same_v<F, q3_k>) fill_dots<q3_k_avx2_k>(ks);
+    if constexpr (std::is_same_v<F, q2_k>) fill_dots<q2_k_avx2_k>(ks);
+    if constexpr (std::is_same_v<F, iq4_xs>) fill_dots<iq4_xs_avx2_k>(ks);
+    if constexpr (std::is_same_v<F, f32>) fill_dots<float_avx2_k<f32_avx2, f32_avx2>::template at>(ks);
+    if constexpr (std::is_same_v<F, f16>) fill_dots<float_avx2_k<f16_avx2, f32_avx2>::template at>(ks);
+    if constexpr (std::is_same_v<F, bf16>) fill_dots<float_avx2_k<bf16_avx2, bf16_avx2>::template at>(ks);
+    return ks;
+}
+
+}  // namespace cpu::detail
+STRATA_NAMESPACE_END
+
+#endif  // STRATA_CPU_X86_KERNELS
+// ---- end include/strata/backend/cpu/kernels_avx2.hpp ----
+// ---- begin include/strata/backend/cpu/kernels_avx512.hpp ----
+// strata/backend/cpu/kernels_avx512.hpp — AVX-512 (F/BW/VL/DQ + VNNI) dot kernels.
+//
+// The 32-element formats (one block is 32 bytes of int8 products) stay at 256 bits, where one
+// block is one register and its scale one broadcast (two blocks per zmm would need an insert
+// per activation block and two scales per register, and 512-bit ops issue on two ports, not
+// three). VNNI's vpdpbusd replaces AVX2's vpmaddubsw + vpmaddwd pair and takes the weights'
+// stored unsigned values as they are, its sum starting at the activation row's precomputed
+// -offset * sum(quants) (measured: Q4_0 gemm 54 -> 70 GFLOP/s, Q5_0 gemv +20%, one core).
+//
+// The K-quants use 512 bits: one register holds two 32-value sub-blocks of Q4_K/Q5_K (or four
+// 16-value ones of Q6_K), the 8-bit products are summed in pairs by vpmaddubsw, then multiplied
+// by the per-sub-block scales *and* accumulated by one vpdpwssd. The weight side is arranged to
+// match the activations' natural order (the 32 qs bytes of a sub-block pair are broadcast to
+// both halves and shifted per half), so that the per-activation work — what is repeated N times
+// in a gemm — is plain loads and two products.
+
+
+#if STRATA_CPU_X86_KERNELS
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+
+
+STRATA_NAMESPACE_BEGIN
+namespace cpu::detail {
+
+STRATA_TARGET_AVX512 inline __m512i load512(const void* p) noexcept {
+    return _mm512_loadu_si512(p);
+}
+
+STRATA_TARGET_AVX512 inline __m512i broadcast256(const void* p) noexcept {
+    return _mm512_broadcast_i64x4(_mm256_loadu_si256(static_cast<const __m256i*>(p)));
+}
+
+// A vpermw index: words 8i..8i+7 all pick word i_i. Spreads per-sub-block scales over the lanes
+// that the sub-block's pair products occupy.
+STRATA_TARGET_AVX512 inline __m512i word_index(int i0, int i1, int i2, int i3) noexcept {
+    constexpr long long ones = 0x0101010101010101;
+    return _mm512_cvtepu8_epi16(_mm256_setr_epi64x(i0 * ones, i1 * ones, i2 * ones, i3 * ones));
+}
+
+// ---- 32-element blocks times Q8_0: Q8_0, Q4_0, Q5_0, IQ4_NL, MXFP4 -------------------------
+
+// Each weight format supplies its 32 values as the unsigned bytes it stores (value + offset,
+// see q8_0_offset): vpdpbusd multiplies them with the signed activations directly, and its
+// accumulator starts at the row's -offset * sum(quants) for the block (kernels_scalar.hpp) —
+// one load instead of the sign trick's two instructions per product.
+
+struct q8_0_avx512 : scale_d<q8_0::block> {
+    using block = q8_0::block;
+    STRATA_TARGET_AVX512 static __m256i values(const block& b) noexcept {  // w + 128, as unsigned
+        return _mm256_xor_si256(load256(b.qs), _mm256_set1_epi8(static_cast<char>(0x80)));
+    }
+};
+struct q4_0_avx512 : scale_d<q4_0::block> {
+    using block = q4_0::block;
+    STRATA_TARGET_AVX512 static __m256i values(const block& b) noexcept { return nibbles_to_bytes(b.qs); }
+};
+struct q5_0_avx512 : scale_d<q5_0::block> {
+    using block = q5_0::block;
+    // the fifth bits are a byte mask already: add 16 where set
+    STRATA_TARGET_AVX512 static __m256i values(const block& b) noexcept {
+        std::uint32_t qh = 0;
+        std::memcpy(&qh, b.qh, 4);
+        const __m256i q = nibbles_to_bytes(b.qs);
+        return _mm256_mask_add_epi8(q, static_cast<__mmask32>(qh), q, _mm256_set1_epi8(16));
+    }
+};
+
+struct iq4_nl_avx512 : scale_d<iq4_nl::block> {
+    using block = iq4_nl::block;
+    STRATA_TARGET_AVX512 static __m256i values(const block& b) noexcept { return lookup_nibbles(b.qs, iq4_nl_table<128>); }
+};
+
+struct mxfp4_avx512 : scale_e8m0 {
+    using block = mxfp4::block;
+    STRATA_TARGET_AVX512 static __m256i values(const block& b) noexcept { return lookup_nibbles(b.qs, mxfp4_table<128>); }
+};
+
+struct q8_0_rows {
+    const q8_0::block* qs;
+    const float* scales;
+    const std::int32_t* sums;
+};
+
+template <class W, int N>
+STRATA_TARGET_AVX512 inline void q32_step_avx512(const typename W::block& wb, const q8_0_rows* x, std::int64_t b,
+                                                  __m256* acc) noexcept {
+    const __m256i u = W::values(wb);
+    const __m256 dw = W::scale(wb);
+    STRATA_UNROLL
+    for (int j = 0; j < N; ++j) {
+        const __m256i start = _mm256_zextsi128_si256(_mm_cvtsi32_si128(x[j].sums[b]));
+        const __m256i dot = _mm256_dpbusd_epi32(start, u, load256(x[j].qs[b].qs));
+        acc[j] = _mm256_fmadd_ps(_mm256_mul_ps(dw, _mm256_broadcast_ss(x[j].scales + b)), _mm256_cvtepi32_ps(dot), acc[j]);
+    }
+}
+
+template <class W, int N>
+STRATA_TARGET_AVX512 void dot_q32_avx512(const void* w, const void* a, std::size_t a_stride, std::int64_t nb, float* y,
+                                          std::size_t y_stride) {
+    const auto* wb = static_cast<const typename W::block*>(w);
+    q8_0_rows x[N];
+    STRATA_UNROLL
+    for (int j = 0; j < N; ++j) {
+        x[j].qs = act_row<q8_0>(a, a_stride, j);
+        x[j].scales = q8_0_scales(x[j].qs, nb);
+        x[j].sums = q8_0_sums(x[j].qs, nb);
+    }
+    __m256 acc0[N], acc1[N];
+    STRATA_UNROLL
+    for (int j = 0; j < N; ++j) acc0[j] = acc1[j] = _mm256_setzero_ps();
+    std::int64_t b = 0;
+    for (; b + 1 < nb; b += 2) {
+        q32_step_avx512<W, N>(wb[b], x, b, acc0);
+        q32_step_avx512<W, N>(wb[b + 1], x, b + 1, acc1);
+    }
+    if (b < nb) q32_step_avx512<W, N>(wb[b], x, b, acc0);
+    STRATA_UNROLL
+    for (int j = 0; j < N; ++j) y[static_cast<std::size_t>(j) * y_stride] = hsum_avx2(_mm256_add_ps(acc0[j], acc1[j]));
+}
+
+// ---- Q4_K and Q5_K times Q8_K ----------------------------------------------------------------
+
+// Per block: scales of sub-blocks 2p, 2p+1 spread over the two halves (for vpdpwssd), each min
+// twice (one per bsums group, for one vpmaddwd against the bsums), as in the AVX2 kernel.
+template <class W, int N>
+STRATA_TARGET_AVX512 void dot_k4_avx512(const void* w, const void* a, std::size_t a_stride, std::int64_t nb, float* y,
+                                         std::size_t y_stride) {
+    const auto* wb = static_cast<const typename W::block*>(w);
+    const q8_k::block* ab[N];
+    STRATA_UNROLL
+    for (int j = 0; j < N; ++j) ab[j] = act_row<q8_k>(a, a_stride, j);
+    const __m512i pair_index[4] = {word_index(0, 0, 1, 1), word_index(2, 2, 3, 3), word_index(4, 4, 5, 5), word_index(6, 6, 7, 7)};
+    __m512 acc[N];
+    __m256 accm[N];
+    STRATA_UNROLL
+    for (int j = 0; j < N; ++j) acc[j] = _mm512_setzero_ps(), accm[j] = _mm256_setzero_ps();
+    for (std::int64_t b = 0; b < nb; ++b) {
+        const typename W::block& x = wb[b];
+        const __m128i bytes = k4_scale_bytes(x.scales);
+        const __m512i sc = _mm512_cvtepu8_epi16(_mm256_castsi128_si256(bytes));  // words 0..7: scales
+        const __m128i m = _mm_srli_si128(bytes, 8);
+        const __m256i mins = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(m, m));
+        typename W::high_bits hb(x);
+        __m512i sumi[N];
+        STRATA_UNROLL
+        for (int j = 0; j < N; ++j) sumi[j] = _mm512_setzero_si512();
+        STRATA_UNROLL
+        for (int p = 0; p < 4; ++p) {
+            const __m512i v = W::values(x, p, hb);
+            const __m512i s = _mm512_permutexvar_epi16(pair_index[p], sc);
+            STRATA_UNROLL
+            for (int j = 0; j < N; ++j)
+                sumi[j] = _mm512_dpwssd_epi32(sumi[j], _mm512_maddubs_epi16(v, load512(ab[j][b].qs + 64 * p)), s);
+        }
+        const float d = half_to_float_f16c(x.d.bits), dmin = half_to_float_f16c(x.dmin.bits);
+        STRATA_UNROLL
+        for (int j = 0; j < N; ++j) {
+            const float da = ab[j][b].d;
+            acc[j] = _mm512_fmadd_ps(_mm512_set1_ps(d * da), _mm512_cvtepi32_ps(sumi[j]), acc[j]);
+            const __m256i pm = _mm256_madd_epi16(load256(ab[j][b].bsums), mins);
+            accm[j] = _mm256_fmadd_ps(_mm256_set1_ps(-(dmin * da)), _mm256_cvtepi32_ps(pm), accm[j]);
+        }
+    }
+    STRATA_UNROLL
+    for (int j = 0; j < N; ++j) y[static_cast<std::size_t>(j) * y_stride] = _mm512_reduce_add_ps(acc[j]) + hsum_avx2(accm[j]);
+}
+
+// qs bytes 32p..32p+31 in both halves; low nibbles (sub-block 2p) kept in the low half, high
+// nibbles (2p+1) in the high half: the order of the activations a[64p .. 64p+63].
+STRATA_TARGET_AVX512 inline __m512i nibble_pair(const std::uint8_t* qs) noexcept {
+    const __m512i shift = _mm512_inserti64x4(_mm512_setzero_si512(), _mm256_set1_epi16(4), 1);
+    return _mm512_and_si512(_mm512_srlv_epi16(broadcast256(qs), shift), _mm512_set1_epi8(0x0f));
+}
+
+struct q4_k_avx512 {
+    using block = q4_k::block;
+    struct high_bits {
+        explicit high_bits(const block&) noexcept {}
+    };
+    STRATA_TARGET_AVX512 static __m512i values(const block& b, int p, high_bits&) noexcept { return nibble_pair(b.qs + 32 * p); }
+};
+
+struct q5_k_avx512 {
+    using block = q5_k::block;
+    // qh in both halves, and the bit of each qh byte that belongs to sub-block 2p (low half)
+    // and 2p+1 (high half); moved up two bits per pair
+    struct high_bits {
+        __m512i qh, select;
+        STRATA_TARGET_AVX512 explicit high_bits(const block& b) noexcept
+            : qh(broadcast256(b.qh)), select(_mm512_inserti64x4(_mm512_set1_epi8(1), _mm256_set1_epi8(2), 1)) {}
+    };
+    STRATA_TARGET_AVX512 static __m512i values(const block& b, int p, high_bits& h) noexcept {
+        const __m512i v = nibble_pair(b.qs + 32 * p);
+        const __mmask64 fifth = _mm512_test_epi8_mask(h.qh, h.select);
+        h.select = _mm512_slli_epi16(h.select, 2);  // bytes stay <= 0x80: no carry between bytes
+        return _mm512_mask_add_epi8(v, fifth, v, _mm512_set1_epi8(0x10));
+    }
+};
+
+// ---- Q6_K times Q8_K ---------------------------------------------------------------------------
+
+// Per half of the block (128 values): the 64 ql bytes give values 0..63 (low nibbles) and
+// 64..127 (high nibbles) in order; the top two bits come from the 32 qh bytes, broadcast and
+// shifted per 256-bit half to bits 4-5, and are merged with one ternary-logic op.
+template <int N>
+STRATA_TARGET_AVX512 void dot_q6_k_avx512(const void* w, const void* a, std::size_t a_stride, std::int64_t nb, float* y,
+                                           std::size_t y_stride) {
+    const auto* wb = static_cast<const q6_k::block*>(w);
+    const q8_k::block* ab[N];
+    STRATA_UNROLL
+    for (int j = 0; j < N; ++j) ab[j] = act_row<q8_k>(a, a_stride, j);
+    const __m512i m4 = _mm512_set1_epi8(0x0f), m2 = _mm512_set1_epi8(0x30);
+    const __m512i up_4_2 = _mm512_inserti64x4(_mm512_set1_epi16(4), _mm256_set1_epi16(2), 1);
+    const __m512i down_0_2 = _mm512_inserti64x4(_mm512_setzero_si512(), _mm256_set1_epi16(2), 1);
+    const __m512i quad_index[4] = {word_index(0, 1, 2, 3), word_index(4, 5, 6, 7), word_index(8, 9, 10, 11),
+                                   word_index(12, 13, 14, 15)};
+    constexpr int a_or_bc = 0xf8;  // ternary logic: A | (B & C)
+    __m512 acc[N];
+    STRATA_UNROLL
+    for (int j = 0; j < N; ++j) acc[j] = _mm512_setzero_ps();
+    for (std::int64_t b = 0; b < nb; ++b) {
+        const q6_k::block& x = wb[b];
+        const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x.scales)));
+        const __m512i sc = _mm512_castsi256_si512(sc16);
+        __m512i sumi[N];
+        STRATA_UNROLL
+        for (int j = 0; j < N; ++j) {
+            // the offset of 32 in every stored value: 32 * sum over sub-blocks of scale * bsum
+            const __m256i corr = _mm256_slli_epi32(_mm256_madd_epi16(load256(ab[j][b].bsums), sc16), 5);
+            sumi[j] = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_zextsi256_si512(corr));
+        }
+        STRATA_UNROLL
+        for (int h = 0; h < 2; ++h) {
+            const __m512i ql = load512(x.ql + 64 * h), qh = broadcast256(x.qh + 32 * h);
+            const __m512i v0 = _mm512_ternarylogic_epi32(_mm512_and_si512(ql, m4), _mm512_sllv_epi16(qh, up_4_2), m2, a_or_bc);
+            const __m512i v1 = _mm512_ternarylogic_epi32(_mm512_and_si512(_mm512_srli_epi16(ql, 4), m4),
+                                                         _mm512_srlv_epi16(qh, down_0_2), m2, a_or_bc);
+            const __m512i s0 = _mm512_permutexvar_epi16(quad_index[2 * h], sc);
+            const __m512i s1 = _mm512_permutexvar_epi16(quad_index[2 * h + 1], sc);
+            STRATA_UNROLL
+            for (int j = 0; j < N; ++j) {
+                const std::int8_t* q = ab[j][b].qs + 128 * h;
+                sumi[j] = _mm512_dpwssd_epi32(sumi[j], _mm512_maddubs_epi16(v0, load512(q)), s0);
+                sumi[j] = _mm512_dpwssd_epi32(sumi[j], _mm512_maddubs_epi16(v1, load512(q + 64)), s1);
+            }
+        }
+        const float d = half_to_float_f16c(x.d.bits);
+        STRATA_UNROLL
+        for (int j = 0; j < N; ++j)
+            acc[j] = _mm512_fmadd_ps(_mm512_set1_ps(d * ab[j][b].d), _mm512_cvtepi32_ps(sumi[j]), acc[j]);
+    }
+    STRATA_UNROLL
+    for (int j = 0; j < N; ++j) y[static_cast<std::size_t>(j) * y_stride] = _mm512_reduce_add_ps(acc[j]);
+}
+
+// ---- IQ4_XS times Q8_K ---------------------------------------------------------------------------
+
+// A 512-bit vector takes sub-blocks 2p and 2p+1 (32 qs bytes): each 16-byte half goes to two
+// 128-bit lanes, the second of each shifted down to its high nibbles, then the codebook lookup
+// (vpshufb works per lane). The values are signed: |v| times the activation negated where v is.
+template <int N>
+STRATA_TARGET_AVX512 void dot_iq4_xs_avx512(const void* w, const void* a, std::size_t a_stride, std::int64_t nb, float* y,
+                                             std::size_t y_stride) {
+    const auto* wb = static_cast<const iq4_xs::block*>(w);
+    const q8_k::block* ab[N];
+    STRATA_UNROLL
+    for (int j = 0; j < N; ++j) ab[j] = act_row<q8_k>(a, a_stride, j);
+    const __m512i pair_index[4] = {word_index(0, 0, 1, 1), word_index(2, 2, 3, 3), word_index(4, 4, 5, 5), word_index(6, 6, 7, 7)};
+    const __m512i shift = _mm512_setr_epi64(0, 0, 0x0004000400040004, 0x0004000400040004, 0, 0, 0x0004000400040004, 0x0004000400040004);
+    const __m512i table = _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(iq4_nl_table<0>)));
+    __m512 acc[N];
+    STRATA_UNROLL
+    for (int j = 0; j < N; ++j) acc[j] = _mm512_setzero_ps();
+    for (std::int64_t b = 0; b < nb; ++b) {
+        const iq4_xs::block& x = wb[b];
+        const __m512i sc = _mm512_castsi128_si512(iq4_xs_scales(x));
+        __m512i sumi[N];
+        STRATA_UNROLL
+        for (int j = 0; j < N; ++j) sumi[j] = _mm512_setzero_si512();
+        STRATA_UNROLL
+        for (int p = 0; p < 4; ++p) {
+            const __m512i q = _mm512_castsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.qs + 32 * p)));
+            const __m512i idx = _mm512_and_si512(_mm512_srlv_epi16(_mm512_shuffle_i64x2(q, q, 0x50), shift), _mm512_set1_epi8(0x0f));
+            const __m512i v = _mm512_shuffle_epi8(table, idx);
+            const __m512i av = _mm512_abs_epi8(v);
+            const __mmask64 negative = _mm512_movepi8_mask(v);
+            const __m512i s = _mm512_permutexvar_epi16(pair_index[p], sc);
+            STRATA_UNROLL
+            for (int j = 0; j < N; ++j) {
+                const __m512i act = load512(ab[j][b].qs + 64 * p);
+                const __m512i sx = _mm512_mask_sub_epi8(act, negative, _mm512_setzero_si512(), act);
+                sumi[j] = _mm512_dpwssd_epi32(sumi[j], _mm512_maddubs_epi16(av, sx), s);
+            }
+        }
+        const float d = half_to_float_f16c(x.d.bits);
+        STRATA_UNROLL
+        for (int j = 0; j < N; ++j)
+            acc[j] = _mm512_fmadd_ps(_mm512_set1_ps(d * ab[j][b].d), _mm512_cvtepi32_ps(sumi[j]), acc[j]);
+    }
+    STRATA_UNROLL
+    for (int j = 0; j < N; ++j) y[static_cast<std::size_t>(j) * y_stride] = _mm512_reduce_add_ps(acc[j]);
+}
+
+// ---- Q2_K and Q3_K times Q8_K ------------------------------------------------------------------
+
+// As in the AVX2 kernels; a 512-bit vector takes the fields (2p, 2p+1) of a half's 32 qs
+// bytes: the bytes broadcast to both halves and shifted by 4p and 4p + 2.
+STRATA_TARGET_AVX512 inline __m512i two_bit_pair(const std::uint8_t* qs, int p) noexcept {
+    const __m512i shift = _mm512_inserti64x4(_mm512_set1_epi16(static_cast<short>(4 * p)), _mm256_set1_epi16(static_cast<short>(4 * p + 2)), 1);
+    return _mm512_and_si512(_mm512_srlv_epi16(broadcast256(qs), shift), _mm512_set1_epi8(3));
+}
+
+template <int N>
+STRATA_TARGET_AVX512 void dot_q3_k_avx512(const void* w, const void* a, std::size_t a_stride, std::int64_t nb, float* y,
+                                           std::size_t y_stride) {
+    const auto* wb = static_cast<const q3_k::block*>(w);
+    const q8_k::block* ab[N];
+    STRATA_UNROLL
+    for (int j = 0; j < N; ++j) ab[j] = act_row<q8_k>(a, a_stride, j);
+    const __m512i quad_index[4] = {word_index(0, 1, 2, 3), word_index(4, 5, 6, 7), word_index(8, 9, 10, 11),
+                                   word_index(12, 13, 14, 15)};
+    __m512 acc[N];
+    STRATA_UNROLL
+    for (int j = 0; j < N; ++j) acc[j] = _mm512_setzero_ps();
+    for (std::int64_t b = 0; b < nb; ++b) {
+        const q3_k::block& x = wb[b];
+        const __m256i sc16 = _mm256_cvtepi8_epi16(q3_k_scales(x.scales));
+        const __m512i sc = _mm512_castsi256_si512(sc16);
+        __m512i sumi[N];
+        STRATA_UNROLL
+        for (int j = 0; j < N; ++j) {
+            const __m256i corr = _mm256_slli_epi32(_mm256_madd_epi16(load256(ab[j][b].bsums), sc16), 2);
+            sumi[j] = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_zextsi256_si512(corr));
+        }
+        const __m512i hm = broadcast256(x.hmask);
+        __m512i select = _mm512_inserti64x4(_mm512_set1_epi8(1), _mm256_set1_epi8(2), 1);  // hmask bits of vector 2h+p
+        STRATA_UNROLL
+        for (int h = 0; h < 2; ++h) {
+            STRATA_UNROLL
+            for (int p = 0; p < 2; ++p) {
+                const __m512i low = two_bit_pair(x.qs + 32 * h, p);
+                const __m512i u = _mm512_mask_add_epi8(low, _mm512_test_epi8_mask(hm, select), low, _mm512_set1_epi8(4));
+                select = _mm512_slli_epi16(select, 2);
+                const __m512i s = _mm512_permutexvar_epi16(quad_index[2 * h + p], sc);
+                STRATA_UNROLL
+                for (int j = 0; j < N; ++j)
+                    sumi[j] = _mm512_dpwssd_epi32(sumi[j], _mm512_maddubs_epi16(u, load512(ab[j][b].qs + 128 * h + 64 * p)), s);
+            }
+        }
+        const float d = half_to_float_f16c(x.d.bits);
+        STRATA_UNROLL
+        for (int j = 0; j < N; ++j)
+            acc[j] = _mm512_fmadd_ps(_mm512_set1_ps(d * ab[j][b].d), _mm512_cvtepi32_ps(sumi[j]), acc[j]);
+    }
+    STRATA_UNROLL
+    for (int j = 0; j < N; ++j) y[static_cast<std::size_t>(j) * y_stride] = _mm512_reduce_add_ps(acc[j]);
+}
+
+template <int N>
+STRATA_TARGET_AVX512 void dot_q2_k_avx512(const void* w, const void* a, std::size_t a_stride, std::int64_t nb, float* y,
+                                           std::size_t y_stride) {
+    const auto* wb = static_cast<const q2_k::block*>(w);
+    const q8_k::block* ab[N];
+    STRATA_UNROLL
+    for (int j = 0; j < N; ++j) ab[j] = act_row<q8_k>(a, a_stride, j);
+    const __m512i quad_index[4] = {word_index(0, 1, 2, 3), word_index(4, 5, 6, 7), word_index(8, 9, 10, 11),
+                                   word_index(12, 13, 14, 15)};
+    __m512 acc[N];
+    __m256 accm[N];
+    STRATA_UNROLL
+    for (int j = 0; j < N; ++j) acc[j] = _mm512_setzero_ps(), accm[j] = _mm256_setzero_ps();
+    for (std::int64_t b = 0; b < nb; ++b) {
+        const q2_k::block& x = wb[b];
+        const __m128i packed = _mm_loadu_si128(reinterpret_cast<const __m128i*>(x.scales));
+        const __m512i sc = _mm512_castsi256_si512(_mm256_cvtepu8_epi16(_mm_and_si128(packed, _mm_set1_epi8(0x0f))));
+        const __m256i mins = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(packed, 4), _mm_set1_epi8(0x0f)));
+        __m512i sumi[N];
+        STRATA_UNROLL
+        for (int j = 0; j < N; ++j) sumi[j] = _mm512_setzero_si512();
+        STRATA_UNROLL
+        for (int h = 0; h < 2; ++h) {
+            STRATA_UNROLL
+            for (int p = 0; p < 2; ++p) {
+                const __m512i u = two_bit_pair(x.qs + 32 * h, p);
+                const __m512i s = _mm512_permutexvar_epi16(quad_index[2 * h + p], sc);
+                STRATA_UNROLL
+                for (int j = 0; j < N; ++j)
+                    sumi[j] = _mm512_dpwssd_epi32(sumi[j], _mm512_maddubs_epi16(u, load512(ab[j][b].qs + 128 * h + 64 * p)), s);
+            }
+        }
+        const float d = half_to_float_f16c(x.d.bits), dmin = half_to_float_f16c(x.dmin.bits);
+        STRATA_UNROLL
+        for (int j = 0; j < N; ++j) {
+            const float da = ab[j][b].d;
+            acc[j] = _mm512_fmadd_ps(_mm512_set1_ps(d * da), _mm512_cvtepi32_ps(sumi[j]), acc[j]);
+            const __m256i pm = _mm256_madd_epi16(load256(ab[j][b].bsums), mins);
+            accm[j] = _mm256_fmadd_ps(_mm256_set1_ps(-(dmin * da)), _mm256_cvtepi32_ps(pm), accm[j]);
+        }
+    }
+    STRATA_UNROLL
+    for (int j = 0; j < N; ++j) y[static_cast<std::size_t>(j) * y_stride] = _mm512_reduce_add_ps(acc[j]) + hsum_avx2(accm[j]);
+}
+
+// ---- F32 and F16 weights times f32 activations, BF16 times BF16 -------------------------------
+
+struct f32_avx512 {
+    using type = float;
+    STRATA_TARGET_AVX512 static __m512 load(const float* p) noexcept { return _mm512_loadu_ps(p); }
+    STRATA_TARGET_AVX512 static __m512 load(const float* p, __mmask16 m) noexcept { return _mm512_maskz_loadu_ps(m, p); }
+};
+struct f16_avx512 {
+    using type = std::uint16_t;
+    STRATA_TARGET_AVX512 static __m512 load(const std::uint16_t* p) noexcept {
+        return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+    }
+    STRATA_TARGET_AVX512 static __m512 load(const std::uint16_t* p, __mmask16 m) noexcept {
+        return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, p));
+    }
+};
+struct bf16_avx512 {
+    using type = std::uint16_t;
+    STRATA_TARGET_AVX512 static __m512 widen(__m256i h) noexcept {
+        return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+    }
+    STRATA_TARGET_AVX512 static __m512 load(const std::uint16_t* p) noexcept {
+        return widen(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+    }
+    STRATA_TARGET_AVX512 static __m512 load(const std::uint16_t* p, __mmask16 m) noexcept { return widen(_mm256_maskz_loadu_epi16(m, p)); }
+};
+
+// As the AVX2 kernel, 16 lanes wide; the tail is one masked step (masked loads do not fault on
+// the lanes they leave out).
+template <class W, class X, int N>
+STRATA_TARGET_AVX512 void dot_float_avx512(const void* w, const void* a, std::size_t a_stride, std::int64_t k, float* y,
+                                            std::size_t y_stride) {
+    constexpr int U = N == 1 ? 4 : 2;
+    const auto* wv = static_cast<const typename W::type*>(w);
+    const typename X::type* x[N];
+    STRATA_UNROLL
+    for (int j = 0; j < N; ++j) x[j] = reinterpret_cast<const typename X::type*>(static_cast<const std::byte*>(a) + a_stride * std::size_t(j));
+    __m512 acc[N][U];
+    STRATA_UNROLL
+    for (int j = 0; j < N; ++j)
+        STRATA_UNROLL
+        for (int u = 0; u < U; ++u) acc[j][u] = _mm512_setzero_ps();
+    std::int64_t i = 0;
+    for (; i + 16 * U <= k; i += 16 * U) {
+        STRATA_UNROLL
+        for (int u = 0; u < U; ++u) {
+            const __m512 wu = W::load(wv + i + 16 * u);
+            STRATA_UNROLL
+            for (int j = 0; j < N; ++j) acc[j][u] = _mm512_fmadd_ps(wu, X::load(x[j] + i + 16 * u), acc[j][u]);
+        }
+    }
+    for (; i < k; i += 16) {
+        const __mmask16 m = k - i >= 16 ? __mmask16(0xffff) : static_cast<__mmask16>((1u << (k - i)) - 1);
+        const __m512 wu = W::load(wv + i, m);
+        STRATA_UNROLL
+        for (int j = 0; j < N; ++j) acc[j][0] = _mm512_fmadd_ps(wu, X::load(x[j] + i, m), acc[j][0]);
+    }
+    STRATA_UNROLL
+    for (int j = 0; j < N; ++j) {
+        STRATA_UNROLL
+        for (int u = 1; u < U; ++u) acc[j][0] = _mm512_add_ps(acc[j][0], acc[j][u]);
+        y[static_cast<std::size_t>(j) * y_stride] = _mm512_reduce_add_ps(acc[j][0]);
+    }
+}
+
+// ---- the table ---------------------------------------------------------------------------------
+
+template <class W> struct q32_avx512_k { template <int N> struct at { static constexpr dot_fn fn = dot_q32_avx512<W, N>; }; };
+template <class W> struct k4_avx512_k { template <int N> struct at { static constexpr dot_fn fn = dot_k4_avx512<W, N>; }; };
+template <class W, class X> struct float_avx512_k { template <int N> struct at { static constexpr dot_fn fn = dot_float_avx512<W, X, N>; }; };
+template <int N> struct q6_k_avx512_k { static constexpr dot_fn fn = dot_q6_k_avx512<N>; };
+template <int N> struct q3_k_avx512_k { static constexpr dot_fn fn = dot_q3_k_avx512<N>; };
+template <int N> struct q2_k_avx512_k { static constexpr dot_fn fn = dot_q2_k_avx512<N>; };
+template <int N> struct iq4_xs_avx512_k { static constexpr dot_fn fn = dot_iq4_xs_avx512<N>; };
+
+// The AVX-512 kernels for F where there are some, else the AVX2 ones (else the portable ones).
+template <class F>
+constexpr kernel_set avx512_kernels() noexcept {
+    kernel_set ks = avx2_kernels<F>();
+    using A = typename F::dot_format;
+    if constexpr (std::is_same_v<A, q8_0>) ks.quantize = quantize_q8_0_act<quantize_row_q8_0_avx512, q8_0_offset<F>>;
+    if constexpr (std::is_same_v<A, q8_k>) ks.quantize = quantize_row_q8_k_avx512;
+    if constexpr (std::is_same_v<F, q8_0>) fill_dots<q32_avx512_k<q8_0_avx512>::template at>(ks);
+    if constexpr (std::is_same_v<F, q4_0>) fill_dots<q32_avx512_k<q4_0_avx512>::template at>(ks);
+    if constexpr (std::is_same_v<F, q5_0>) fill_dots<q32_avx512_k<q5_0_avx512>::template at>(ks);
+    if constexpr (std::is_same_v<F, iq4_nl>) fill_dots<q32_avx512_k<iq4_nl_avx512>::template at>(ks);
+    if constexpr (std::is_same_v<F, mxfp4>) fill_dots<q32_avx512_k<mxfp4_avx512>::template at>(ks);
+    if constexpr (std::is_same_v<F, q4_k>) fill_dots<k4_avx512_k<q4_k_avx512>::template at>(ks);
+    if constexpr (std::is_same_v<F, q5_k>) fill_dots<k4_avx512_k<q5_k_avx512>::template at>(ks);
+    if constexpr (std::is_same_v<F, q6_k>) fill_dots<q6_k_avx512_k>(ks);
+    if constexpr (std::is_same_v<F, q3_k>) fill_dots<q3_k_avx512_k>(ks);
+    if constexpr (std::is_same_v<F, q2_k>) fill_dots<q2_k_avx512_k>(ks);
+    if constexpr (std::is_same_v<F, iq4_xs>) fill_dots<iq4_xs_avx512_k>(ks);
+    if constexpr (std::is_same_v<F, f32>) fill_dots<float_avx512_k<f32_avx512, f32_avx512>::template at>(ks);
+    if constexpr (std::is_same_v<F, f16>) fill_dots<float_avx512_k<f16_avx512, f32_avx512>::template at>(ks);
+    if constexpr (std::is_same_v<F, bf16>) fill_dots<float_avx512_k<bf16_avx512, bf16_avx512>::template at>(ks);
+    return ks;
+}
+
+}  // namespace cpu::detail
+STRATA_NAMESPACE_END
+
+#endif  // STRATA_CPU_X86_KERNELS
+// ---- end include/strata/backend/cpu/kernels_avx512.hpp ----
+
+STRATA_NAMESPACE_BEGIN
+namespace cpu {
+
+struct weight_view {
+    ggml_type type = ggml_type::f32;
+    const void* data = nullptr;
+    std::int64_t rows = 0;      // output features
+    std::int64_t k = 0;         // input features, a multiple of the type's block size
+    std::size_t row_bytes = 0;  // from one row to the next, at least strata::row_bytes(type, k)
+};
+
+// The type a weight type's activations are converted to (ggml's vec_dot_type), f32 where the
+// kernels read the f32 activations directly; nothing for a type Strata has no policy for.
+constexpr std::optional<ggml_type> activation_type(ggml_type w) noexcept {
+    switch (w) {
+        case ggml_type::f32:
+        case ggml_type::f16: return ggml_type::f32;
+        case ggml_type::bf16: return ggml_type::bf16;
+        case ggml_type::q4_0:
+        case ggml_type::q5_0:
+        case ggml_type::q8_0:
+        case ggml_type::iq4_nl:
+        case ggml_type::mxfp4: return ggml_type::q8_0;
+        case ggml_type::q4_1:
+        case ggml_type::q5_1:
+        case ggml_type::q8_1: return ggml_type::q8_1;
+        case ggml_type::q2_k:
+        case ggml_type::q3_k:
+        case ggml_type::q4_k:
+        case ggml_type::q5_k:
+        case ggml_type::q6_k:
+        case ggml_type::q8_k:
+        case ggml_type::iq4_xs: return ggml_type::q8_k;
+        default: return std::nullopt;
+    }
+}
+
+// Scratch must start on this boundary; each converted activation row starts on it too, so that
+// rows never share a cache line between the threads that write them.
+inline constexpr std::size_t scratch_alignment = 64;
+
+namespace detail {
+[[noreturn]] inline void no_activation_type(ggml_type w) {
+    const auto ti = find_type_info(static_cast<std::uint32_t>(w));
+    STRATA_THROW(errc::unsupported, "cpu matmul: no kernels for weight type " +
+                                        (ti ? std::string(ti->name) : "id " + std::to_string(static_cast<std::uint32_t>(w))));
+}
+}  // namespace detail
+
+// Bytes from one converted activation row to the next in the scratch (0 when none is needed).
+inline std::size_t activation_row_bytes(ggml_type w, std::int64_t k) {
+    const auto a = activation_type(w);
+    if (!a) detail::no_activation_type(w);
+    if (*a == ggml_type::f32) return 0;
+    if (*a == ggml_type::q8_0) return detail::q8_0_act_row_bytes(k / 32);  // blocks + two tables
+    return detail::round_up(row_bytes(*a, static_cast<std::uint64_t>(k)), scratch_alignment);
+}
+
+// The exact scratch a matmul of weight type w with n_tokens activation rows of k uses. It does
+// not depend on the ISA level or the thread count.
+inline std::size_t scratch_bytes(ggml_type w, std::int64_t k, std::int64_t n_tokens) {
+    return activation_row_bytes(w, k) * static_cast<std::size_t>(n_tokens > 0 ? n_tokens : 0);
+}
+
+namespace detail {
+
+// The kernels of one format at one level (levels above what is compiled fall back).
+template <class F>
+kernel_set kernels_for(isa level) noexcept {
+#if STRATA_CPU_X86_KERNELS
+    if (level == isa::avx512) {
+        static constexpr kernel_set ks = avx512_kernels<F>();
+        return ks;
+    }
+    if (level == isa::avx2) {
+        static constexpr kernel_set ks = avx2_kernels<F>();
+        return ks;
+    }
+#endif
+    (void)level;
+    static constexpr kernel_set ks = scalar_kernels<F>();
+    return ks;
+}
+
+// Tiles of the gemm loop over one thread's rows: 64 tokens x 16 rows. A row tile of Q4_K with
+// k = 2048 is 18 KB and stays in L1 while the 64 activation rows (150 KB of Q8_K) stream from
+// L2; every weight row tile is read n_tokens / 64 times in all.
+inline constexpr std::int64_t row_tile = 16;
+inline constexpr std::int64_t token_tile = 64;
+
+// Decode streams the weights once: prefetching the bytes one row-length at a time this far ahead
+// doubled the single-thread gemv bandwidth from memory (Q8_0 262144 x 640: 6.2 -> 12 GB/s, on a
+// VM reading 11-13 GB/s; 1-16 KB all helped, 6-8 KB most). Prefetches never fault, so running
+// past the end of the matrix is harmless.
+inline constexpr std::size_t prefetch_distance = 6 * 1024;
+
+inline void prefetch(const std::byte* p, std::size_t bytes) noexcept {
+#if defined(__GNUC__) || defined(__clang__)
+    for (std::size_t o = 0; o < bytes; o += 64) __builtin_prefetch(p + o);
+#else
+    (void)p, (void)bytes;
+#endif
+}
+
+struct gemm_args {
+    const std::byte* w;
+    std::size_t w_stride;
+    const std::byte* act;
+    std::size_t act_stride;
+    std::int64_t nb;  // blocks per row
+    std::int64_t n_tokens;
+    float* y;
+    std::int64_t rows;  // y's row stride
+};
+
+inline void run_rows(const kernel_set& ks, const gemm_args& g, std::int64_t r0, std::int64_t r1) {
+    const auto ys = static_cast<std::size_t>(g.rows);
+    if (g.n_tokens == 1) {
+        for (std::int64_t r = r0; r < r1; ++r) {
+            const std::byte* row = g.w + static_cast<std::size_t>(r) * g.w_stride;
+            prefetch(row + prefetch_distance, g.w_stride);
+            ks.dot[0](row, g.act, 0, g.nb, g.y + r, 0);
+        }
+        return;
+    }
+    for (std::int64_t t0 = 0; t0 < g.n_tokens; t0 += token_tile) {
+        const std::int64_t t1 = t0 + token_tile < g.n_tokens ? t0 + token_tile : g.n_tokens;
+        for (std::int64_t rc = r0; rc < r1; rc += row_tile) {
+            const std::int64_t re = rc + row_tile < r1 ? rc + row_tile : r1;
+            for (std::int64_t t = t0; t < t1; t += max_cols) {
+                const auto cols = static_cast<int>(t1 - t < max_cols ? t1 - t : max_cols);
+                const std::byte* a = g.act + static_cast<std::size_t>(t) * g.act_stride;
+                for (std::int64_t r = rc; r < re; ++r)
+                    ks.dot[cols - 1](g.w + static_cast<std::size_t>(r) * g.w_stride, a, g.act_stride, g.nb,
+                                     g.y + static_cast<std::size_t>(t) * ys + r, ys);
+            }
+        }
+    }
+}
+
+// Thread i's rows [split(i), split(i + 1)): even shares, cut at multiples of 16 rows so that
+// no two threads write one cache line of y.
+constexpr std::int64_t split(std::int64_t rows, int i, int n) noexcept {
+    if (i >= n) return rows;
+    const std::int64_t at = rows * i / n;
+    return at / 16 * 16;
+}
+
+// Below ~32 KB of weights a second thread costs more to wake than it saves.
+inline int threads_for(const backend& be, std::int64_t rows, std::size_t weight_bytes, std::int64_t n_tokens) {
+    constexpr std::size_t min_bytes_per_thread = 32 * 1024;
+    const std::size_t work = weight_bytes * static_cast<std::size_t>(n_tokens);
+    std::int64_t n = static_cast<std::int64_t>(work / min_bytes_per_thread);
+    if (n > (rows + 15) / 16) n = (rows + 15) / 16;
+    if (n > be.n_threads()) n = be.n_threads();
+    return n < 1 ? 1 : static_cast<int>(n);
+}
+
+inline void check_args(const weight_view& w, const float* x, std::int64_t n_tokens, const float* y, std::span<std::byte> scratch) {
+    const auto fail = [](const std::string& m) { STRATA_THROW(errc::argument, "cpu matmul: " + m); };
+    if (w.data == nullptr || x == nullptr || y == nullptr) fail("null weight, activation or output pointer");
+    if (w.rows < 1 || w.k < 1 || n_tokens < 1) fail("empty shape");
+    const std::uint32_t be = info(w.type).block_elems;
+    if (be == 0 || w.k % be != 0) fail("k = " + std::to_string(w.k) + " is not a multiple of the block size of " + std::string(type_name(w.type)));
+    if (w.row_bytes < row_bytes(w.type, static_cast<std::uint64_t>(w.k))) fail("row_bytes is smaller than one row");
+    const std::size_t need = scratch_bytes(w.type, w.k, n_tokens);
+    if (scratch.size() < need) fail("scratch holds " + std::to_string(scratch.size()) + " bytes, needs " + std::to_string(need));
+    if (need > 0 && reinterpret_cast<std::uintptr_t>(scratch.data()) % scratch_alignment != 0) fail("scratch is not 64-byte aligned");
+}
+
+}  // namespace detail
+
+// y = W x for n_tokens activation rows (shapes at the top of this file). Throws
+// errc::unsupported for a weight type not in Formats, errc::argument for bad shapes or too
+// little / misaligned scratch. Calls the backend's pool; not to be called from inside it.
+template <class Formats>
+void matmul(const backend& be, const weight_view& w, const float* x, std::int64_t n_tokens, float* y,
+            std::span<std::byte> scratch) {
+    detail::check_args(w, x, n_tokens, y, scratch);
+    const detail::kernel_set ks = Formats::dispatch(w.type, "cpu matmul weight", [&](auto f) {
+        using F = decltype(f);
+        constexpr ggml_type expect = std::is_same_v<F, f16> || std::is_same_v<F, f32> ? ggml_type::f32 : F::dot_format::type;
+        static_assert(activation_type(F::type) == expect, "activation_type() disagrees with the format's dot_format");
+        return detail::kernels_for<F>(be.level());
+    });
+    const std::size_t a_stride = activation_row_bytes(w.type, w.k);
+    const int n_threads = detail::threads_for(be, w.rows, w.row_bytes * static_cast<std::size_t>(w.rows), n_tokens);
+
+    const auto* act = reinterpret_cast<const std::byte*>(x);
+    std::size_t act_stride = static_cast<std::size_t>(w.k) * sizeof(float);
+    if (ks.quantize != nullptr) {
+        const auto quantize = [&](std::int64_t t0, std::int64_t t1) {
+            for (std::int64_t t = t0; t < t1; ++t)
+                ks.quantize(x + t * w.k, scratch.data() + static_cast<std::size_t>(t) * a_stride, w.k);
+        };
+        if (n_tokens == 1 || n_threads == 1) {
+            quantize(0, n_tokens);  // one row: cheaper than waking the pool for it
+        } else {
+            be.pool().run(n_threads, [&](int i, int n) { quantize(n_tokens * i / n, n_tokens * (i + 1) / n); });
+        }
+        act = scratch.data();
+        act_stride = a_stride;
+    }
+
+    const detail::gemm_args g{static_cast<const std::byte*>(w.data), w.row_bytes, act, act_stride,
+                              w.k / static_cast<std::int64_t>(info(w.type).block_elems), n_tokens, y, w.rows};
+    be.pool().run(n_threads, [&](int i, int n) {
+        detail::run_rows(ks, g, detail::split(w.rows, i, n), detail::split(w.rows, i + 1, n));
+    });
+}
+
+// Decode: one activation row, y has w.rows values.
+template <class Formats>
+void gemv(const backend& be, const weight_view& w, const float* x, float* y, std::span<std::byte> scratch) {
+    matmul<Formats>(be, w, x, 1, y, scratch);
+}
+
+}  // namespace cpu
+STRATA_NAMESPACE_END
+// ---- end include/strata/backend/cpu/matmul.hpp ----
+// ---- begin include/strata/engine/conversation.hpp ----
+// strata/engine/conversation.hpp — a multi-turn chat on one session: the history is rendered
+// with the model's chat format every turn, and only the tokens after the part the KV cache
+// already holds are evaluated (the cache is rewound to the common prefix).
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+// ---- begin include/strata/engine/generate.hpp ----
+// strata/engine/generate.hpp — the generation loop: sample, stop, stream text.
+//
+// Streaming text is cut at token boundaries, which can split a UTF-8 character or the start of
+// a stop string; the loop holds such a tail back until it is known to be complete (or not a
+// stop string), so a caller only ever sees final text, and never the stop string itself.
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+
+STRATA_NAMESPACE_BEGIN
+
+struct generate_options {
+    std::int64_t num_predict = -1;       // tokens to generate at most; -1: until EOG or the context is full
+    std::vector<std::string> stop;       // stop strings (not included in the output)
+};
+
+enum class stop_reason { eog, stop_string, num_predict, context_full };
+
+constexpr std::string_view to_string(stop_reason r) noexcept {
+    switch (r) {
+        case stop_reason::eog: return "end of generation";
+        case stop_reason::stop_string: return "stop string";
+        case stop_reason::num_predict: return "num_predict reached";
+        case stop_reason::context_full: return "context full";
+    }
+    return "unknown";
+}
+
+struct generate_stats {
+    std::int64_t prompt_tokens = 0, generated_tokens = 0;
+    double prompt_seconds = 0, generate_seconds = 0;
+    stop_reason reason = stop_reason::eog;
+    std::string text;  // everything streamed
+};
+
+namespace detail {
+
+// Length of the longest prefix of s that ends on a complete UTF-8 character.
+inline std::size_t complete_utf8(std::string_view s) {
+    std::size_t i = s.size();
+    // walk back over at most 3 continuation bytes to the lead byte of the last character
+    std::size_t back = 0;
+    while (back < 4 && i > 0 && (static_cast<unsigned char>(s[i - 1]) & 0xC0) == 0x80) { --i; ++back; }
+    if (i == 0) return s.size();  // no lead byte: not UTF-8 we can wait for; pass through
+    const auto lead = static_cast<unsigned char>(s[i - 1]);
+    const std::size_t need = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 1;
+    return back + 1 >= need ? s.size() : i - 1;  // incomplete: stop before its lead byte
+}
+
+// How many trailing bytes of s could begin one of the stop strings.
+inline std::size_t stop_prefix_tail(std::string_view s, const std::vector<std::string>& stops) {
+    std::size_t keep = 0;
+    for (const auto& st : stops)
+        for (std::size_t n = std::min(st.size() - 1, s.size()); n > keep; --n)
+            if (s.substr(s.size() - n) == std::string_view(st).substr(0, n)) { keep = n; break; }
+    return keep;
+}
+
+}  // namespace detail
+
+// Prefills `prompt` into the session, then generates with its sampler, calling on_text with
+// each piece of final text. Session is any basic_session; tok its engine's tokenizer.
+template <class Session, class Tokenizer>
+generate_stats generate(Session& s, const Tokenizer& tok, std::span<const std::int32_t> prompt,
+                        const generate_options& opt, const std::function<void(std::string_view)>& on_text) {
+    using clock = std::chrono::steady_clock;
+    generate_stats st;
+    for (const auto& x : opt.stop)
+        if (x.empty()) STRATA_THROW(errc::argument, "empty stop string");
+    const auto t0 = clock::now();
+    s.prefill(prompt);
+    st.prompt_tokens = static_cast<std::int64_t>(prompt.size());
+    const auto t1 = clock::now();
+    st.prompt_seconds = std::chrono::duration<double>(t1 - t0).count();
+
+    std::string pending;  // decoded but not yet streamed
+    auto flush = [&](std::size_t n) {
+        if (n == 0) return;
+        on_text(std::string_view(pending).substr(0, n));
+        st.text.append(pending, 0, n);
+        pending.erase(0, n);
+    };
+    for (;;) {
+        if (opt.num_predict >= 0 && st.generated_tokens >= opt.num_predict) { st.reason = stop_reason::num_predict; break; }
+        if (s.position() >= s.n_ctx()) { st.reason = stop_reason::context_full; break; }
+        const std::int32_t t = s.sample();
+        if (tok.is_eog(t)) { st.reason = stop_reason::eog; break; }
+        ++st.generated_tokens;
+        pending += tok.piece(t);
+        bool stopped = false;
+        for (const auto& x : opt.stop) {
+            const auto at = pending.find(x);
+            if (at != std::string::npos) {
+                pending.resize(at);
+                stopped = true;
+            }
+        }
+        if (stopped) { st.reason = stop_reason::stop_string; break; }
+        const std::size_t safe = detail::complete_utf8(pending);
+        flush(safe - std::min(safe, detail::stop_prefix_tail(std::string_view(pending).substr(0, safe), opt.stop)));
+        if (s.position() < s.n_ctx()) s.decode(t);
+    }
+    flush(pending.size());
+    st.generate_seconds = std::chrono::duration<double>(clock::now() - t1).count();
+    return st;
+}
+
+STRATA_NAMESPACE_END
+// ---- end include/strata/engine/generate.hpp ----
+
+STRATA_NAMESPACE_BEGIN
+
+template <class Session, class Tokenizer>
+class conversation {
+public:
+    conversation(Session& s, const Tokenizer& tok, chat::format fmt, std::string system = {})
+        : s_(&s), tok_(&tok), fmt_(fmt), system_(std::move(system)) {
+        clear();
+    }
+
+    // The user's turn; streams the assistant's answer and records it in the history.
+    generate_stats say(const std::string& user, generate_options opt, const std::function<void(std::string_view)>& on_text) {
+        messages_.push_back({"user", user});
+        const auto prompt = tok_->encode(chat::render(fmt_, messages_, true), true, true);
+        // reuse what the cache holds: rewind to the common prefix, keep one token to evaluate
+        const auto& have = s_->tokens();
+        std::size_t common = 0;
+        while (common < have.size() && common < prompt.size() && have[common] == prompt[common]) ++common;
+        common = std::min(common, prompt.size() - 1);
+        s_->rewind(static_cast<std::int64_t>(common));
+        for (const auto& x : chat::stop_strings(fmt_))
+            if (std::find(opt.stop.begin(), opt.stop.end(), x) == opt.stop.end()) opt.stop.push_back(x);
+        auto st = generate(*s_, *tok_, std::span<const std::int32_t>(prompt).subspan(common), opt, on_text);
+        st.prompt_tokens = static_cast<std::int64_t>(prompt.size());
+        messages_.push_back({"assistant", st.text});
+        return st;
+    }
+
+    // Forgets the history (keeps the system prompt).
+    void clear() {
+        messages_.clear();
+        if (!system_.empty()) messages_.push_back({"system", system_});
+        s_->reset();
+    }
+
+    const std::vector<chat::message>& messages() const noexcept { return messages_; }
+    chat::format format() const noexcept { return fmt_; }
+
+private:
+    Session* s_;
+    const Tokenizer* tok_;
+    chat::format fmt_;
+    std::string system_;
+    std::vector<chat::message> messages_;
+};
+
+STRATA_NAMESPACE_END
+// ---- end include/strata/engine/conversation.hpp ----
+// ---- begin include/strata/engine/engine.hpp ----
+// strata/engine/engine.hpp — a loaded model (file, weights, tokenizer, backend) and the
+// sessions that run it.
+//
+//   auto eng = strata::cpu_engine::load("model.gguf");
+//   auto s = eng.new_session({.n_ctx = 2048});
+//   s.prefill(eng.tokenizer().encode("The capital of France is", true, true));
+//   for (int i = 0; i < 32; ++i) { auto t = s.sample(); if (eng.tokenizer().is_eog(t)) break; s.decode(t); }
+//
+// The engine is immutable once loaded and may serve several sessions one after another; a
+// session holds its KV cache, activations, sampler and token history.
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+// ---- begin include/strata/model/hparams.hpp ----
+// strata/model/hparams.hpp — a model's hyperparameters, read from GGUF metadata.
+//
+// Every key is read under the architecture's prefix ("gemma3.block_count"); a missing key that
+// the architecture needs is an errc::missing error naming it, an inconsistent set (heads that do
+// not divide, a window larger than the context) an errc::format error saying why.
+
+#include <cmath>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+
+STRATA_NAMESPACE_BEGIN
+namespace model {
+
+enum class arch { llama, gemma2, gemma3 };
+
+constexpr std::string_view to_string(arch a) noexcept {
+    switch (a) {
+        case arch::llama: return "llama";
+        case arch::gemma2: return "gemma2";
+        case arch::gemma3: return "gemma3";
+    }
+    return "unknown";
+}
+
+// How rotary embeddings pair dimensions: llama rotates (2i, 2i+1), the "NeoX" layout gemma
+// uses rotates (i, i + d/2).
+enum class rope_layout { adjacent, neox };
+
+struct hparams {
+    model::arch arch = arch::llama;
+    std::string name;             // general.name, for messages
+    std::uint32_t n_vocab = 0;
+    std::uint32_t n_ctx_train = 0;
+    std::uint32_t n_embd = 0;
+    std::uint32_t n_layer = 0;
+    std::uint32_t n_ff = 0;
+    std::uint32_t n_head = 0;
+    std::uint32_t n_head_kv = 0;
+    std::uint32_t head_dim_k = 0;  // attention.key_length (n_embd / n_head unless stated)
+    std::uint32_t head_dim_v = 0;
+    float rms_eps = 1e-5f;
+
+    // rotary embeddings
+    rope_layout rope = rope_layout::adjacent;
+    std::uint32_t n_rot = 0;         // rotated dimensions per head
+    float rope_theta = 10000.0f;     // base of global (full-attention) layers
+    float rope_theta_swa = 10000.0f; // base of sliding-window layers (gemma3: 10k, fixed)
+    float rope_freq_scale = 1.0f;    // linear scaling of positions (1 / rope.scaling.factor)
+
+    // attention
+    std::uint32_t n_swa = 0;           // sliding window in tokens (0: none)
+    std::uint32_t swa_period = 0;      // layer il slides iff swa_period && il % swa_period < swa_period - 1
+    float attn_scale = 0.0f;           // multiplies q before q·k
+    float attn_softcap = 0.0f;         // gemma2: scores = c * tanh(scores / c); 0: off
+    float final_softcap = 0.0f;        // gemma2: logits soft-capped likewise
+    float embd_scale = 1.0f;           // gemma: token embeddings times sqrt(n_embd)
+
+    bool is_swa(std::uint32_t il) const noexcept {
+        return n_swa > 0 && swa_period > 0 && il % swa_period < swa_period - 1;
+    }
+    float layer_rope_theta(std::uint32_t il) const noexcept { return is_swa(il) ? rope_theta_swa : rope_theta; }
+    std::uint32_t n_embd_k_gqa() const noexcept { return head_dim_k * n_head_kv; }
+    std::uint32_t n_embd_v_gqa() const noexcept { return head_dim_v * n_head_kv; }
+};
+
+namespace detail {
+
+struct keys {
+    const gguf::file& f;
+    std::string prefix;  // "gemma3."
+
+    std::string key(std::string_view k) const { return prefix + std::string(k); }
+    bool has(std::string_view k) const { return f.contains(key(k)); }
+
+    std::uint32_t u32(std::string_view k) const {
+        const auto v = f.get_integer(key(k));
+        if (v <= 0 || v > 0x7fffffff)
+            STRATA_THROW(errc::format, "key '" + key(k) + "' = " + std::to_string(v) + " is out of range", f.path());
+        return static_cast<std::uint32_t>(v);
+    }
+    std::uint32_t u32_or(std::string_view k, std::uint32_t fallback) const { return has(k) ? u32(k) : fallback; }
+    float f32_or(std::string_view k, float fallback) const { return f.get_or<float>(key(k), fallback); }
+};
+
+inline arch parse_arch(const gguf::file& f) {
+    const auto name = f.get<std::string_view>("general.architecture");
+    if (name == "llama") return arch::llama;
+    if (name == "gemma2") return arch::gemma2;
+    if (name == "gemma3") return arch::gemma3;
+    STRATA_THROW(errc::unsupported,
+                 "general.architecture '" + std::string(name) + "' is not supported (supported: llama, gemma2, gemma3)",
+                 f.path());
+}
+
+inline void check_consistent(const hparams& h, const std::string& path) {
+    auto fail = [&](const std::string& why) { STRATA_THROW(errc::format, "inconsistent hyperparameters: " + why, path); };
+    if (h.n_head_kv == 0 || h.n_head % h.n_head_kv != 0)
+        fail("head_count " + std::to_string(h.n_head) + " is not a multiple of head_count_kv " + std::to_string(h.n_head_kv));
+    if (h.head_dim_k == 0 || h.head_dim_v == 0) fail("zero head dimension");
+    if (h.n_rot > h.head_dim_k || h.n_rot % 2 != 0)
+        fail("rope.dimension_count " + std::to_string(h.n_rot) + " must be even and at most key_length " +
+             std::to_string(h.head_dim_k));
+    if (!(h.rms_eps > 0.0f) || !(h.rope_theta > 0.0f)) fail("rms epsilon and rope base must be positive");
+}
+
+}  // namespace detail
+
+// Reads and checks the hyperparameters of the file's architecture.
+inline hparams load_hparams(const gguf::file& f) {
+    hparams h;
+    h.arch = detail::parse_arch(f);
+    const detail::keys k{f, std::string(to_string(h.arch)) + "."};
+    h.name = std::string(f.get_or<std::string_view>("general.name", ""));
+    h.n_ctx_train = k.u32("context_length");
+    h.n_embd = k.u32("embedding_length");
+    h.n_layer = k.u32("block_count");
+    h.n_ff = k.u32("feed_forward_length");
+    h.n_head = k.u32("attention.head_count");
+    h.n_head_kv = k.u32_or("attention.head_count_kv", h.n_head);
+    if (h.n_embd % h.n_head != 0 && !k.has("attention.key_length"))
+        STRATA_THROW(errc::format, "inconsistent hyperparameters: embedding_length is not a multiple of head_count "
+                                   "and no attention.key_length is given", f.path());
+    h.head_dim_k = k.u32_or("attention.key_length", h.n_embd / h.n_head);
+    h.head_dim_v = k.u32_or("attention.value_length", h.head_dim_k);
+    h.rms_eps = k.f32_or("attention.layer_norm_rms_epsilon", 1e-5f);
+    h.n_rot = k.u32_or("rope.dimension_count", h.head_dim_k);
+    h.rope_theta = k.f32_or("rope.freq_base", 10000.0f);
+    h.rope_theta_swa = h.rope_theta;
+    if (k.has("rope.scaling.factor")) {
+        const auto type = f.get_or<std::string_view>(k.key("rope.scaling.type"), "linear");
+        const float factor = f.get<float>(k.key("rope.scaling.factor"));
+        // llama 3's "llama3" scaling is carried by the rope_freqs tensor; only linear changes positions
+        if (type == "linear" && factor > 0.0f) h.rope_freq_scale = 1.0f / factor;
+    }
+    h.n_vocab = static_cast<std::uint32_t>(f.find("tokenizer.ggml.tokens") && f.find("tokenizer.ggml.tokens")->is_array()
+                                               ? f.find("tokenizer.ggml.tokens")->size()
+                                               : k.u32("vocab_size"));
+
+    switch (h.arch) {
+        case arch::llama:
+            h.rope = rope_layout::adjacent;
+            h.attn_scale = 1.0f / std::sqrt(float(h.head_dim_k));
+            break;
+        case arch::gemma2:
+            // Every other layer (the even ones) slides over a window; soft-capping of attention
+            // scores and of the final logits; the query scale is 1/sqrt(query_pre_attn_scalar),
+            // which Google set to n_embd / n_head for the 27B model and to head_dim otherwise.
+            h.rope = rope_layout::neox;
+            h.n_swa = k.u32_or("attention.sliding_window", 4096);
+            h.swa_period = 2;
+            h.attn_softcap = k.f32_or("attn_logit_softcapping", 50.0f);
+            h.final_softcap = k.f32_or("final_logit_softcapping", 30.0f);
+            h.embd_scale = std::sqrt(float(h.n_embd));
+            h.attn_scale = 1.0f / std::sqrt(float(h.n_layer == 46 ? h.n_embd / h.n_head : h.head_dim_k));
+            break;
+        case arch::gemma3:
+            // Five sliding-window layers (rope base 10k) for each global one (the file's base).
+            h.rope = rope_layout::neox;
+            h.n_swa = k.u32_or("attention.sliding_window", 0);
+            h.swa_period = 6;
+            h.rope_theta_swa = 10000.0f;
+            h.final_softcap = k.f32_or("final_logit_softcapping", 0.0f);
+            h.embd_scale = std::sqrt(float(h.n_embd));
+            // as gemma2: 27B (62 layers) scales by n_embd / n_head, the others by head_dim
+            h.attn_scale = 1.0f / std::sqrt(float(h.n_layer == 62 ? h.n_embd / h.n_head : h.head_dim_k));
+            break;
+    }
+    detail::check_consistent(h, f.path());
+    return h;
+}
+
+}  // namespace model
+STRATA_NAMESPACE_END
+// ---- end include/strata/model/hparams.hpp ----
+// ---- begin include/strata/model/kv_cache.hpp ----
+// strata/model/kv_cache.hpp — the keys and values of every layer, for one sequence.
+//
+// Stored as fp16 (llama.cpp's default cache type), position-major: row p holds the
+// n_head_kv * head_dim values of position p, heads one after another.
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+
+STRATA_NAMESPACE_BEGIN
+namespace model {
+
+struct kv_layer {
+    std::vector<std::uint16_t> k, v;  // n_ctx x row_k, n_ctx x row_v
+    std::int64_t row_k = 0, row_v = 0;
+};
+
+// Bytes the cache of one layer takes for n_ctx positions: the planner sums these, the session
+// allocates with them (one source of truth).
+inline std::size_t kv_layer_bytes(const hparams& h, std::int64_t n_ctx) {
+    return static_cast<std::size_t>(n_ctx) * (h.n_embd_k_gqa() + h.n_embd_v_gqa()) * sizeof(std::uint16_t);
+}
+
+inline std::size_t kv_cache_bytes(const hparams& h, std::int64_t n_ctx) {
+    return kv_layer_bytes(h, n_ctx) * h.n_layer;
+}
+
+struct kv_cache {
+    std::int64_t n_ctx = 0;
+    std::vector<kv_layer> layers;
+
+    kv_cache() = default;
+    kv_cache(const hparams& h, std::int64_t ctx) : n_ctx(ctx), layers(h.n_layer) {
+        for (auto& L : layers) {
+            L.row_k = h.n_embd_k_gqa();
+            L.row_v = h.n_embd_v_gqa();
+            L.k.assign(static_cast<std::size_t>(ctx * L.row_k), 0);
+            L.v.assign(static_cast<std::size_t>(ctx * L.row_v), 0);
+        }
+    }
+
+    std::size_t bytes() const noexcept {
+        std::size_t b = 0;
+        for (const auto& L : layers) b += (L.k.size() + L.v.size()) * sizeof(std::uint16_t);
+        return b;
+    }
+};
+
+}  // namespace model
+STRATA_NAMESPACE_END
+// ---- end include/strata/model/kv_cache.hpp ----
+// ---- begin include/strata/model/transformer.hpp ----
+// strata/model/transformer.hpp — the decoder forward pass of the llama and gemma families.
+//
+// One function per step of the papers, top to bottom:
+//   x = embed(tokens) [* sqrt(n_embd) for gemma]
+//   for each layer:
+//     h = rms_norm(x) ; q, k, v = Wq h, Wk h, Wv h
+//     [gemma3: q, k = rms_norm per head] ; q, k = rope(q, k, pos) ; cache k, v
+//     a = Wo attention(q, cache)  [gemma: a = rms_norm(a)] ; x = x + a
+//     h = rms_norm(x) ; f = Wdown (act(Wgate h) * Wup h)  [gemma: f = rms_norm(f)] ; x = x + f
+//   logits = Wout rms_norm(x)  [gemma2: soft-capped]
+// act is SiLU for llama, GELU (tanh) for gemma. Every buffer is preallocated in `workspace`.
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <vector>
+
+// ---- begin include/strata/model/weights.hpp ----
+// strata/model/weights.hpp — the model's tensors, found by GGUF name and checked against the
+// hyperparameters: every tensor the architecture needs is present with exactly the shape it
+// must have, before anything runs. Weights stay in the memory map (views, no copies).
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+
+STRATA_NAMESPACE_BEGIN
+namespace model {
+
+// A 1-D or 2-D tensor in place: ne[0] is the row length (the reduced dimension of a matmul),
+// ne[1] the number of rows.
+struct tensor {
+    const gguf::tensor_info* info = nullptr;  // null: absent (optional tensors)
+    ggml_type type = ggml_type::f32;
+    std::int64_t ne[2] = {0, 0};
+    const void* data = nullptr;
+    std::size_t row_bytes = 0;
+
+    explicit operator bool() const noexcept { return info != nullptr; }
+    std::int64_t rows() const noexcept { return ne[1]; }
+    std::int64_t cols() const noexcept { return ne[0]; }
+};
+
+struct layer_weights {
+    tensor attn_norm, wq, wk, wv, wo;
+    tensor q_norm, k_norm;                    // gemma3: RMSNorm over each head of q and k
+    tensor post_attn_norm;                    // gemma2/3: norm of the attention output
+    tensor ffn_norm, ffn_gate, ffn_up, ffn_down;
+    tensor post_ffn_norm;                     // gemma2/3
+};
+
+struct weights {
+    tensor token_embd;   // (n_vocab rows of n_embd)
+    tensor output_norm;
+    tensor output;       // the output head; token_embd when tied
+    tensor rope_freqs;   // llama 3: per-frequency divisors of the rotation angle (optional)
+    std::vector<layer_weights> layers;
+};
+
+namespace detail {
+
+inline std::string shape_string(std::int64_t a, std::int64_t b) {
+    return b > 0 ? "[" + std::to_string(a) + ", " + std::to_string(b) + "]" : "[" + std::to_string(a) + "]";
+}
+
+class binder {
+public:
+    binder(const gguf::file& f) : f_(f) {}
+
+    // ne1 == 0 means a 1-D tensor of ne0 elements.
+    tensor need(const std::string& name, std::int64_t ne0, std::int64_t ne1 = 0) const {
+        tensor t = maybe(name, ne0, ne1);
+        if (!t)
+            STRATA_THROW(errc::missing, "tensor '" + name + "' " + shape_string(ne0, ne1) + " is missing", f_.path());
+        return t;
+    }
+
+    tensor maybe(const std::string& name, std::int64_t ne0, std::int64_t ne1 = 0) const {
+        const gguf::tensor_info* ti = f_.find_tensor(name);
+        if (!ti) return {};
+        const bool matrix = ne1 > 0;
+        const bool ok = ti->ne[0] == std::uint64_t(ne0) && ti->ne[1] == std::uint64_t(matrix ? ne1 : 1) &&
+                        ti->ne[2] == 1 && ti->ne[3] == 1;
+        if (!ok) {
+            std::string got = "[" + std::to_string(ti->ne[0]);
+            for (std::uint32_t d = 1; d < ti->n_dims; ++d) got += ", " + std::to_string(ti->ne[d]);
+            got += "]";
+            STRATA_THROW(errc::format, "tensor '" + name + "' has shape " + got + ", expected " + shape_string(ne0, ne1),
+                         f_.path(), ti->info_offset);
+        }
+        tensor t;
+        t.info = ti;
+        t.type = ti->type;
+        t.ne[0] = ne0;
+        t.ne[1] = matrix ? ne1 : 1;
+        t.data = f_.tensor_data(*ti).data();
+        t.row_bytes = static_cast<std::size_t>(row_bytes(ti->type, std::uint64_t(ne0)));
+        return t;
+    }
+
+private:
+    const gguf::file& f_;
+};
+
+inline std::string blk(std::uint32_t il, const char* what) { return "blk." + std::to_string(il) + "." + what + ".weight"; }
+
+}  // namespace detail
+
+// Finds and checks every tensor of the architecture.
+inline weights bind_weights(const gguf::file& f, const hparams& h) {
+    const detail::binder b(f);
+    const std::int64_t n_embd = h.n_embd, n_ff = h.n_ff;
+    const std::int64_t n_q = std::int64_t(h.n_head) * h.head_dim_k, n_k = h.n_embd_k_gqa(), n_v = h.n_embd_v_gqa();
+    const std::int64_t n_attn_out = std::int64_t(h.n_head) * h.head_dim_v;
+    const bool gemma = h.arch == arch::gemma2 || h.arch == arch::gemma3;
+
+    weights w;
+    w.token_embd = b.need("token_embd.weight", n_embd, h.n_vocab);
+    w.output_norm = b.need("output_norm.weight", n_embd);
+    w.output = b.maybe("output.weight", n_embd, h.n_vocab);
+    if (!w.output) w.output = w.token_embd;  // tied embeddings
+    w.rope_freqs = b.maybe("rope_freqs.weight", h.n_rot / 2);
+    w.layers.resize(h.n_layer);
+    for (std::uint32_t il = 0; il < h.n_layer; ++il) {
+        auto& L = w.layers[il];
+        using detail::blk;
+        L.attn_norm = b.need(blk(il, "attn_norm"), n_embd);
+        L.wq = b.need(blk(il, "attn_q"), n_embd, n_q);
+        L.wk = b.need(blk(il, "attn_k"), n_embd, n_k);
+        L.wv = b.need(blk(il, "attn_v"), n_embd, n_v);
+        L.wo = b.need(blk(il, "attn_output"), n_attn_out, n_embd);
+        L.ffn_norm = b.need(blk(il, "ffn_norm"), n_embd);
+        L.ffn_gate = b.need(blk(il, "ffn_gate"), n_embd, n_ff);
+        L.ffn_up = b.need(blk(il, "ffn_up"), n_embd, n_ff);
+        L.ffn_down = b.need(blk(il, "ffn_down"), n_ff, n_embd);
+        if (gemma) {
+            L.post_attn_norm = b.need(blk(il, "post_attention_norm"), n_embd);
+            L.post_ffn_norm = b.need(blk(il, "post_ffw_norm"), n_embd);
+        }
+        if (h.arch == arch::gemma3) {
+            L.q_norm = b.need(blk(il, "attn_q_norm"), h.head_dim_k);
+            L.k_norm = b.need(blk(il, "attn_k_norm"), h.head_dim_k);
+        }
+    }
+    return w;
+}
+
+}  // namespace model
+STRATA_NAMESPACE_END
+// ---- end include/strata/model/weights.hpp ----
+
+STRATA_NAMESPACE_BEGIN
+namespace model {
+
+// Activations of one batch of up to n_batch tokens.
+struct workspace {
+    std::int64_t n_batch = 0;
+    std::vector<float> x;       // (n_batch, n_embd) residual stream
+    std::vector<float> h;       // (n_batch, n_embd) normalised input of a sub-layer
+    std::vector<float> q;       // (n_batch, n_head * head_dim_k)
+    std::vector<float> k, v;    // (n_batch, n_head_kv * head_dim)
+    std::vector<float> att;     // (n_batch, n_head * head_dim_v)
+    std::vector<float> o;       // (n_batch, n_embd) sub-layer output
+    std::vector<float> gate, up;  // (n_batch, n_ff)
+    std::vector<float> logits;  // (n_vocab) of the batch's last token
+    std::vector<float> att_scratch;
+    std::vector<std::byte> mm_scratch;  // activations converted for the matmuls (64-byte aligned use)
+};
+
+// The largest matmul scratch any weight of the model needs for n tokens.
+inline std::size_t matmul_scratch_bytes(const weights& w, std::int64_t n) {
+    std::size_t m = cpu::scratch_bytes(w.output.type, w.output.cols(), 1);
+    for (const auto& L : w.layers)
+        for (const tensor* t : {&L.wq, &L.wk, &L.wv, &L.wo, &L.ffn_gate, &L.ffn_up, &L.ffn_down})
+            m = std::max(m, cpu::scratch_bytes(t->type, t->cols(), n));
+    return m;
+}
+
+inline workspace make_workspace(const hparams& hp, const weights& w, std::int64_t n_batch, std::int64_t n_ctx,
+                                int n_threads) {
+    workspace ws;
+    ws.n_batch = n_batch;
+    const auto n = static_cast<std::size_t>(n_batch);
+    ws.x.resize(n * hp.n_embd);
+    ws.h.resize(n * hp.n_embd);
+    ws.o.resize(n * hp.n_embd);
+    ws.q.resize(n * hp.n_head * hp.head_dim_k);
+    ws.k.resize(n * hp.n_embd_k_gqa());
+    ws.v.resize(n * hp.n_embd_v_gqa());
+    ws.att.resize(n * hp.n_head * hp.head_dim_v);
+    ws.gate.resize(n * hp.n_ff);
+    ws.up.resize(n * hp.n_ff);
+    ws.logits.resize(hp.n_vocab);
+    cpu::attention_params ap{hp.n_head, hp.n_head_kv, hp.head_dim_k, hp.head_dim_v};
+    ws.att_scratch.resize(cpu::attention_scratch_floats(ap, n_ctx, n_threads));
+    ws.mm_scratch.resize(matmul_scratch_bytes(w, n_batch) + cpu::scratch_alignment);
+    return ws;
+}
+
+template <class Formats>
+class transformer {
+public:
+    transformer(const hparams& hp, const weights& w) : hp_(hp), w_(w) {}
+
+    // Runs tokens at positions pos0.. through every layer, filling the cache, and leaves the
+    // logits of the last token in ws.logits.
+    void forward(const cpu::backend& be, std::span<const std::int32_t> tokens, std::int64_t pos0, kv_cache& kv,
+                 workspace& ws) const {
+        const auto n = static_cast<std::int64_t>(tokens.size());
+        if (n == 0 || n > ws.n_batch) STRATA_THROW(errc::argument, "forward: batch of " + std::to_string(n) + " tokens (max " + std::to_string(ws.n_batch) + ")");
+        if (pos0 + n > kv.n_ctx) STRATA_THROW(errc::argument, "forward: positions up to " + std::to_string(pos0 + n) + " exceed the context of " + std::to_string(kv.n_ctx));
+        embed(tokens, ws);
+        for (std::uint32_t il = 0; il < hp_.n_layer; ++il) {
+            attention_block(be, il, n, pos0, kv.layers[il], ws);
+            ffn_block(be, il, n, ws);
+        }
+        output_head(be, n, ws);
+    }
+
+private:
+    // x = token_embd[tokens] * embd_scale
+    void embed(std::span<const std::int32_t> tokens, workspace& ws) const {
+        const tensor& E = w_.token_embd;
+        for (std::size_t t = 0; t < tokens.size(); ++t) {
+            const std::int32_t id = tokens[t];
+            if (id < 0 || id >= E.rows())
+                STRATA_THROW(errc::argument, "token id " + std::to_string(id) + " is outside the vocabulary of " + std::to_string(E.rows()));
+            float* x = ws.x.data() + t * hp_.n_embd;
+            const auto* row = static_cast<const std::byte*>(E.data) + std::size_t(id) * E.row_bytes;
+            Formats::dispatch(E.type, "token_embd.weight", [&](auto f) {
+                dequantize_row<decltype(f)>(row, x, std::size_t(hp_.n_embd));
+            });
+            if (hp_.embd_scale != 1.0f) cpu::scale(x, hp_.n_embd, hp_.embd_scale);
+        }
+    }
+
+    void matmul(const cpu::backend& be, const tensor& W, const float* x, std::int64_t n, float* y, workspace& ws) const {
+        const cpu::weight_view wv{W.type, W.data, W.rows(), W.cols(), W.row_bytes};
+        // the scratch must be 64-byte aligned
+        auto* base = ws.mm_scratch.data();
+        const auto misalign = reinterpret_cast<std::uintptr_t>(base) % cpu::scratch_alignment;
+        const std::size_t skip = misalign ? cpu::scratch_alignment - misalign : 0;
+        cpu::matmul<Formats>(be, wv, x, n, y, std::span<std::byte>(base + skip, ws.mm_scratch.size() - skip));
+    }
+
+    static const float* f32_data(const tensor& t, const char* what) {
+        if (t.type != ggml_type::f32) STRATA_THROW(errc::unsupported, std::string(what) + ": norm weights must be f32");
+        return static_cast<const float*>(t.data);
+    }
+
+    void norm_rows(const tensor& w, const float* x, float* y, std::int64_t n, std::int64_t len) const {
+        cpu::rms_norm_rows(x, f32_data(w, "norm"), y, n, len, hp_.rms_eps);
+    }
+
+    cpu::rope_params rope_for(std::uint32_t il) const {
+        const bool swa = hp_.is_swa(il);
+        return {hp_.n_rot, hp_.layer_rope_theta(il), swa ? 1.0f : hp_.rope_freq_scale,
+                w_.rope_freqs ? f32_data(w_.rope_freqs, "rope_freqs") : nullptr, hp_.rope == rope_layout::neox};
+    }
+
+    // q, k = rope(norm(Wq h), norm(Wk h)); cache k, v; att = attention(q, cache); x += norm(Wo att)
+    void attention_block(const cpu::backend& be, std::uint32_t il, std::int64_t n, std::int64_t pos0, kv_layer& kv,
+                         workspace& ws) const {
+        const layer_weights& L = w_.layers[il];
+        const std::int64_t dk = hp_.head_dim_k, n_head = hp_.n_head, n_kv = hp_.n_head_kv;
+        norm_rows(L.attn_norm, ws.x.data(), ws.h.data(), n, hp_.n_embd);
+        matmul(be, L.wq, ws.h.data(), n, ws.q.data(), ws);
+        matmul(be, L.wk, ws.h.data(), n, ws.k.data(), ws);
+        matmul(be, L.wv, ws.h.data(), n, ws.v.data(), ws);
+        if (L.q_norm) norm_rows(L.q_norm, ws.q.data(), ws.q.data(), n * n_head, dk);
+        if (L.k_norm) norm_rows(L.k_norm, ws.k.data(), ws.k.data(), n * n_kv, dk);
+        const cpu::rope_params rp = rope_for(il);
+        // gemma scales q before q·k (llama.cpp does it with a scale op); llama scales the scores
+        const bool gemma = hp_.arch != arch::llama;
+        for (std::int64_t t = 0; t < n; ++t) {
+            for (std::int64_t hh = 0; hh < n_head; ++hh) {
+                float* q = ws.q.data() + (t * n_head + hh) * dk;
+                cpu::rope(q, pos0 + t, rp);
+                if (gemma) cpu::scale(q, dk, hp_.attn_scale);
+            }
+            for (std::int64_t hh = 0; hh < n_kv; ++hh) cpu::rope(ws.k.data() + (t * n_kv + hh) * dk, pos0 + t, rp);
+            store_kv(kv, pos0 + t, ws.k.data() + t * kv.row_k, ws.v.data() + t * kv.row_v);
+        }
+        cpu::attention_params ap{n_head, n_kv, dk, hp_.head_dim_v, gemma ? 1.0f : hp_.attn_scale, hp_.attn_softcap,
+                                 hp_.is_swa(il) ? std::int64_t(hp_.n_swa) : 0};
+        cpu::attention(be, ws.q.data(), n, pos0, {kv.k.data(), kv.v.data(), kv.row_k}, ap, ws.att.data(), ws.att_scratch);
+        matmul(be, L.wo, ws.att.data(), n, ws.o.data(), ws);
+        if (L.post_attn_norm) norm_rows(L.post_attn_norm, ws.o.data(), ws.o.data(), n, hp_.n_embd);
+        cpu::add(ws.x.data(), ws.o.data(), n * hp_.n_embd);
+    }
+
+    static void store_kv(kv_layer& kv, std::int64_t pos, const float* k, const float* v) {
+        std::uint16_t* kd = kv.k.data() + pos * kv.row_k;
+        std::uint16_t* vd = kv.v.data() + pos * kv.row_v;
+        for (std::int64_t i = 0; i < kv.row_k; ++i) kd[i] = fp32_to_fp16(k[i]);
+        for (std::int64_t i = 0; i < kv.row_v; ++i) vd[i] = fp32_to_fp16(v[i]);
+    }
+
+    // x += norm(Wdown (act(Wgate h) * Wup h)),  h = norm(x)
+    void ffn_block(const cpu::backend& be, std::uint32_t il, std::int64_t n, workspace& ws) const {
+        const layer_weights& L = w_.layers[il];
+        norm_rows(L.ffn_norm, ws.x.data(), ws.h.data(), n, hp_.n_embd);
+        matmul(be, L.ffn_gate, ws.h.data(), n, ws.gate.data(), ws);
+        matmul(be, L.ffn_up, ws.h.data(), n, ws.up.data(), ws);
+        const std::int64_t m = n * hp_.n_ff;
+        if (hp_.arch == arch::llama) {
+            cpu::swiglu(ws.gate.data(), ws.up.data(), ws.gate.data(), m);
+        } else {
+            cpu::geglu(ws.gate.data(), ws.up.data(), ws.gate.data(), m);
+        }
+        matmul(be, L.ffn_down, ws.gate.data(), n, ws.o.data(), ws);
+        if (L.post_ffn_norm) norm_rows(L.post_ffn_norm, ws.o.data(), ws.o.data(), n, hp_.n_embd);
+        cpu::add(ws.x.data(), ws.o.data(), n * hp_.n_embd);
+    }
+
+    // logits = Wout norm(x_last)  [soft-capped]
+    void output_head(const cpu::backend& be, std::int64_t n, workspace& ws) const {
+        const float* last = ws.x.data() + (n - 1) * hp_.n_embd;
+        norm_rows(w_.output_norm, last, ws.h.data(), 1, hp_.n_embd);
+        matmul(be, w_.output, ws.h.data(), 1, ws.logits.data(), ws);
+        if (hp_.final_softcap > 0.0f) cpu::softcap(ws.logits.data(), hp_.n_vocab, hp_.final_softcap);
+    }
+
+    const hparams& hp_;
+    const weights& w_;
+};
+
+}  // namespace model
+STRATA_NAMESPACE_END
+// ---- end include/strata/model/transformer.hpp ----
+
+STRATA_NAMESPACE_BEGIN
+
+// The devices layers may be placed on, as compile-time tags. Only the CPU exists yet; every
+// layer's placement is already recorded, so later backends slot in per layer.
+struct cpu_device {};
+template <class... Devices>
+struct backends {};
+
+struct load_options {
+    int n_threads = 0;  // 0: one per hardware thread
+    // Touch every weight page once while loading (so the first token does not pay for page
+    // faults), reporting progress in [0, 1]. Off: weights are read on first use.
+    bool prefault = true;
+    std::function<void(double)> progress;
+};
+
+struct session_options {
+    std::int64_t n_ctx = 2048;   // Ollama's num_ctx
+    std::int64_t n_batch = 512;  // Ollama's num_batch: prompt tokens per forward pass
+    sample::params sampling = sample::ollama_defaults();
+};
+
+template <class Formats, class Backends, class Sampler>
+class basic_session;
+
+template <class Formats = all_formats, class Backends = backends<cpu_device>, class Sampler = sample::default_chain>
+class basic_engine {
+public:
+    using session = basic_session<Formats, Backends, Sampler>;
+
+    static basic_engine load(const std::string& path, load_options opt = {}) {
+        return basic_engine(std::make_unique<state>(path, std::move(opt)));
+    }
+
+    const model::hparams& hparams() const noexcept { return s_->hp; }
+    const model::weights& weights() const noexcept { return s_->w; }
+    const tokenizer::tokenizer& tokenizer() const noexcept { return s_->tok; }
+    const gguf::file& file() const noexcept { return s_->file; }
+    const cpu::backend& cpu() const noexcept { return s_->cpu; }
+    // The chat format: from tokenizer.chat_template when the file has one Strata knows, else
+    // from the vocabulary's turn markers (base models ship without a template); nothing when
+    // neither tells (use raw prompts).
+    std::optional<chat::format> chat_format() const noexcept { return s_->chat; }
+
+    session new_session(const session_options& opt = {}) const { return session(*this, opt); }
+
+private:
+    struct state {
+        gguf::file file;
+        model::hparams hp;
+        model::weights w;
+        tokenizer::tokenizer tok;
+        cpu::backend cpu;
+        std::optional<chat::format> chat;
+        model::transformer<Formats> tf;
+
+        state(const std::string& path, load_options opt)
+            : file(gguf::file::open(path)),
+              hp(model::load_hparams(file)),
+              w(model::bind_weights(file, hp)),
+              tok(tokenizer::load_vocab(file)),
+              cpu(cpu::backend_options{opt.n_threads, {}}),
+              chat(detect_chat(file, tok)),
+              tf(hp, w) {
+            check_formats();
+            if (opt.prefault) prefault(opt.progress);
+        }
+
+        // Every tensor type must be compiled in: say so at load, not at the first token.
+        void check_formats() const {
+            for (const auto& t : file.tensors())
+                Formats::dispatch(t.type, t.name, [](auto) {});
+        }
+
+        void prefault(const std::function<void(double)>& progress) const {
+            const auto bytes = file.bytes();
+            const std::size_t begin = file.data_offset(), end = bytes.size(), page = 4096;
+            volatile std::uint8_t sink = 0;
+            const std::size_t step = std::size_t(64) << 20;  // report every 64 MiB
+            for (std::size_t at = begin; at < end;) {
+                const std::size_t stop = std::min(end, at + step);
+                for (std::size_t p = at; p < stop; p += page) sink = sink ^ std::to_integer<std::uint8_t>(bytes[p]);
+                at = stop;
+                if (progress) progress(double(at - begin) / double(end - begin));
+            }
+            if (progress && begin >= end) progress(1.0);
+        }
+
+        static std::optional<chat::format> detect_chat(const gguf::file& f, const tokenizer::tokenizer& tok) {
+            if (const auto* v = f.find("tokenizer.chat_template"); v && v->template as<std::string_view>()) {
+                try {
+                    return chat::detect(*v->template as<std::string_view>());
+                } catch (const error&) {
+                    // an unknown template: fall through to the markers
+                }
+            }
+            auto has = [&](std::string_view t) { return tok.find(t) >= 0; };
+            if (has("<start_of_turn>") && has("<end_of_turn>")) return chat::format::gemma;
+            if (has("<|start_header_id|>") && has("<|eot_id|>")) return chat::format::llama3;
+            if (has("<|im_start|>") && has("<|im_end|>")) return chat::format::chatml;
+            if (has("<|assistant|>") && has("<|end|>")) return chat::format::phi3;
+            return std::nullopt;
+        }
+    };
+
+    explicit basic_engine(std::unique_ptr<state> s) : s_(std::move(s)) {}
+    friend session;
+    std::unique_ptr<state> s_;  // stable address: sessions and the transformer refer into it
+};
+
+// One conversation: KV cache, position, activations, sampler, the tokens seen so far.
+template <class Formats, class Backends, class Sampler>
+class basic_session {
+public:
+    using engine = basic_engine<Formats, Backends, Sampler>;
+
+    basic_session(const engine& e, const session_options& opt)
+        : e_(&e), opt_(checked(opt, e.hparams())), kv_(e.hparams(), opt_.n_ctx),
+          ws_(model::make_workspace(e.hparams(), e.weights(), opt_.n_batch, opt_.n_ctx, e.cpu().n_threads())),
+          sampler_(opt_.sampling) {}
+
+    std::int64_t position() const noexcept { return static_cast<std::int64_t>(tokens_.size()); }
+    std::int64_t n_ctx() const noexcept { return opt_.n_ctx; }
+    const std::vector<std::int32_t>& tokens() const noexcept { return tokens_; }
+
+    // Feeds tokens (a prompt) in batches of n_batch; afterwards logits() are the last token's.
+    void prefill(std::span<const std::int32_t> tokens) {
+        if (tokens.empty()) return;
+        if (position() + std::int64_t(tokens.size()) > opt_.n_ctx)
+            STRATA_THROW(errc::argument, "prompt of " + std::to_string(tokens.size()) + " tokens at position " +
+                                             std::to_string(position()) + " does not fit the context of " +
+                                             std::to_string(opt_.n_ctx) + " (num_ctx)");
+        for (std::size_t at = 0; at < tokens.size(); at += std::size_t(opt_.n_batch)) {
+            const auto batch = tokens.subspan(at, std::min<std::size_t>(std::size_t(opt_.n_batch), tokens.size() - at));
+            e_->s_->tf.forward(e_->cpu(), batch, position(), kv_, ws_);
+            tokens_.insert(tokens_.end(), batch.begin(), batch.end());
+        }
+        has_logits_ = true;
+    }
+
+    // One generated token into the cache.
+    void decode(std::int32_t token) {
+        const std::int32_t t[1] = {token};
+        prefill(t);
+    }
+
+    // The last token's logits (n_vocab).
+    std::span<const float> logits() const {
+        if (!has_logits_) STRATA_THROW(errc::argument, "no logits yet: prefill a prompt first");
+        return ws_.logits;
+    }
+
+    // The next token by the sampler chain, recorded in the penalty window.
+    std::int32_t sample() {
+        const std::int32_t t = sampler_.sample(logits());
+        sampler_.accept(t);
+        return t;
+    }
+
+    Sampler& sampler() noexcept { return sampler_; }
+
+    // Back to an empty context (the cache memory is kept).
+    void reset() {
+        tokens_.clear();
+        has_logits_ = false;
+        sampler_.reset();
+    }
+
+    // Keeps the first n tokens: later positions are overwritten by what comes next. The logits
+    // are gone until the next prefill.
+    void rewind(std::int64_t n) {
+        if (n < 0 || n > position())
+            STRATA_THROW(errc::argument, "rewind to " + std::to_string(n) + " of " + std::to_string(position()) + " tokens");
+        tokens_.resize(static_cast<std::size_t>(n));
+        has_logits_ = false;
+    }
+
+    std::size_t kv_bytes() const noexcept { return kv_.bytes(); }
+
+private:
+    static session_options checked(session_options o, const model::hparams& hp) {
+        if (o.n_ctx <= 0) STRATA_THROW(errc::argument, "num_ctx must be positive, got " + std::to_string(o.n_ctx));
+        if (o.n_batch <= 0) STRATA_THROW(errc::argument, "num_batch must be positive, got " + std::to_string(o.n_batch));
+        (void)hp;
+        o.n_batch = std::min(o.n_batch, o.n_ctx);
+        return o;
+    }
+
+    const engine* e_;
+    session_options opt_;
+    model::kv_cache kv_;
+    model::workspace ws_;
+    Sampler sampler_;
+    std::vector<std::int32_t> tokens_;
+    bool has_logits_ = false;
+};
+
+using cpu_engine = basic_engine<>;
+
+STRATA_NAMESPACE_END
+// ---- end include/strata/engine/engine.hpp ----
+// ---- begin include/strata/sample/set_parameter.hpp ----
+// strata/sample/set_parameter.hpp — sampler parameters by their Ollama names, from text (as
+// `/set parameter top_k 20` or a Modelfile's PARAMETER line gives them).
+
+#include <charconv>
+#include <string>
+#include <string_view>
+
+
+STRATA_NAMESPACE_BEGIN
+namespace sample {
+
+namespace detail {
+template <class T>
+T parse_number(std::string_view name, std::string_view text) {
+    T v{};
+    const auto* end = text.data() + text.size();
+    const auto r = std::from_chars(text.data(), end, v);
+    if (r.ec != std::errc{} || r.ptr != end)
+        STRATA_THROW(errc::argument, "parameter " + std::string(name) + ": '" + std::string(text) + "' is not a number");
+    return v;
+}
+}  // namespace detail
+
+// The names sampling understands; true if `name` is one of them.
+inline bool is_parameter(std::string_view name) {
+    for (std::string_view n : {"temperature", "top_k", "top_p", "min_p", "typical_p", "repeat_penalty", "repeat_last_n",
+                               "presence_penalty", "frequency_penalty", "seed"})
+        if (n == name) return true;
+    return false;
+}
+
+// Sets one parameter; errc::argument for an unknown name or a value that does not parse or
+// validate (the params are left unchanged then).
+inline void set_parameter(params& p, std::string_view name, std::string_view value) {
+    params q = p;
+    using detail::parse_number;
+    if (name == "temperature") q.temperature = parse_number<float>(name, value);
+    else if (name == "top_k") q.top_k = parse_number<std::int32_t>(name, value);
+    else if (name == "top_p") q.top_p = parse_number<float>(name, value);
+    else if (name == "min_p") q.min_p = parse_number<float>(name, value);
+    else if (name == "typical_p") q.typical_p = parse_number<float>(name, value);
+    else if (name == "repeat_penalty") q.repeat_penalty = parse_number<float>(name, value);
+    else if (name == "repeat_last_n") q.repeat_last_n = parse_number<std::int32_t>(name, value);
+    else if (name == "presence_penalty") q.presence_penalty = parse_number<float>(name, value);
+    else if (name == "frequency_penalty") q.frequency_penalty = parse_number<float>(name, value);
+    else if (name == "seed") {
+        const auto s = parse_number<std::int64_t>(name, value);
+        q.seed = s < 0 ? random_seed : static_cast<std::uint32_t>(s);  // Ollama: -1 is random
+    } else {
+        STRATA_THROW(errc::argument, "unknown sampling parameter '" + std::string(name) + "'");
+    }
+    validate(q);
+    p = q;
+}
+
+}  // namespace sample
+STRATA_NAMESPACE_END
+// ---- end include/strata/sample/set_parameter.hpp ----
 // ---- end include/strata/strata.hpp ----

@@ -1,0 +1,87 @@
+// strata-bench: prompt processing and generation speed, like llama-bench.
+//
+//   strata-bench -m model.gguf -p 512 -n 128 -t 2 -r 3
+//
+// pp: a prompt of p tokens evaluated from an empty context (in num_batch batches);
+// tg: n tokens generated one at a time after a one-token prompt. Each is repeated r times and
+// the median is reported, with the weight bytes read per generated token and what that means
+// in GB/s (decode streams every weight once per token).
+#include <CLI/CLI.hpp>
+#include <fmt/core.h>
+
+#include <algorithm>
+#include <chrono>
+#include <vector>
+
+#include "strata/engine/engine.hpp"
+
+namespace {
+
+double median(std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return v[v.size() / 2];
+}
+
+template <class Fn>
+double seconds(Fn&& fn) {
+    const auto t0 = std::chrono::steady_clock::now();
+    fn();
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    CLI::App app{"Strata speed benchmark (CPU)"};
+    std::string model;
+    int n_prompt = 512, n_gen = 128, threads = 0, reps = 3, batch = 512;
+    bool json = false;
+    app.add_option("-m,--model", model)->required();
+    app.add_option("-p,--n-prompt", n_prompt, "prompt tokens (0: skip)")->capture_default_str();
+    app.add_option("-n,--n-gen", n_gen, "generated tokens (0: skip)")->capture_default_str();
+    app.add_option("-t,--threads", threads, "CPU threads (0: all)")->capture_default_str();
+    app.add_option("-b,--batch", batch, "num_batch")->capture_default_str();
+    app.add_option("-r,--repetitions", reps)->capture_default_str();
+    app.add_flag("--json", json, "one JSON line");
+    CLI11_PARSE(app, argc, argv);
+    try {
+        const auto eng = strata::cpu_engine::load(model, {threads, true, {}});
+        auto s = eng.new_session({.n_ctx = std::max(n_prompt, n_gen + 1) + 1, .n_batch = batch});
+        const auto n_vocab = static_cast<std::int32_t>(eng.hparams().n_vocab);
+        std::vector<std::int32_t> prompt(static_cast<std::size_t>(n_prompt));
+        for (std::size_t i = 0; i < prompt.size(); ++i) prompt[i] = std::int32_t((i * 7919 + 13) % std::size_t(n_vocab));
+        std::vector<double> pp, tg;
+        for (int r = 0; r < reps; ++r) {
+            if (n_prompt > 0) {
+                s.reset();
+                pp.push_back(n_prompt / seconds([&] { s.prefill(prompt); }));
+            }
+            if (n_gen > 0) {
+                s.reset();
+                s.decode(eng.tokenizer().bos() >= 0 ? eng.tokenizer().bos() : 0);
+                tg.push_back(n_gen / seconds([&] {
+                    for (int i = 0; i < n_gen; ++i) s.decode(std::int32_t((i * 31 + 7) % n_vocab));
+                }));
+            }
+        }
+        // weight bytes streamed per generated token: every tensor but the embedding table
+        // (only its rows are gathered), plus the output head when the embedding is tied
+        std::uint64_t bytes = eng.file().total_tensor_bytes() - eng.weights().token_embd.info->n_bytes;
+        if (eng.weights().output.info == eng.weights().token_embd.info) bytes += eng.weights().token_embd.info->n_bytes;
+        const double pp_tps = pp.empty() ? 0 : median(pp), tg_tps = tg.empty() ? 0 : median(tg);
+        if (json) {
+            fmt::print("{{\"model\":\"{}\",\"threads\":{},\"pp\":{},\"pp_tps\":{:.3f},\"tg\":{},\"tg_tps\":{:.3f},\"bytes_per_token\":{}}}\n",
+                       model, eng.cpu().n_threads(), n_prompt, pp_tps, n_gen, tg_tps, bytes);
+            return 0;
+        }
+        fmt::print("model {} | threads {} | kernels {}\n", model, eng.cpu().n_threads(), strata::cpu::to_string(eng.cpu().level()));
+        if (!pp.empty()) fmt::print("pp{:<5} {:9.2f} tokens/s (median of {})\n", n_prompt, pp_tps, reps);
+        if (!tg.empty())
+            fmt::print("tg{:<5} {:9.2f} tokens/s (median of {}), {:.1f} MB of weights per token = {:.2f} GB/s\n", n_gen,
+                       tg_tps, reps, bytes / 1e6, tg_tps * double(bytes) / 1e9);
+        return 0;
+    } catch (const std::exception& e) {
+        fmt::print(stderr, "strata-bench: {}\n", e.what());
+        return 1;
+    }
+}

@@ -1,0 +1,141 @@
+// strata-chat: chat with a GGUF model on the CPU, like `ollama run`.
+//
+//   strata-chat -m model.gguf                     interactive (/bye, /clear, /set parameter ...)
+//   strata-chat -m model.gguf -p "Why is the sky blue?"
+//   strata-chat -m model.gguf --raw -p "Once upon a time"   plain completion of the text
+//
+// Generated text goes to stdout, everything else to stderr.
+#include <CLI/CLI.hpp>
+#include <fmt/core.h>
+
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <sstream>
+#include <string>
+#include <unistd.h>
+
+#include "strata/engine/conversation.hpp"
+#include "strata/engine/engine.hpp"
+#include "strata/engine/generate.hpp"
+#include "strata/sample/set_parameter.hpp"
+
+namespace {
+
+void print_text(std::string_view t) {
+    std::fwrite(t.data(), 1, t.size(), stdout);
+    std::fflush(stdout);
+}
+
+void progress_bar(double done) {
+    const int width = 40, filled = int(done * width);
+    fmt::print(stderr, "\rloading [{}{}] {:3.0f}%", std::string(std::size_t(filled), '#'),
+               std::string(std::size_t(width - filled), ' '), done * 100);
+    if (done >= 1.0) fmt::print(stderr, "\n");
+}
+
+void print_stats(const strata::generate_stats& st, double load_seconds) {
+    fmt::print(stderr, "\nload duration:        {:.3f}s\n", load_seconds);
+    fmt::print(stderr, "prompt eval count:    {} token(s)\n", st.prompt_tokens);
+    fmt::print(stderr, "prompt eval duration: {:.3f}s\n", st.prompt_seconds);
+    fmt::print(stderr, "prompt eval rate:     {:.2f} tokens/s\n", st.prompt_tokens / std::max(st.prompt_seconds, 1e-9));
+    fmt::print(stderr, "eval count:           {} token(s)\n", st.generated_tokens);
+    fmt::print(stderr, "eval duration:        {:.3f}s\n", st.generate_seconds);
+    fmt::print(stderr, "eval rate:            {:.2f} tokens/s\n", st.generated_tokens / std::max(st.generate_seconds, 1e-9));
+    fmt::print(stderr, "stopped by:           {}\n", strata::to_string(st.reason));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    CLI::App app{"Chat with a GGUF model (CPU)"};
+    std::string model, prompt, system, chat_format;
+    bool raw = false, verbose = false;
+    strata::session_options so;
+    strata::generate_options go;
+    int num_thread = 0;
+    auto& sp = so.sampling;
+    app.add_option("-m,--model", model, "GGUF file")->required();
+    app.add_option("-p,--prompt", prompt, "answer this once and exit");
+    app.add_option("--system", system, "system prompt");
+    app.add_flag("--raw", raw, "no chat template: continue the text");
+    app.add_option("--chat-format", chat_format, "chatml, gemma, llama3, phi3, llama2 (default: from the model)");
+    app.add_flag("--verbose", verbose, "timings like ollama run --verbose");
+    app.add_option("--num-ctx", so.n_ctx, "context length")->capture_default_str();
+    app.add_option("--num-batch", so.n_batch, "prompt tokens per forward pass")->capture_default_str();
+    app.add_option("--num-thread", num_thread, "CPU threads (0: all)")->capture_default_str();
+    app.add_option("--num-predict", go.num_predict, "tokens to generate at most (-1: no limit)")->capture_default_str();
+    app.add_option("--temperature", sp.temperature)->capture_default_str();
+    app.add_option("--top-k", sp.top_k)->capture_default_str();
+    app.add_option("--top-p", sp.top_p)->capture_default_str();
+    app.add_option("--min-p", sp.min_p)->capture_default_str();
+    app.add_option("--typical-p", sp.typical_p)->capture_default_str();
+    app.add_option("--repeat-penalty", sp.repeat_penalty)->capture_default_str();
+    app.add_option("--repeat-last-n", sp.repeat_last_n)->capture_default_str();
+    app.add_option("--presence-penalty", sp.presence_penalty)->capture_default_str();
+    app.add_option("--frequency-penalty", sp.frequency_penalty)->capture_default_str();
+    std::int64_t seed = -1;
+    app.add_option("--seed", seed, "random seed (-1: random)")->capture_default_str();
+    app.add_option("--stop", go.stop, "stop string (repeatable)");
+    CLI11_PARSE(app, argc, argv);
+
+    try {
+        sp.seed = seed < 0 ? strata::sample::random_seed : static_cast<std::uint32_t>(seed);
+        strata::sample::validate(sp);
+        const auto t0 = std::chrono::steady_clock::now();
+        strata::load_options lo{num_thread, true, isatty(2) ? progress_bar : std::function<void(double)>{}};
+        const auto eng = strata::cpu_engine::load(model, lo);
+        const double load_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        auto session = eng.new_session(so);
+
+        if (raw) {
+            if (prompt.empty()) throw strata::error(strata::errc::argument, "--raw needs -p TEXT");
+            const auto ids = eng.tokenizer().encode(prompt, true, true);
+            const auto st = strata::generate(session, eng.tokenizer(), ids, go, print_text);
+            if (verbose) print_stats(st, load_seconds);
+            return 0;
+        }
+        const auto fmt = chat_format.empty() ? eng.chat_format() : std::optional(strata::chat::parse_format(chat_format));
+        if (!fmt) throw strata::error(strata::errc::unsupported, model + ": no chat format known for this model; use --raw or --chat-format");
+        strata::conversation conv(session, eng.tokenizer(), *fmt, system);
+        if (!prompt.empty()) {
+            const auto st = conv.say(prompt, go, print_text);
+            print_text("\n");
+            if (verbose) print_stats(st, load_seconds);
+            return 0;
+        }
+        std::string line;
+        for (;;) {
+            fmt::print(stderr, ">>> ");
+            if (!std::getline(std::cin, line) || line == "/bye") break;
+            if (line.empty()) continue;
+            if (line == "/clear") { conv.clear(); fmt::print(stderr, "Cleared session context\n"); continue; }
+            if (line.rfind("/set parameter ", 0) == 0) {
+                std::istringstream in(line.substr(15));
+                std::string name, value;
+                in >> name >> value;
+                try {
+                    if (name == "num_predict") go.num_predict = std::stoll(value);
+                    else if (name == "stop") go.stop.push_back(value);
+                    else {
+                        auto p = session.sampler().parameters();
+                        strata::sample::set_parameter(p, name, value);
+                        session.sampler().set_parameters(p);
+                    }
+                    fmt::print(stderr, "Set parameter '{}' to '{}'\n", name, value);
+                } catch (const std::exception& e) {
+                    fmt::print(stderr, "error: {}\n", e.what());
+                }
+                continue;
+            }
+            if (line[0] == '/') { fmt::print(stderr, "Unknown command '{}' (/bye, /clear, /set parameter NAME VALUE)\n", line); continue; }
+            const auto st = conv.say(line, go, print_text);
+            print_text("\n\n");
+            if (verbose) print_stats(st, load_seconds);
+        }
+        return 0;
+    } catch (const std::exception& e) {
+        fmt::print(stderr, "strata-chat: {}\n", e.what());
+        return 1;
+    }
+}

@@ -1,0 +1,234 @@
+// strata/engine/engine.hpp — a loaded model (file, weights, tokenizer, backend) and the
+// sessions that run it.
+//
+//   auto eng = strata::cpu_engine::load("model.gguf");
+//   auto s = eng.new_session({.n_ctx = 2048});
+//   s.prefill(eng.tokenizer().encode("The capital of France is", true, true));
+//   for (int i = 0; i < 32; ++i) { auto t = s.sample(); if (eng.tokenizer().is_eog(t)) break; s.decode(t); }
+//
+// The engine is immutable once loaded and may serve several sessions one after another; a
+// session holds its KV cache, activations, sampler and token history.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "strata/backend/cpu/backend.hpp"
+#include "strata/chat/template.hpp"
+#include "strata/core/error.hpp"
+#include "strata/gguf/file.hpp"
+#include "strata/model/hparams.hpp"
+#include "strata/model/kv_cache.hpp"
+#include "strata/model/transformer.hpp"
+#include "strata/model/weights.hpp"
+#include "strata/quant/formats.hpp"
+#include "strata/sample/chain.hpp"
+#include "strata/tokenizer/from_gguf.hpp"
+#include "strata/tokenizer/tokenizer.hpp"
+
+STRATA_NAMESPACE_BEGIN
+
+// The devices layers may be placed on, as compile-time tags. Only the CPU exists yet; every
+// layer's placement is already recorded, so later backends slot in per layer.
+struct cpu_device {};
+template <class... Devices>
+struct backends {};
+
+struct load_options {
+    int n_threads = 0;  // 0: one per hardware thread
+    // Touch every weight page once while loading (so the first token does not pay for page
+    // faults), reporting progress in [0, 1]. Off: weights are read on first use.
+    bool prefault = true;
+    std::function<void(double)> progress;
+};
+
+struct session_options {
+    std::int64_t n_ctx = 2048;   // Ollama's num_ctx
+    std::int64_t n_batch = 512;  // Ollama's num_batch: prompt tokens per forward pass
+    sample::params sampling = sample::ollama_defaults();
+};
+
+template <class Formats, class Backends, class Sampler>
+class basic_session;
+
+template <class Formats = all_formats, class Backends = backends<cpu_device>, class Sampler = sample::default_chain>
+class basic_engine {
+public:
+    using session = basic_session<Formats, Backends, Sampler>;
+
+    static basic_engine load(const std::string& path, load_options opt = {}) {
+        return basic_engine(std::make_unique<state>(path, std::move(opt)));
+    }
+
+    const model::hparams& hparams() const noexcept { return s_->hp; }
+    const model::weights& weights() const noexcept { return s_->w; }
+    const tokenizer::tokenizer& tokenizer() const noexcept { return s_->tok; }
+    const gguf::file& file() const noexcept { return s_->file; }
+    const cpu::backend& cpu() const noexcept { return s_->cpu; }
+    // The chat format: from tokenizer.chat_template when the file has one Strata knows, else
+    // from the vocabulary's turn markers (base models ship without a template); nothing when
+    // neither tells (use raw prompts).
+    std::optional<chat::format> chat_format() const noexcept { return s_->chat; }
+
+    session new_session(const session_options& opt = {}) const { return session(*this, opt); }
+
+private:
+    struct state {
+        gguf::file file;
+        model::hparams hp;
+        model::weights w;
+        tokenizer::tokenizer tok;
+        cpu::backend cpu;
+        std::optional<chat::format> chat;
+        model::transformer<Formats> tf;
+
+        state(const std::string& path, load_options opt)
+            : file(gguf::file::open(path)),
+              hp(model::load_hparams(file)),
+              w(model::bind_weights(file, hp)),
+              tok(tokenizer::load_vocab(file)),
+              cpu(cpu::backend_options{opt.n_threads, {}}),
+              chat(detect_chat(file, tok)),
+              tf(hp, w) {
+            check_formats();
+            if (opt.prefault) prefault(opt.progress);
+        }
+
+        // Every tensor type must be compiled in: say so at load, not at the first token.
+        void check_formats() const {
+            for (const auto& t : file.tensors())
+                Formats::dispatch(t.type, t.name, [](auto) {});
+        }
+
+        void prefault(const std::function<void(double)>& progress) const {
+            const auto bytes = file.bytes();
+            const std::size_t begin = file.data_offset(), end = bytes.size(), page = 4096;
+            volatile std::uint8_t sink = 0;
+            const std::size_t step = std::size_t(64) << 20;  // report every 64 MiB
+            for (std::size_t at = begin; at < end;) {
+                const std::size_t stop = std::min(end, at + step);
+                for (std::size_t p = at; p < stop; p += page) sink = sink ^ std::to_integer<std::uint8_t>(bytes[p]);
+                at = stop;
+                if (progress) progress(double(at - begin) / double(end - begin));
+            }
+            if (progress && begin >= end) progress(1.0);
+        }
+
+        static std::optional<chat::format> detect_chat(const gguf::file& f, const tokenizer::tokenizer& tok) {
+            if (const auto* v = f.find("tokenizer.chat_template"); v && v->template as<std::string_view>()) {
+                try {
+                    return chat::detect(*v->template as<std::string_view>());
+                } catch (const error&) {
+                    // an unknown template: fall through to the markers
+                }
+            }
+            auto has = [&](std::string_view t) { return tok.find(t) >= 0; };
+            if (has("<start_of_turn>") && has("<end_of_turn>")) return chat::format::gemma;
+            if (has("<|start_header_id|>") && has("<|eot_id|>")) return chat::format::llama3;
+            if (has("<|im_start|>") && has("<|im_end|>")) return chat::format::chatml;
+            if (has("<|assistant|>") && has("<|end|>")) return chat::format::phi3;
+            return std::nullopt;
+        }
+    };
+
+    explicit basic_engine(std::unique_ptr<state> s) : s_(std::move(s)) {}
+    friend session;
+    std::unique_ptr<state> s_;  // stable address: sessions and the transformer refer into it
+};
+
+// One conversation: KV cache, position, activations, sampler, the tokens seen so far.
+template <class Formats, class Backends, class Sampler>
+class basic_session {
+public:
+    using engine = basic_engine<Formats, Backends, Sampler>;
+
+    basic_session(const engine& e, const session_options& opt)
+        : e_(&e), opt_(checked(opt, e.hparams())), kv_(e.hparams(), opt_.n_ctx),
+          ws_(model::make_workspace(e.hparams(), e.weights(), opt_.n_batch, opt_.n_ctx, e.cpu().n_threads())),
+          sampler_(opt_.sampling) {}
+
+    std::int64_t position() const noexcept { return static_cast<std::int64_t>(tokens_.size()); }
+    std::int64_t n_ctx() const noexcept { return opt_.n_ctx; }
+    const std::vector<std::int32_t>& tokens() const noexcept { return tokens_; }
+
+    // Feeds tokens (a prompt) in batches of n_batch; afterwards logits() are the last token's.
+    void prefill(std::span<const std::int32_t> tokens) {
+        if (tokens.empty()) return;
+        if (position() + std::int64_t(tokens.size()) > opt_.n_ctx)
+            STRATA_THROW(errc::argument, "prompt of " + std::to_string(tokens.size()) + " tokens at position " +
+                                             std::to_string(position()) + " does not fit the context of " +
+                                             std::to_string(opt_.n_ctx) + " (num_ctx)");
+        for (std::size_t at = 0; at < tokens.size(); at += std::size_t(opt_.n_batch)) {
+            const auto batch = tokens.subspan(at, std::min<std::size_t>(std::size_t(opt_.n_batch), tokens.size() - at));
+            e_->s_->tf.forward(e_->cpu(), batch, position(), kv_, ws_);
+            tokens_.insert(tokens_.end(), batch.begin(), batch.end());
+        }
+        has_logits_ = true;
+    }
+
+    // One generated token into the cache.
+    void decode(std::int32_t token) {
+        const std::int32_t t[1] = {token};
+        prefill(t);
+    }
+
+    // The last token's logits (n_vocab).
+    std::span<const float> logits() const {
+        if (!has_logits_) STRATA_THROW(errc::argument, "no logits yet: prefill a prompt first");
+        return ws_.logits;
+    }
+
+    // The next token by the sampler chain, recorded in the penalty window.
+    std::int32_t sample() {
+        const std::int32_t t = sampler_.sample(logits());
+        sampler_.accept(t);
+        return t;
+    }
+
+    Sampler& sampler() noexcept { return sampler_; }
+
+    // Back to an empty context (the cache memory is kept).
+    void reset() {
+        tokens_.clear();
+        has_logits_ = false;
+        sampler_.reset();
+    }
+
+    // Keeps the first n tokens: later positions are overwritten by what comes next. The logits
+    // are gone until the next prefill.
+    void rewind(std::int64_t n) {
+        if (n < 0 || n > position())
+            STRATA_THROW(errc::argument, "rewind to " + std::to_string(n) + " of " + std::to_string(position()) + " tokens");
+        tokens_.resize(static_cast<std::size_t>(n));
+        has_logits_ = false;
+    }
+
+    std::size_t kv_bytes() const noexcept { return kv_.bytes(); }
+
+private:
+    static session_options checked(session_options o, const model::hparams& hp) {
+        if (o.n_ctx <= 0) STRATA_THROW(errc::argument, "num_ctx must be positive, got " + std::to_string(o.n_ctx));
+        if (o.n_batch <= 0) STRATA_THROW(errc::argument, "num_batch must be positive, got " + std::to_string(o.n_batch));
+        (void)hp;
+        o.n_batch = std::min(o.n_batch, o.n_ctx);
+        return o;
+    }
+
+    const engine* e_;
+    session_options opt_;
+    model::kv_cache kv_;
+    model::workspace ws_;
+    Sampler sampler_;
+    std::vector<std::int32_t> tokens_;
+    bool has_logits_ = false;
+};
+
+using cpu_engine = basic_engine<>;
+
+STRATA_NAMESPACE_END

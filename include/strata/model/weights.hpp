@@ -1,0 +1,138 @@
+// strata/model/weights.hpp — the model's tensors, found by GGUF name and checked against the
+// hyperparameters: every tensor the architecture needs is present with exactly the shape it
+// must have, before anything runs. Weights stay in the memory map (views, no copies).
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "strata/core/dtype.hpp"
+#include "strata/core/error.hpp"
+#include "strata/gguf/file.hpp"
+#include "strata/model/hparams.hpp"
+
+STRATA_NAMESPACE_BEGIN
+namespace model {
+
+// A 1-D or 2-D tensor in place: ne[0] is the row length (the reduced dimension of a matmul),
+// ne[1] the number of rows.
+struct tensor {
+    const gguf::tensor_info* info = nullptr;  // null: absent (optional tensors)
+    ggml_type type = ggml_type::f32;
+    std::int64_t ne[2] = {0, 0};
+    const void* data = nullptr;
+    std::size_t row_bytes = 0;
+
+    explicit operator bool() const noexcept { return info != nullptr; }
+    std::int64_t rows() const noexcept { return ne[1]; }
+    std::int64_t cols() const noexcept { return ne[0]; }
+};
+
+struct layer_weights {
+    tensor attn_norm, wq, wk, wv, wo;
+    tensor q_norm, k_norm;                    // gemma3: RMSNorm over each head of q and k
+    tensor post_attn_norm;                    // gemma2/3: norm of the attention output
+    tensor ffn_norm, ffn_gate, ffn_up, ffn_down;
+    tensor post_ffn_norm;                     // gemma2/3
+};
+
+struct weights {
+    tensor token_embd;   // (n_vocab rows of n_embd)
+    tensor output_norm;
+    tensor output;       // the output head; token_embd when tied
+    tensor rope_freqs;   // llama 3: per-frequency divisors of the rotation angle (optional)
+    std::vector<layer_weights> layers;
+};
+
+namespace detail {
+
+inline std::string shape_string(std::int64_t a, std::int64_t b) {
+    return b > 0 ? "[" + std::to_string(a) + ", " + std::to_string(b) + "]" : "[" + std::to_string(a) + "]";
+}
+
+class binder {
+public:
+    binder(const gguf::file& f) : f_(f) {}
+
+    // ne1 == 0 means a 1-D tensor of ne0 elements.
+    tensor need(const std::string& name, std::int64_t ne0, std::int64_t ne1 = 0) const {
+        tensor t = maybe(name, ne0, ne1);
+        if (!t)
+            STRATA_THROW(errc::missing, "tensor '" + name + "' " + shape_string(ne0, ne1) + " is missing", f_.path());
+        return t;
+    }
+
+    tensor maybe(const std::string& name, std::int64_t ne0, std::int64_t ne1 = 0) const {
+        const gguf::tensor_info* ti = f_.find_tensor(name);
+        if (!ti) return {};
+        const bool matrix = ne1 > 0;
+        const bool ok = ti->ne[0] == std::uint64_t(ne0) && ti->ne[1] == std::uint64_t(matrix ? ne1 : 1) &&
+                        ti->ne[2] == 1 && ti->ne[3] == 1;
+        if (!ok) {
+            std::string got = "[" + std::to_string(ti->ne[0]);
+            for (std::uint32_t d = 1; d < ti->n_dims; ++d) got += ", " + std::to_string(ti->ne[d]);
+            got += "]";
+            STRATA_THROW(errc::format, "tensor '" + name + "' has shape " + got + ", expected " + shape_string(ne0, ne1),
+                         f_.path(), ti->info_offset);
+        }
+        tensor t;
+        t.info = ti;
+        t.type = ti->type;
+        t.ne[0] = ne0;
+        t.ne[1] = matrix ? ne1 : 1;
+        t.data = f_.tensor_data(*ti).data();
+        t.row_bytes = static_cast<std::size_t>(row_bytes(ti->type, std::uint64_t(ne0)));
+        return t;
+    }
+
+private:
+    const gguf::file& f_;
+};
+
+inline std::string blk(std::uint32_t il, const char* what) { return "blk." + std::to_string(il) + "." + what + ".weight"; }
+
+}  // namespace detail
+
+// Finds and checks every tensor of the architecture.
+inline weights bind_weights(const gguf::file& f, const hparams& h) {
+    const detail::binder b(f);
+    const std::int64_t n_embd = h.n_embd, n_ff = h.n_ff;
+    const std::int64_t n_q = std::int64_t(h.n_head) * h.head_dim_k, n_k = h.n_embd_k_gqa(), n_v = h.n_embd_v_gqa();
+    const std::int64_t n_attn_out = std::int64_t(h.n_head) * h.head_dim_v;
+    const bool gemma = h.arch == arch::gemma2 || h.arch == arch::gemma3;
+
+    weights w;
+    w.token_embd = b.need("token_embd.weight", n_embd, h.n_vocab);
+    w.output_norm = b.need("output_norm.weight", n_embd);
+    w.output = b.maybe("output.weight", n_embd, h.n_vocab);
+    if (!w.output) w.output = w.token_embd;  // tied embeddings
+    w.rope_freqs = b.maybe("rope_freqs.weight", h.n_rot / 2);
+    w.layers.resize(h.n_layer);
+    for (std::uint32_t il = 0; il < h.n_layer; ++il) {
+        auto& L = w.layers[il];
+        using detail::blk;
+        L.attn_norm = b.need(blk(il, "attn_norm"), n_embd);
+        L.wq = b.need(blk(il, "attn_q"), n_embd, n_q);
+        L.wk = b.need(blk(il, "attn_k"), n_embd, n_k);
+        L.wv = b.need(blk(il, "attn_v"), n_embd, n_v);
+        L.wo = b.need(blk(il, "attn_output"), n_attn_out, n_embd);
+        L.ffn_norm = b.need(blk(il, "ffn_norm"), n_embd);
+        L.ffn_gate = b.need(blk(il, "ffn_gate"), n_embd, n_ff);
+        L.ffn_up = b.need(blk(il, "ffn_up"), n_embd, n_ff);
+        L.ffn_down = b.need(blk(il, "ffn_down"), n_ff, n_embd);
+        if (gemma) {
+            L.post_attn_norm = b.need(blk(il, "post_attention_norm"), n_embd);
+            L.post_ffn_norm = b.need(blk(il, "post_ffw_norm"), n_embd);
+        }
+        if (h.arch == arch::gemma3) {
+            L.q_norm = b.need(blk(il, "attn_q_norm"), h.head_dim_k);
+            L.k_norm = b.need(blk(il, "attn_k_norm"), h.head_dim_k);
+        }
+    }
+    return w;
+}
+
+}  // namespace model
+STRATA_NAMESPACE_END
