@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 
 #include "strata/gguf/gguf.hpp"
+#include "strata/model/weights.hpp"
 
 namespace gguf = strata::gguf;
 
@@ -37,6 +38,9 @@ void print_text(const gguf::summary& s, const gguf::file& f, bool tensors) {
     row("quantization", quant);
     row("file", fmt::format("{} (GGUF v{}, {} tensors, {} metadata keys)", gguf::human_bytes(s.file_size), s.version,
                             s.tensor_count, f.metadata().size()));
+    // the same hyperparameter and tensor-shape check the engine runs at load
+    const std::string problem = strata::model::check(f);
+    row("engine check", problem.empty() ? "ok: every tensor present with the shape the hyperparameters give" : problem);
 
     fmt::print("\n  Tokenizer\n");
     row("model", s.tokenizer_model.empty() ? "-" : s.tokenizer_model);

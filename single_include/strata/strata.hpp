@@ -10060,6 +10060,24 @@ inline weights bind_weights(const gguf::file& f, const hparams& h) {
 
 }  // namespace model
 STRATA_NAMESPACE_END
+
+STRATA_NAMESPACE_BEGIN
+namespace model {
+
+// The load-time check on its own, for tools that do not load (strata-inspect): empty when the
+// file's architecture is supported and every tensor it needs is there with its shape, else why.
+inline std::string check(const gguf::file& f) {
+    try {
+        const hparams h = load_hparams(f);
+        (void)bind_weights(f, h);
+        return {};
+    } catch (const error& e) {
+        return e.message();
+    }
+}
+
+}  // namespace model
+STRATA_NAMESPACE_END
 // ---- end include/strata/model/weights.hpp ----
 
 STRATA_NAMESPACE_BEGIN

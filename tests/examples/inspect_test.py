@@ -27,7 +27,8 @@ else:
     elapsed = time.monotonic() - t0
     check(r.returncode == 0, f"exit {r.returncode}: {r.stderr}")
     out = r.stdout
-    for needle in ["gemma3", "268.10M", "32768", "Q4_K_M", "llama", "262144", "token_embd.weight", "blk.17.ffn_down.weight"]:
+    for needle in ["gemma3", "268.10M", "32768", "Q4_K_M", "llama", "262144", "token_embd.weight", "blk.17.ffn_down.weight",
+                   "engine check        ok"]:
         check(needle in out, f"text output lacks {needle!r}")
     # the real type mix: tensors per type as the file has them
     for t, n in [("q8_0", 10), ("q5_0", 81), ("q4_K", 27), ("q6_K", 9), ("f32", 109)]:
