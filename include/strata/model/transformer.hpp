@@ -161,7 +161,7 @@ private:
         }
         cpu::attention_params ap{n_head, n_kv, dk, hp_.head_dim_v, gemma ? 1.0f : hp_.attn_scale, hp_.attn_softcap,
                                  hp_.is_swa(il) ? std::int64_t(hp_.n_swa) : 0};
-        cpu::attention(be, ws.q.data(), n, pos0, {kv.k.data(), kv.v.data(), kv.row_k}, ap, ws.att.data(), ws.att_scratch);
+        cpu::attention(be, ws.q.data(), n, pos0, {kv.k.data(), kv.v.data(), kv.row_k, kv.row_v}, ap, ws.att.data(), ws.att_scratch);
         matmul(be, L.wo, ws.att.data(), n, ws.o.data(), ws);
         if (L.post_attn_norm) norm_rows(L.post_attn_norm, ws.o.data(), ws.o.data(), n, hp_.n_embd);
         cpu::add(ws.x.data(), ws.o.data(), n * hp_.n_embd);

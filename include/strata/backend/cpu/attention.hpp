@@ -31,26 +31,32 @@ struct attention_params {
 struct kv_view {
     const std::uint16_t* k = nullptr;  // fp16 bits
     const std::uint16_t* v = nullptr;
-    std::int64_t row = 0;              // values per position (n_head_kv * head_dim)
+    std::int64_t row_k = 0, row_v = 0;  // values per position (n_head_kv * head_dim)
 };
 
-// Scratch for attention(): one score row of kv_len floats and one fp16 q per thread.
+// Scratch for attention(): the visible K and V rows widened to float once per call (every
+// query of a batch reads them all), then per thread one score row of kv_len floats, the fp16-
+// rounded q and an accumulator.
 inline std::size_t attention_scratch_floats(const attention_params& ap, std::int64_t kv_len, int n_threads) {
-    return static_cast<std::size_t>(n_threads) * static_cast<std::size_t>(kv_len + ap.head_dim_k + ap.head_dim_v);
+    const auto row_k = ap.n_head_kv * ap.head_dim_k, row_v = ap.n_head_kv * ap.head_dim_v;
+    return static_cast<std::size_t>(kv_len * (row_k + row_v)) +
+           static_cast<std::size_t>(n_threads) * static_cast<std::size_t>(kv_len + ap.head_dim_k + ap.head_dim_v);
 }
 
 namespace detail {
 
 // One (token, head): scores over the visible keys, softmax, weighted sum of values.
-inline void attend_one(const float* q, const kv_view& kv, std::int64_t kv_head, std::int64_t first, std::int64_t last,
-                       const attention_params& ap, float* scores, float* q16, float* acc, float* out) {
+// k, v: the cache rows widened to float (exactly: every fp16 value is a float).
+inline void attend_one(const float* q, const float* kf, const float* vf, std::int64_t row_k, std::int64_t row_v,
+                       std::int64_t kv_head, std::int64_t first, std::int64_t last, const attention_params& ap,
+                       float* scores, float* q16, float* acc, float* out) {
     const std::int64_t dk = ap.head_dim_k, dv = ap.head_dim_v;
     for (std::int64_t d = 0; d < dk; ++d) q16[d] = fp16_to_fp32(fp32_to_fp16(q[d]));
     const std::int64_t n = last - first + 1;
     for (std::int64_t j = 0; j < n; ++j) {
-        const std::uint16_t* k = kv.k + (first + j) * kv.row + kv_head * dk;
+        const float* k = kf + (first + j) * row_k + kv_head * dk;
         float s = 0.0f;
-        for (std::int64_t d = 0; d < dk; ++d) s += q16[d] * fp16_to_fp32(k[d]);
+        for (std::int64_t d = 0; d < dk; ++d) s += q16[d] * k[d];
         scores[j] = s * ap.kq_scale;
     }
     if (ap.softcap > 0.0f) softcap(scores, n, ap.softcap);
@@ -58,8 +64,8 @@ inline void attend_one(const float* q, const kv_view& kv, std::int64_t kv_head, 
     for (std::int64_t d = 0; d < dv; ++d) acc[d] = 0.0f;
     for (std::int64_t j = 0; j < n; ++j) {
         const float p = fp16_to_fp32(fp32_to_fp16(scores[j]));
-        const std::uint16_t* v = kv.v + (first + j) * kv.row + kv_head * dv;
-        for (std::int64_t d = 0; d < dv; ++d) acc[d] += p * fp16_to_fp32(v[d]);
+        const float* v = vf + (first + j) * row_v + kv_head * dv;
+        for (std::int64_t d = 0; d < dv; ++d) acc[d] += p * v[d];
     }
     for (std::int64_t d = 0; d < dv; ++d) out[d] = acc[d];
 }
@@ -71,18 +77,29 @@ inline void attention(const backend& be, const float* q, std::int64_t n_tokens, 
                       const attention_params& ap, float* out, std::span<float> scratch) {
     const std::int64_t group = ap.n_head / ap.n_head_kv;  // query heads per KV head
     const std::int64_t jobs = n_tokens * ap.n_head;
-    const std::int64_t per_thread = pos0 + n_tokens + ap.head_dim_k + ap.head_dim_v;
+    const std::int64_t kv_len = pos0 + n_tokens;
+    const std::int64_t row_k = ap.n_head_kv * ap.head_dim_k, row_v = ap.n_head_kv * ap.head_dim_v;
+    const std::int64_t per_thread = kv_len + ap.head_dim_k + ap.head_dim_v;
     const int n_threads = jobs < be.n_threads() ? int(jobs) : be.n_threads();
+    float* kf = scratch.data();
+    float* vf = kf + kv_len * row_k;
+    float* per_thread_base = vf + kv_len * row_v;
+    be.pool().run(n_threads, [&](int i, int n) {  // widen the visible cache rows once
+        for (std::int64_t p = kv_len * i / n; p < kv_len * (i + 1) / n; ++p) {
+            for (std::int64_t d = 0; d < row_k; ++d) kf[p * row_k + d] = fp16_to_fp32(kv.k[p * kv.row_k + d]);
+            for (std::int64_t d = 0; d < row_v; ++d) vf[p * row_v + d] = fp16_to_fp32(kv.v[p * kv.row_v + d]);
+        }
+    });
     be.pool().run(n_threads, [&](int i, int n) {
-        float* scores = scratch.data() + std::size_t(i) * std::size_t(per_thread);
+        float* scores = per_thread_base + std::size_t(i) * std::size_t(per_thread);
         float* q16 = scores + pos0 + n_tokens;
         float* acc = q16 + ap.head_dim_k;
         for (std::int64_t job = i; job < jobs; job += n) {
             const std::int64_t t = job / ap.n_head, h = job % ap.n_head;
             const std::int64_t pos = pos0 + t;
             const std::int64_t first = ap.n_swa > 0 && pos - ap.n_swa + 1 > 0 ? pos - ap.n_swa + 1 : 0;
-            detail::attend_one(q + (t * ap.n_head + h) * ap.head_dim_k, kv, h / group, first, pos, ap, scores, q16, acc,
-                               out + (t * ap.n_head + h) * ap.head_dim_v);
+            detail::attend_one(q + (t * ap.n_head + h) * ap.head_dim_k, kf, vf, row_k, row_v, h / group, first, pos, ap,
+                               scores, q16, acc, out + (t * ap.n_head + h) * ap.head_dim_v);
         }
     });
 }
