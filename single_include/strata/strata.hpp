@@ -9830,9 +9830,9 @@ inline hparams load_hparams(const gguf::file& f) {
         // llama 3's "llama3" scaling is carried by the rope_freqs tensor; only linear changes positions
         if (type == "linear" && factor > 0.0f) h.rope_freq_scale = 1.0f / factor;
     }
-    h.n_vocab = static_cast<std::uint32_t>(f.find("tokenizer.ggml.tokens") && f.find("tokenizer.ggml.tokens")->is_array()
-                                               ? f.find("tokenizer.ggml.tokens")->size()
-                                               : k.u32("vocab_size"));
+    // the vocabulary's size is that of its token list; vocab_size only where there is none
+    const gguf::value* tokens = f.find("tokenizer.ggml.tokens");
+    h.n_vocab = tokens && tokens->is_array() ? static_cast<std::uint32_t>(tokens->size()) : k.u32("vocab_size");
 
     switch (h.arch) {
         case arch::llama:
@@ -10394,7 +10394,7 @@ public:
     using engine = basic_engine<Formats, Backends, Sampler>;
 
     basic_session(const engine& e, const session_options& opt)
-        : e_(&e), opt_(checked(opt, e.hparams())), kv_(e.hparams(), opt_.n_ctx),
+        : e_(&e), opt_(checked(opt)), kv_(e.hparams(), opt_.n_ctx),
           ws_(model::make_workspace(e.hparams(), e.weights(), opt_.n_batch, opt_.n_ctx, e.cpu().n_threads())),
           sampler_(opt_.sampling) {}
 
@@ -10457,10 +10457,9 @@ public:
     std::size_t kv_bytes() const noexcept { return kv_.bytes(); }
 
 private:
-    static session_options checked(session_options o, const model::hparams& hp) {
+    static session_options checked(session_options o) {
         if (o.n_ctx <= 0) STRATA_THROW(errc::argument, "num_ctx must be positive, got " + std::to_string(o.n_ctx));
         if (o.n_batch <= 0) STRATA_THROW(errc::argument, "num_batch must be positive, got " + std::to_string(o.n_batch));
-        (void)hp;
         o.n_batch = std::min(o.n_batch, o.n_ctx);
         return o;
     }

@@ -24,11 +24,8 @@ inline std::string model_path(const std::string& name, const std::string& file) 
 
 inline std::string gemma3_path() { return model_path("gemma3-270m-q4_k_m", "gemma-3-270m-q4_k_m.gguf"); }
 
+inline bool model_available(const std::string& path) { return std::filesystem::exists(path); }
 // In CI a missing model is a failure (tools/test fetches it first); elsewhere the test skips.
-inline bool model_available(const std::string& path) {
-    if (std::filesystem::exists(path)) return true;
-    return false;
-}
 inline bool in_ci() { return std::getenv("CI") != nullptr; }
 
 // ---- goldens written by tools/reference/model_goldens.py (its OUT.txt format) ----------------

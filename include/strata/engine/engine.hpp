@@ -149,7 +149,7 @@ public:
     using engine = basic_engine<Formats, Backends, Sampler>;
 
     basic_session(const engine& e, const session_options& opt)
-        : e_(&e), opt_(checked(opt, e.hparams())), kv_(e.hparams(), opt_.n_ctx),
+        : e_(&e), opt_(checked(opt)), kv_(e.hparams(), opt_.n_ctx),
           ws_(model::make_workspace(e.hparams(), e.weights(), opt_.n_batch, opt_.n_ctx, e.cpu().n_threads())),
           sampler_(opt_.sampling) {}
 
@@ -212,10 +212,9 @@ public:
     std::size_t kv_bytes() const noexcept { return kv_.bytes(); }
 
 private:
-    static session_options checked(session_options o, const model::hparams& hp) {
+    static session_options checked(session_options o) {
         if (o.n_ctx <= 0) STRATA_THROW(errc::argument, "num_ctx must be positive, got " + std::to_string(o.n_ctx));
         if (o.n_batch <= 0) STRATA_THROW(errc::argument, "num_batch must be positive, got " + std::to_string(o.n_batch));
-        (void)hp;
         o.n_batch = std::min(o.n_batch, o.n_ctx);
         return o;
     }

@@ -138,9 +138,9 @@ inline hparams load_hparams(const gguf::file& f) {
         // llama 3's "llama3" scaling is carried by the rope_freqs tensor; only linear changes positions
         if (type == "linear" && factor > 0.0f) h.rope_freq_scale = 1.0f / factor;
     }
-    h.n_vocab = static_cast<std::uint32_t>(f.find("tokenizer.ggml.tokens") && f.find("tokenizer.ggml.tokens")->is_array()
-                                               ? f.find("tokenizer.ggml.tokens")->size()
-                                               : k.u32("vocab_size"));
+    // the vocabulary's size is that of its token list; vocab_size only where there is none
+    const gguf::value* tokens = f.find("tokenizer.ggml.tokens");
+    h.n_vocab = tokens && tokens->is_array() ? static_cast<std::uint32_t>(tokens->size()) : k.u32("vocab_size");
 
     switch (h.arch) {
         case arch::llama:
