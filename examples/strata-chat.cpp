@@ -64,6 +64,10 @@ int main(int argc, char** argv) {
     app.add_option("--num-ctx", so.n_ctx, "context length")->capture_default_str();
     app.add_option("--num-batch", so.n_batch, "prompt tokens per forward pass")->capture_default_str();
     app.add_option("--num-thread", num_thread, "CPU threads (0: all)")->capture_default_str();
+    std::string kv_type = "f16";
+    app.add_option("--kv-type", kv_type, "KV cache type: f16 or q8_0")->capture_default_str();
+    auto* keep = app.add_option("--num-keep", so.num_keep,
+                                "tokens kept when a full context shifts (without it a full context is an error)");
     app.add_option("--num-predict", go.num_predict, "tokens to generate at most (-1: no limit)")->capture_default_str();
     app.add_option("--temperature", sp.temperature)->capture_default_str();
     app.add_option("--top-k", sp.top_k)->capture_default_str();
@@ -81,6 +85,8 @@ int main(int argc, char** argv) {
 
     try {
         sp.seed = seed < 0 ? strata::sample::random_seed : static_cast<std::uint32_t>(seed);
+        so.kv_type = strata::model::kv_type_from_name(kv_type);
+        so.context_shift = keep->count() > 0;
         strata::sample::validate(sp);
         const auto t0 = std::chrono::steady_clock::now();
         strata::load_options lo{num_thread, true, isatty(2) ? progress_bar : std::function<void(double)>{}};

@@ -178,3 +178,60 @@ TEST_CASE("conversation: turns reuse the cached prefix and /clear forgets", "[en
     CHECK(conv.messages().empty());
     CHECK(s.position() == 0);
 }
+
+TEST_CASE("session: a Q8_0 KV cache takes 34/64 of the F16 bytes and keeps the logits close", "[engine]") {
+    if (skip_without_model()) return;
+    auto f16 = engine()->new_session({.n_ctx = 64});
+    auto q8 = engine()->new_session({.n_ctx = 64, .kv_type = strata::ggml_type::q8_0});
+    CHECK(q8.kv_type() == strata::ggml_type::q8_0);
+    CHECK(f16.kv_bytes() == strata::model::kv_cache_bytes(engine()->hparams(), 64));
+    CHECK(q8.kv_bytes() == strata::model::kv_cache_bytes(engine()->hparams(), 64, strata::ggml_type::q8_0));
+    CHECK(q8.kv_bytes() * 64 == f16.kv_bytes() * 34);  // a 32-value block: 34 bytes instead of 64
+    const std::vector<std::int32_t> text = {2, 818, 5279, 529, 7001, 563, 506, 5279, 529, 506, 2891, 529, 7001, 236761};
+    f16.prefill(text);
+    q8.prefill(text);
+    float max_diff = 0.0f, max_abs = 0.0f;
+    for (std::size_t i = 0; i < f16.logits().size(); ++i) {
+        max_diff = std::max(max_diff, std::abs(f16.logits()[i] - q8.logits()[i]));
+        max_abs = std::max(max_abs, std::abs(f16.logits()[i]));
+    }
+    INFO("max |f16 - q8_0| = " << max_diff << " of max |logit| " << max_abs);
+    CHECK(max_diff > 0.0f);               // the cache really is quantized
+    CHECK(max_diff < 0.05f * max_abs);    // and stays close
+    CHECK(argmax(f16.logits()) == argmax(q8.logits()));
+    CHECK_THROWS_WITH(strata::model::kv_type_from_name("q4_0"), Catch::Contains("expected f16 or q8_0"));
+    CHECK_THROWS_WITH(engine()->new_session({.kv_type = strata::ggml_type::q4_0}), Catch::Contains("the engine runs f16 and q8_0"));
+}
+
+TEST_CASE("session: a full context shifts when asked, keeping num_keep and a leading BOS", "[engine]") {
+    if (skip_without_model()) return;
+    auto opt = strata::session_options{.n_ctx = 16, .n_batch = 8, .context_shift = true, .num_keep = 2};
+    opt.sampling.temperature = 0;
+    auto s = engine()->new_session(opt);
+    const auto st = strata::generate(s, engine()->tokenizer(), prompt, {.num_predict = 40}, [](std::string_view) {});
+    CHECK(st.generated_tokens == 40);
+    CHECK(st.reason == strata::stop_reason::num_predict);
+    CHECK(s.shifts() >= 3);
+    CHECK(s.position() <= 16);
+    // BOS and the two kept tokens survive every shift
+    REQUIRE(s.tokens().size() >= 3);
+    CHECK(std::equal(prompt.begin(), prompt.begin() + 3, s.tokens().begin()));
+    // the shifted cache is exactly what a fresh prefill of the window computes
+    auto fresh = engine()->new_session({.n_ctx = 16, .n_batch = 8});
+    fresh.prefill(s.tokens());
+    CHECK(std::equal(fresh.logits().begin(), fresh.logits().end(), s.logits().begin()));
+
+    // a prompt longer than the context: shifts instead of failing, and ends with its last tokens
+    std::vector<std::int32_t> long_prompt = {2};
+    for (int i = 0; i < 40; ++i) long_prompt.push_back(818 + i);
+    s.reset();
+    s.prefill(long_prompt);
+    CHECK(s.position() <= 16);
+    CHECK(s.tokens().back() == long_prompt.back());
+    CHECK(std::equal(long_prompt.begin(), long_prompt.begin() + 3, s.tokens().begin()));
+
+    // num_keep that leaves no room for a batch is a clear error
+    auto tight = engine()->new_session({.n_ctx = 16, .n_batch = 8, .context_shift = true, .num_keep = 12});
+    CHECK_THROWS_WITH(tight.prefill(long_prompt), Catch::Contains("leaves no room"));
+    CHECK_THROWS_WITH(engine()->new_session({.context_shift = true, .num_keep = -1}), Catch::Contains("num_keep"));
+}

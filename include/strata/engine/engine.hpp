@@ -51,6 +51,11 @@ struct load_options {
 struct session_options {
     std::int64_t n_ctx = 2048;   // Ollama's num_ctx
     std::int64_t n_batch = 512;  // Ollama's num_batch: prompt tokens per forward pass
+    ggml_type kv_type = ggml_type::f16;  // the KV cache: f16 or q8_0 (half the memory)
+    // When the context is full: an error (the default), or a shift that keeps the first
+    // num_keep tokens (and a leading BOS), drops the older half of the rest and goes on.
+    bool context_shift = false;
+    std::int64_t num_keep = 0;  // Ollama's num_keep
     sample::params sampling = sample::ollama_defaults();
 };
 
@@ -149,25 +154,27 @@ public:
     using engine = basic_engine<Formats, Backends, Sampler>;
 
     basic_session(const engine& e, const session_options& opt)
-        : e_(&e), opt_(checked(opt)), kv_(e.hparams(), opt_.n_ctx),
+        : e_(&e), opt_(checked(opt)), kv_(e.hparams(), opt_.n_ctx, opt_.kv_type),
           ws_(model::make_workspace(e.hparams(), e.weights(), opt_.n_batch, opt_.n_ctx, e.cpu().n_threads())),
           sampler_(opt_.sampling) {}
 
     std::int64_t position() const noexcept { return static_cast<std::int64_t>(tokens_.size()); }
     std::int64_t n_ctx() const noexcept { return opt_.n_ctx; }
+    bool context_shift() const noexcept { return opt_.context_shift; }
     const std::vector<std::int32_t>& tokens() const noexcept { return tokens_; }
 
     // Feeds tokens (a prompt) in batches of n_batch; afterwards logits() are the last token's.
+    // Tokens beyond the context are an error, or shift the window when context_shift is on.
     void prefill(std::span<const std::int32_t> tokens) {
         if (tokens.empty()) return;
-        if (position() + std::int64_t(tokens.size()) > opt_.n_ctx)
+        if (!opt_.context_shift && position() + std::int64_t(tokens.size()) > opt_.n_ctx)
             STRATA_THROW(errc::argument, "prompt of " + std::to_string(tokens.size()) + " tokens at position " +
                                              std::to_string(position()) + " does not fit the context of " +
-                                             std::to_string(opt_.n_ctx) + " (num_ctx)");
+                                             std::to_string(opt_.n_ctx) + " (num_ctx; or enable the context shift with num_keep)");
         for (std::size_t at = 0; at < tokens.size(); at += std::size_t(opt_.n_batch)) {
             const auto batch = tokens.subspan(at, std::min<std::size_t>(std::size_t(opt_.n_batch), tokens.size() - at));
-            e_->s_->tf.forward(e_->cpu(), batch, position(), kv_, ws_);
-            tokens_.insert(tokens_.end(), batch.begin(), batch.end());
+            if (position() + std::int64_t(batch.size()) > opt_.n_ctx) shift_context(std::int64_t(batch.size()));
+            forward(batch);
         }
         has_logits_ = true;
     }
@@ -210,12 +217,50 @@ public:
     }
 
     std::size_t kv_bytes() const noexcept { return kv_.bytes(); }
+    ggml_type kv_type() const noexcept { return kv_.type; }
+    // Bytes of the activations (the CPU compute buffer), as model::workspace_bytes prices them.
+    std::size_t compute_bytes() const noexcept {
+        std::size_t b = ws_.mm_scratch.size();
+        for (const auto* v : {&ws_.x, &ws_.h, &ws_.o, &ws_.q, &ws_.k, &ws_.v, &ws_.att, &ws_.gate, &ws_.up, &ws_.logits,
+                              &ws_.att_scratch})
+            b += v->size() * sizeof(float);
+        return b;
+    }
+    // How many times the window has shifted.
+    std::int64_t shifts() const noexcept { return shifts_; }
 
 private:
+    void forward(std::span<const std::int32_t> batch) {
+        e_->s_->tf.forward(e_->cpu(), batch, position(), kv_, ws_);
+        tokens_.insert(tokens_.end(), batch.begin(), batch.end());
+    }
+
+    // Makes room for `need` more tokens: keeps the first num_keep tokens (a leading BOS is kept
+    // beyond them, as llama.cpp does), drops the older half of the rest (more if `need` asks),
+    // and recomputes the kept window at its new positions. Recomputing instead of re-rotating
+    // the cached keys (llama.cpp's shift) costs one prefill of half the context per n_ctx / 2
+    // tokens and leaves the cache exactly as a fresh prefill of the window would.
+    void shift_context(std::int64_t need) {
+        const auto& tok = e_->tokenizer();
+        const std::int64_t bos = !tokens_.empty() && tokens_.front() == tok.bos() ? 1 : 0;
+        const std::int64_t keep = std::min(position(), std::max<std::int64_t>(opt_.num_keep, 0) + bos);
+        if (keep + need > opt_.n_ctx)
+            STRATA_THROW(errc::argument, "context shift: num_keep " + std::to_string(opt_.num_keep) + " leaves no room for " +
+                                             std::to_string(need) + " tokens in the context of " + std::to_string(opt_.n_ctx));
+        const std::int64_t n_left = position() - keep;
+        const std::int64_t n_discard = std::min(n_left, std::max(n_left / 2, position() + need - opt_.n_ctx));
+        std::vector<std::int32_t> tail(tokens_.begin() + keep + n_discard, tokens_.end());
+        tokens_.resize(static_cast<std::size_t>(keep));
+        for (std::size_t at = 0; at < tail.size(); at += std::size_t(opt_.n_batch))
+            forward(std::span<const std::int32_t>(tail).subspan(at, std::min<std::size_t>(std::size_t(opt_.n_batch), tail.size() - at)));
+        ++shifts_;
+    }
+
     static session_options checked(session_options o) {
         if (o.n_ctx <= 0) STRATA_THROW(errc::argument, "num_ctx must be positive, got " + std::to_string(o.n_ctx));
         if (o.n_batch <= 0) STRATA_THROW(errc::argument, "num_batch must be positive, got " + std::to_string(o.n_batch));
         o.n_batch = std::min(o.n_batch, o.n_ctx);
+        if (o.num_keep < 0) STRATA_THROW(errc::argument, "num_keep must not be negative, got " + std::to_string(o.num_keep));
         return o;
     }
 
@@ -226,6 +271,7 @@ private:
     Sampler sampler_;
     std::vector<std::int32_t> tokens_;
     bool has_logits_ = false;
+    std::int64_t shifts_ = 0;
 };
 
 using cpu_engine = basic_engine<>;

@@ -90,7 +90,7 @@ generate_stats generate(Session& s, const Tokenizer& tok, std::span<const std::i
     };
     for (;;) {
         if (opt.num_predict >= 0 && st.generated_tokens >= opt.num_predict) { st.reason = stop_reason::num_predict; break; }
-        if (s.position() >= s.n_ctx()) { st.reason = stop_reason::context_full; break; }
+        if (s.position() >= s.n_ctx() && !s.context_shift()) { st.reason = stop_reason::context_full; break; }
         const std::int32_t t = s.sample();
         if (tok.is_eog(t)) { st.reason = stop_reason::eog; break; }
         ++st.generated_tokens;
@@ -106,7 +106,7 @@ generate_stats generate(Session& s, const Tokenizer& tok, std::span<const std::i
         if (stopped) { st.reason = stop_reason::stop_string; break; }
         const std::size_t safe = detail::complete_utf8(pending);
         flush(safe - std::min(safe, detail::stop_prefix_tail(std::string_view(pending).substr(0, safe), opt.stop)));
-        if (s.position() < s.n_ctx()) s.decode(t);
+        if (s.position() < s.n_ctx() || s.context_shift()) s.decode(t);  // a full context shifts or stops
     }
     flush(pending.size());
     st.generate_seconds = std::chrono::duration<double>(clock::now() - t1).count();

@@ -54,24 +54,50 @@ inline std::size_t matmul_scratch_bytes(const weights& w, std::int64_t n) {
     return m;
 }
 
+// The element count of every workspace buffer: make_workspace allocates exactly these and the
+// planner prices them (workspace_bytes), so the estimate cannot drift from the allocation.
+struct workspace_shape {
+    std::size_t x, h, o, q, k, v, att, gate, up, logits, att_scratch, mm_scratch;
+
+    std::size_t bytes() const noexcept {
+        return (x + h + o + q + k + v + att + gate + up + logits + att_scratch) * sizeof(float) + mm_scratch;
+    }
+};
+
+inline workspace_shape workspace_shape_for(const hparams& hp, const weights& w, std::int64_t n_batch,
+                                           std::int64_t n_ctx, int n_threads) {
+    const auto n = static_cast<std::size_t>(n_batch);
+    const cpu::attention_params ap{hp.n_head, hp.n_head_kv, hp.head_dim_k, hp.head_dim_v};
+    return {n * hp.n_embd, n * hp.n_embd, n * hp.n_embd, n * hp.n_head * hp.head_dim_k,
+            n * hp.n_embd_k_gqa(), n * hp.n_embd_v_gqa(), n * hp.n_head * hp.head_dim_v,
+            n * hp.n_ff, n * hp.n_ff, hp.n_vocab,
+            cpu::attention_scratch_floats(ap, n_ctx, n_threads),
+            matmul_scratch_bytes(w, n_batch) + cpu::scratch_alignment};
+}
+
+// Bytes of the activations of one session: the CPU backend's compute buffer.
+inline std::size_t workspace_bytes(const hparams& hp, const weights& w, std::int64_t n_batch, std::int64_t n_ctx,
+                                   int n_threads) {
+    return workspace_shape_for(hp, w, n_batch, n_ctx, n_threads).bytes();
+}
+
 inline workspace make_workspace(const hparams& hp, const weights& w, std::int64_t n_batch, std::int64_t n_ctx,
                                 int n_threads) {
+    const workspace_shape s = workspace_shape_for(hp, w, n_batch, n_ctx, n_threads);
     workspace ws;
     ws.n_batch = n_batch;
-    const auto n = static_cast<std::size_t>(n_batch);
-    ws.x.resize(n * hp.n_embd);
-    ws.h.resize(n * hp.n_embd);
-    ws.o.resize(n * hp.n_embd);
-    ws.q.resize(n * hp.n_head * hp.head_dim_k);
-    ws.k.resize(n * hp.n_embd_k_gqa());
-    ws.v.resize(n * hp.n_embd_v_gqa());
-    ws.att.resize(n * hp.n_head * hp.head_dim_v);
-    ws.gate.resize(n * hp.n_ff);
-    ws.up.resize(n * hp.n_ff);
-    ws.logits.resize(hp.n_vocab);
-    cpu::attention_params ap{hp.n_head, hp.n_head_kv, hp.head_dim_k, hp.head_dim_v};
-    ws.att_scratch.resize(cpu::attention_scratch_floats(ap, n_ctx, n_threads));
-    ws.mm_scratch.resize(matmul_scratch_bytes(w, n_batch) + cpu::scratch_alignment);
+    ws.x.resize(s.x);
+    ws.h.resize(s.h);
+    ws.o.resize(s.o);
+    ws.q.resize(s.q);
+    ws.k.resize(s.k);
+    ws.v.resize(s.v);
+    ws.att.resize(s.att);
+    ws.gate.resize(s.gate);
+    ws.up.resize(s.up);
+    ws.logits.resize(s.logits);
+    ws.att_scratch.resize(s.att_scratch);
+    ws.mm_scratch.resize(s.mm_scratch);
     return ws;
 }
 
@@ -161,17 +187,27 @@ private:
         }
         cpu::attention_params ap{n_head, n_kv, dk, hp_.head_dim_v, gemma ? 1.0f : hp_.attn_scale, hp_.attn_softcap,
                                  hp_.is_swa(il) ? std::int64_t(hp_.n_swa) : 0};
-        cpu::attention(be, ws.q.data(), n, pos0, {kv.k.data(), kv.v.data(), kv.row_k, kv.row_v}, ap, ws.att.data(), ws.att_scratch);
+        const cpu::kv_view view{kv.type, kv.k.data(), kv.v.data(), kv.row_k, kv.row_v, kv.row_k_bytes, kv.row_v_bytes};
+        cpu::attention(be, ws.q.data(), n, pos0, view, ap, ws.att.data(), ws.att_scratch);
         matmul(be, L.wo, ws.att.data(), n, ws.o.data(), ws);
         if (L.post_attn_norm) norm_rows(L.post_attn_norm, ws.o.data(), ws.o.data(), n, hp_.n_embd);
         cpu::add(ws.x.data(), ws.o.data(), n * hp_.n_embd);
     }
 
+    // The cache row of one position, in the cache's type (Q8_0 with the activation quantizer,
+    // as ggml-cpu converts rows it copies into a quantized cache).
     static void store_kv(kv_layer& kv, std::int64_t pos, const float* k, const float* v) {
-        std::uint16_t* kd = kv.k.data() + pos * kv.row_k;
-        std::uint16_t* vd = kv.v.data() + pos * kv.row_v;
-        for (std::int64_t i = 0; i < kv.row_k; ++i) kd[i] = fp32_to_fp16(k[i]);
-        for (std::int64_t i = 0; i < kv.row_v; ++i) vd[i] = fp32_to_fp16(v[i]);
+        std::byte* kd = kv.k.data() + std::size_t(pos) * kv.row_k_bytes;
+        std::byte* vd = kv.v.data() + std::size_t(pos) * kv.row_v_bytes;
+        if (kv.type == ggml_type::q8_0) {
+            cpu::detail::quantize_row_q8_0_act_ref(k, kd, kv.row_k);
+            cpu::detail::quantize_row_q8_0_act_ref(v, vd, kv.row_v);
+            return;
+        }
+        auto* k16 = reinterpret_cast<std::uint16_t*>(kd);
+        auto* v16 = reinterpret_cast<std::uint16_t*>(vd);
+        for (std::int64_t i = 0; i < kv.row_k; ++i) k16[i] = fp32_to_fp16(k[i]);
+        for (std::int64_t i = 0; i < kv.row_v; ++i) v16[i] = fp32_to_fp16(v[i]);
     }
 
     // x += norm(Wdown (act(Wgate h) * Wup h)),  h = norm(x)

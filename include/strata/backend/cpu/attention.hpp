@@ -2,12 +2,14 @@
 // of a batch of queries against a layer's KV cache, with grouped-query heads.
 //
 //   q:   n_tokens x (n_head * head_dim_k) floats; token t sits at position pos0 + t
-//   K,V: the cache, fp16, row p = position p: (n_head_kv * head_dim) values, head-major
+//   K,V: the cache, F16 or Q8_0, row p = position p: (n_head_kv * head_dim) values, head-major
 //   out: n_tokens x (n_head * head_dim_v)
 //
-// Like llama.cpp's CPU path without flash attention, q is rounded to fp16 for q·k (ggml
-// multiplies an fp16 K with q converted to K's type) and the softmax weights are rounded to
-// fp16 before they weight V: the same roundings give the same logits.
+// Like llama.cpp's CPU path without flash attention, q is rounded to K's type for q·k (ggml
+// multiplies K with q converted to K's dot type: fp16, or Q8_0 blocks of 32) and, with an F16
+// V, the softmax weights are rounded to fp16 before they weight V: the same roundings give the
+// same logits. A Q8_0 V keeps the weights in f32, as llama.cpp's flash-attention path (the only
+// one it runs a quantized V with) does.
 #pragma once
 
 #include <cmath>
@@ -15,8 +17,12 @@
 #include <span>
 
 #include "strata/backend/cpu/backend.hpp"
+#include "strata/backend/cpu/kernels_scalar.hpp"
 #include "strata/backend/cpu/ops.hpp"
+#include "strata/core/dtype.hpp"
 #include "strata/core/half.hpp"
+#include "strata/quant/q8_0.hpp"
+#include "strata/quant/row.hpp"
 
 STRATA_NAMESPACE_BEGIN
 namespace cpu {
@@ -29,9 +35,11 @@ struct attention_params {
 };
 
 struct kv_view {
-    const std::uint16_t* k = nullptr;  // fp16 bits
-    const std::uint16_t* v = nullptr;
+    ggml_type type = ggml_type::f16;  // f16 or q8_0, for K and V alike
+    const std::byte* k = nullptr;
+    const std::byte* v = nullptr;
     std::int64_t row_k = 0, row_v = 0;  // values per position (n_head_kv * head_dim)
+    std::size_t row_k_bytes = 0, row_v_bytes = 0;
 };
 
 // Scratch for attention(): the visible K and V rows widened to float once per call (every
@@ -47,11 +55,25 @@ namespace detail {
 
 // One (token, head): scores over the visible keys, softmax, weighted sum of values.
 // k, v: the cache rows widened to float (exactly: every fp16 value is a float).
+// q is rounded to what ggml would convert it to for K's type: fp16, or Q8_0 blocks (with the
+// activation quantizer the matmuls use).
+inline void round_q(ggml_type kv_type, const float* q, float* out, std::int64_t dk) {
+    if (kv_type == ggml_type::q8_0) {
+        q8_0::block b[1];
+        for (std::int64_t at = 0; at < dk; at += 32) {
+            quantize_row_q8_0_act_ref(q + at, b, 32);
+            q8_0::dequantize(b[0], out + at);
+        }
+        return;
+    }
+    for (std::int64_t d = 0; d < dk; ++d) out[d] = fp16_to_fp32(fp32_to_fp16(q[d]));
+}
+
 inline void attend_one(const float* q, const float* kf, const float* vf, std::int64_t row_k, std::int64_t row_v,
                        std::int64_t kv_head, std::int64_t first, std::int64_t last, const attention_params& ap,
-                       float* scores, float* q16, float* acc, float* out) {
+                       ggml_type kv_type, float* scores, float* q16, float* acc, float* out) {
     const std::int64_t dk = ap.head_dim_k, dv = ap.head_dim_v;
-    for (std::int64_t d = 0; d < dk; ++d) q16[d] = fp16_to_fp32(fp32_to_fp16(q[d]));
+    round_q(kv_type, q, q16, dk);
     const std::int64_t n = last - first + 1;
     for (std::int64_t j = 0; j < n; ++j) {
         const float* k = kf + (first + j) * row_k + kv_head * dk;
@@ -63,7 +85,7 @@ inline void attend_one(const float* q, const float* kf, const float* vf, std::in
     softmax(scores, n);
     for (std::int64_t d = 0; d < dv; ++d) acc[d] = 0.0f;
     for (std::int64_t j = 0; j < n; ++j) {
-        const float p = fp16_to_fp32(fp32_to_fp16(scores[j]));
+        const float p = kv_type == ggml_type::f16 ? fp16_to_fp32(fp32_to_fp16(scores[j])) : scores[j];
         const float* v = vf + (first + j) * row_v + kv_head * dv;
         for (std::int64_t d = 0; d < dv; ++d) acc[d] += p * v[d];
     }
@@ -86,8 +108,17 @@ inline void attention(const backend& be, const float* q, std::int64_t n_tokens, 
     float* per_thread_base = vf + kv_len * row_v;
     be.pool().run(n_threads, [&](int i, int n) {  // widen the visible cache rows once
         for (std::int64_t p = kv_len * i / n; p < kv_len * (i + 1) / n; ++p) {
-            for (std::int64_t d = 0; d < row_k; ++d) kf[p * row_k + d] = fp16_to_fp32(kv.k[p * kv.row_k + d]);
-            for (std::int64_t d = 0; d < row_v; ++d) vf[p * row_v + d] = fp16_to_fp32(kv.v[p * kv.row_v + d]);
+            const std::byte* k = kv.k + std::size_t(p) * kv.row_k_bytes;
+            const std::byte* v = kv.v + std::size_t(p) * kv.row_v_bytes;
+            if (kv.type == ggml_type::q8_0) {
+                dequantize_row<q8_0>(k, kf + p * row_k, std::size_t(row_k));
+                dequantize_row<q8_0>(v, vf + p * row_v, std::size_t(row_v));
+            } else {
+                const auto* k16 = reinterpret_cast<const std::uint16_t*>(k);
+                const auto* v16 = reinterpret_cast<const std::uint16_t*>(v);
+                for (std::int64_t d = 0; d < row_k; ++d) kf[p * row_k + d] = fp16_to_fp32(k16[d]);
+                for (std::int64_t d = 0; d < row_v; ++d) vf[p * row_v + d] = fp16_to_fp32(v16[d]);
+            }
         }
     });
     be.pool().run(n_threads, [&](int i, int n) {
@@ -99,7 +130,7 @@ inline void attention(const backend& be, const float* q, std::int64_t n_tokens, 
             const std::int64_t pos = pos0 + t;
             const std::int64_t first = ap.n_swa > 0 && pos - ap.n_swa + 1 > 0 ? pos - ap.n_swa + 1 : 0;
             detail::attend_one(q + (t * ap.n_head + h) * ap.head_dim_k, kf, vf, row_k, row_v, h / group, first, pos, ap,
-                               scores, q16, acc, out + (t * ap.n_head + h) * ap.head_dim_v);
+                               kv.type, scores, q16, acc, out + (t * ap.n_head + h) * ap.head_dim_v);
         }
     });
 }
