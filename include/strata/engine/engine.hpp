@@ -10,8 +10,10 @@
 // session holds its KV cache, activations, sampler and token history.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -21,7 +23,9 @@
 
 #include "strata/backend/cpu/backend.hpp"
 #include "strata/chat/template.hpp"
+#include "strata/core/arena.hpp"
 #include "strata/core/error.hpp"
+#include "strata/engine/placement.hpp"
 #include "strata/gguf/file.hpp"
 #include "strata/model/hparams.hpp"
 #include "strata/model/kv_cache.hpp"
@@ -34,8 +38,9 @@
 
 STRATA_NAMESPACE_BEGIN
 
-// The devices layers may be placed on, as compile-time tags. Only the CPU exists yet; every
-// layer's placement is already recorded, so later backends slot in per layer.
+// The devices layers may be placed on, as compile-time tags. The CPU (and the simulated device
+// of split execution, a second CPU backend) exists yet; every layer's placement is recorded
+// (placement.hpp), so later backends slot in per layer.
 struct cpu_device {};
 template <class... Devices>
 struct backends {};
@@ -46,6 +51,17 @@ struct load_options {
     // faults), reporting progress in [0, 1]. Off: weights are read on first use.
     bool prefault = true;
     std::function<void(double)> progress;
+    // Where each layer runs (default: all on the host CPU).
+    strata::placement placement;
+};
+
+// What one device holds, measured from the allocations themselves (not from a formula).
+struct device_usage {
+    std::string name;
+    std::size_t weights_bytes = 0;  // host: the mapped bytes of its tensors; sim: copied into its arena
+    std::size_t kv_bytes = 0;
+    std::size_t compute_bytes = 0;  // activations and scratch
+    std::size_t total_bytes() const noexcept { return weights_bytes + kv_bytes + compute_bytes; }
 };
 
 struct session_options {
@@ -76,6 +92,13 @@ public:
     const tokenizer::tokenizer& tokenizer() const noexcept { return s_->tok; }
     const gguf::file& file() const noexcept { return s_->file; }
     const cpu::backend& cpu() const noexcept { return s_->cpu; }
+    const strata::placement& placement() const noexcept { return s_->place; }
+    // The weights each device holds (the sessions add their KV cache and activations).
+    std::vector<device_usage> weights_usage() const {
+        std::vector<device_usage> u;
+        for (const auto& d : s_->devices) u.push_back({d.spec.name, d.weights_bytes, 0, 0});
+        return u;
+    }
     // The chat format: from tokenizer.chat_template when the file has one Strata knows, else
     // from the vocabulary's turn markers (base models ship without a template); nothing when
     // neither tells (use raw prompts).
@@ -91,6 +114,14 @@ private:
         tokenizer::tokenizer tok;
         cpu::backend cpu;
         std::optional<chat::format> chat;
+        strata::placement place;
+        struct device {
+            device_spec spec;
+            std::unique_ptr<cpu::backend> own;  // sim: its own pool; host: null (the engine's cpu)
+            std::unique_ptr<arena> mem;         // sim: its memory
+            std::size_t weights_bytes = 0;
+        };
+        std::vector<device> devices;
         model::transformer<Formats> tf;
 
         state(const std::string& path, load_options opt)
@@ -100,9 +131,45 @@ private:
               tok(tokenizer::load_vocab(file)),
               cpu(cpu::backend_options{opt.n_threads, {}}),
               chat(detect_chat(file, tok)),
+              place(std::move(opt.placement)),
               tf(hp, w) {
             check_formats();
+            place.check(hp.n_layer);
             if (opt.prefault) prefault(opt.progress);
+            place_weights();
+        }
+
+        const cpu::backend& backend_of(int d) const noexcept { return devices[std::size_t(d)].own ? *devices[std::size_t(d)].own : cpu; }
+
+        // Each sim device gets its arena and a copy of its layers' weights (what an upload to a
+        // GPU does); host tensors stay in the memory map.
+        void place_weights() {
+            for (const auto& spec : place.devices) {
+                device d{spec, nullptr, nullptr, 0};
+                if (spec.kind == device_kind::sim) {
+                    d.own = std::make_unique<cpu::backend>(cpu::backend_options{spec.n_threads > 0 ? spec.n_threads : cpu.n_threads(), cpu.level()});
+                    d.mem = std::make_unique<arena>(spec.name, spec.memory_bytes);
+                }
+                devices.push_back(std::move(d));
+            }
+            auto put = [&](model::tensor& t, int dev) {
+                if (!t) return;
+                const std::size_t bytes = model::tensor_bytes(t);
+                device& d = devices[std::size_t(dev)];
+                if (d.mem) {
+                    auto mem = d.mem->take(bytes, t.info->name);
+                    std::memcpy(mem.data(), t.data, bytes);
+                    t.data = mem.data();
+                }
+                d.weights_bytes += d.mem ? arena::padded(bytes) : bytes;
+            };
+            put(w.token_embd, 0);
+            for (std::uint32_t il = 0; il < hp.n_layer; ++il)
+                for (model::tensor* t : model::tensors_of(w.layers[il])) put(*t, place.device_of_layer(il));
+            put(w.output_norm, place.output_device);
+            // a tied head shares token_embd's bytes on the host; elsewhere it is a copy
+            if (w.output.info != w.token_embd.info || place.output_device != 0) put(w.output, place.output_device);
+            if (w.rope_freqs) put(w.rope_freqs, 0);  // read by every layer: a few bytes, kept on the host
         }
 
         // Every tensor type must be compiled in: say so at load, not at the first token.
@@ -154,9 +221,16 @@ public:
     using engine = basic_engine<Formats, Backends, Sampler>;
 
     basic_session(const engine& e, const session_options& opt)
-        : e_(&e), opt_(checked(opt)), kv_(e.hparams(), opt_.n_ctx, opt_.kv_type),
-          ws_(model::make_workspace(e.hparams(), e.weights(), opt_.n_batch, opt_.n_ctx, e.cpu().n_threads())),
-          sampler_(opt_.sampling) {}
+        : e_(&e), opt_(checked(opt)), arenas_(make_arenas(e)),
+          kv_(e.hparams(), opt_.n_ctx, opt_.kv_type, kv_alloc()),
+          sampler_(opt_.sampling) {
+        const auto& st = *e.s_;
+        for (std::size_t d = 0; d < st.devices.size(); ++d) {
+            ws_.push_back(model::make_workspace(st.hp, st.w, opt_.n_batch, opt_.n_ctx, st.backend_of(int(d)).n_threads()));
+            if (arenas_[d]) arenas_[d]->charge(workspace_bytes(ws_.back()), "activations");
+        }
+        for (std::size_t d = 0; d < st.devices.size(); ++d) stages_.push_back({&st.backend_of(int(d)), &ws_[d]});
+    }
 
     std::int64_t position() const noexcept { return static_cast<std::int64_t>(tokens_.size()); }
     std::int64_t n_ctx() const noexcept { return opt_.n_ctx; }
@@ -188,7 +262,7 @@ public:
     // The last token's logits (n_vocab).
     std::span<const float> logits() const {
         if (!has_logits_) STRATA_THROW(errc::argument, "no logits yet: prefill a prompt first");
-        return ws_.logits;
+        return ws_[std::size_t(e_->placement().output_device)].logits;
     }
 
     // The next token by the sampler chain, recorded in the penalty window.
@@ -218,20 +292,56 @@ public:
 
     std::size_t kv_bytes() const noexcept { return kv_.bytes(); }
     ggml_type kv_type() const noexcept { return kv_.type; }
-    // Bytes of the activations (the CPU compute buffer), as model::workspace_bytes prices them.
+    // Bytes of the activations on every device, as model::workspace_bytes prices them.
     std::size_t compute_bytes() const noexcept {
-        std::size_t b = ws_.mm_scratch.size();
-        for (const auto* v : {&ws_.x, &ws_.h, &ws_.o, &ws_.q, &ws_.k, &ws_.v, &ws_.att, &ws_.gate, &ws_.up, &ws_.logits,
-                              &ws_.att_scratch})
-            b += v->size() * sizeof(float);
+        std::size_t b = 0;
+        for (const auto& w : ws_) b += workspace_bytes(w);
         return b;
+    }
+
+    // What each device holds for this engine and session, measured from the allocations: its
+    // weights, the KV cache of its layers, its activations.
+    std::vector<device_usage> usage() const {
+        auto u = e_->weights_usage();
+        for (std::uint32_t il = 0; il < kv_.layers.size(); ++il) {
+            const auto& L = kv_.layers[il];
+            u[std::size_t(e_->placement().device_of_layer(il))].kv_bytes += L.k.size() + L.v.size();
+        }
+        for (std::size_t d = 0; d < ws_.size(); ++d) u[d].compute_bytes = workspace_bytes(ws_[d]);
+        return u;
     }
     // How many times the window has shifted.
     std::int64_t shifts() const noexcept { return shifts_; }
 
 private:
+    static std::size_t workspace_bytes(const model::workspace& w) noexcept {
+        std::size_t b = w.mm_scratch.size();
+        for (const auto* v : {&w.x, &w.h, &w.o, &w.q, &w.k, &w.v, &w.att, &w.gate, &w.up, &w.logits, &w.att_scratch})
+            b += v->size() * sizeof(float);
+        return b;
+    }
+
+    // A session's part of each sim device: what the engine's weights left of its capacity.
+    static std::vector<std::unique_ptr<arena>> make_arenas(const engine& e) {
+        std::vector<std::unique_ptr<arena>> a;
+        for (const auto& d : e.s_->devices)
+            a.push_back(d.mem ? std::make_unique<arena>(d.spec.name, d.mem->capacity() - d.mem->used()) : nullptr);
+        return a;
+    }
+
+    model::kv_allocator kv_alloc() {
+        return [this](std::uint32_t il, std::size_t bytes) -> std::span<std::byte> {
+            auto& a = arenas_[std::size_t(e_->placement().device_of_layer(il))];
+            if (!a) return {};
+            auto mem = a->take(bytes, "KV cache of layer " + std::to_string(il));
+            std::fill(mem.begin(), mem.end(), std::byte{0});
+            return mem;
+        };
+    }
+
     void forward(std::span<const std::int32_t> batch) {
-        e_->s_->tf.forward(e_->cpu(), batch, position(), kv_, ws_);
+        const auto& p = e_->placement();
+        e_->s_->tf.forward(stages_, p.layer_device, p.output_device, batch, position(), kv_);
         tokens_.insert(tokens_.end(), batch.begin(), batch.end());
     }
 
@@ -266,8 +376,10 @@ private:
 
     const engine* e_;
     session_options opt_;
+    std::vector<std::unique_ptr<arena>> arenas_;  // per device; null for the host
     model::kv_cache kv_;
-    model::workspace ws_;
+    std::vector<model::workspace> ws_;            // per device
+    std::vector<model::stage> stages_;
     Sampler sampler_;
     std::vector<std::int32_t> tokens_;
     bool has_logits_ = false;

@@ -7,6 +7,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -28,7 +30,7 @@ inline ggml_type kv_type_from_name(std::string_view name) {
 
 struct kv_layer {
     ggml_type type = ggml_type::f16;
-    std::vector<std::byte> k, v;        // n_ctx rows of row_k_bytes / row_v_bytes
+    std::span<std::byte> k, v;          // n_ctx rows of row_k_bytes / row_v_bytes
     std::int64_t row_k = 0, row_v = 0;  // values per position
     std::size_t row_k_bytes = 0, row_v_bytes = 0;
 };
@@ -44,34 +46,63 @@ inline std::size_t kv_cache_bytes(const hparams& h, std::int64_t n_ctx, ggml_typ
     return kv_layer_bytes(h, n_ctx, type) * h.n_layer;
 }
 
+// Where a layer's cache lives: storage of the bytes asked for on the layer's device, or an
+// empty span for host memory the cache owns.
+using kv_allocator = std::function<std::span<std::byte>(std::uint32_t layer, std::size_t bytes)>;
+
 struct kv_cache {
     std::int64_t n_ctx = 0;
     ggml_type type = ggml_type::f16;
     std::vector<kv_layer> layers;
 
     kv_cache() = default;
-    kv_cache(const hparams& h, std::int64_t ctx, ggml_type t = ggml_type::f16) : n_ctx(ctx), type(t), layers(h.n_layer) {
+    kv_cache(const hparams& h, std::int64_t ctx, ggml_type t = ggml_type::f16, const kv_allocator& alloc = {})
+        : n_ctx(ctx), type(t), layers(h.n_layer) {
         if (!kv_type_supported(t))
             STRATA_THROW(errc::unsupported, std::string("KV cache type ") + std::string(type_name(t)) + ": the engine runs f16 and q8_0");
         if (t == ggml_type::q8_0 && (h.head_dim_k % 32 != 0 || h.head_dim_v % 32 != 0))
             STRATA_THROW(errc::unsupported, "KV cache type q8_0 needs head dimensions that are multiples of 32, the model has " +
                                                 std::to_string(h.head_dim_k) + "/" + std::to_string(h.head_dim_v));
-        for (auto& L : layers) {
+        const std::size_t layer_bytes = kv_layer_bytes(h, ctx, t);
+        std::vector<std::span<std::byte>> storage(h.n_layer);
+        std::size_t host_bytes = 0;
+        for (std::uint32_t il = 0; il < h.n_layer; ++il) {
+            if (alloc) storage[il] = alloc(il, layer_bytes);
+            if (storage[il].empty()) host_bytes += layer_bytes;
+        }
+        host_.assign(host_bytes, std::byte{0});
+        std::size_t at = 0;
+        for (std::uint32_t il = 0; il < h.n_layer; ++il) {
+            auto& L = layers[il];
             L.type = t;
             L.row_k = h.n_embd_k_gqa();
             L.row_v = h.n_embd_v_gqa();
             L.row_k_bytes = row_bytes(t, L.row_k);
             L.row_v_bytes = row_bytes(t, L.row_v);
-            L.k.assign(static_cast<std::size_t>(ctx) * L.row_k_bytes, std::byte{0});
-            L.v.assign(static_cast<std::size_t>(ctx) * L.row_v_bytes, std::byte{0});
+            std::span<std::byte> mem = storage[il];
+            if (mem.empty()) {
+                mem = std::span<std::byte>(host_).subspan(at, layer_bytes);
+                at += layer_bytes;
+            }
+            const std::size_t k_bytes = static_cast<std::size_t>(ctx) * L.row_k_bytes;
+            L.k = mem.subspan(0, k_bytes);
+            L.v = mem.subspan(k_bytes, layer_bytes - k_bytes);
         }
     }
+
+    kv_cache(kv_cache&&) = default;
+    kv_cache& operator=(kv_cache&&) = default;
+    kv_cache(const kv_cache&) = delete;  // the layers point into host_
+    kv_cache& operator=(const kv_cache&) = delete;
 
     std::size_t bytes() const noexcept {
         std::size_t b = 0;
         for (const auto& L : layers) b += L.k.size() + L.v.size();
         return b;
     }
+
+private:
+    std::vector<std::byte> host_;
 };
 
 }  // namespace model

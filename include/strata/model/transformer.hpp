@@ -101,6 +101,12 @@ inline workspace make_workspace(const hparams& hp, const weights& w, std::int64_
     return ws;
 }
 
+// One device's part of a forward pass: the backend that computes there and its activations.
+struct stage {
+    const cpu::backend* be = nullptr;
+    workspace* ws = nullptr;
+};
+
 template <class Formats>
 class transformer {
 public:
@@ -110,18 +116,41 @@ public:
     // logits of the last token in ws.logits.
     void forward(const cpu::backend& be, std::span<const std::int32_t> tokens, std::int64_t pos0, kv_cache& kv,
                  workspace& ws) const {
+        const stage one{&be, &ws};
+        forward(std::span<const stage>(&one, 1), {}, 0, tokens, pos0, kv);
+    }
+
+    // The same, split over devices: layer il runs on stages[layer_stage[il]] (all on stages[0]
+    // when layer_stage is empty), the output head on stages[output_stage], where the logits are
+    // left. Embeddings are gathered on stages[0]; the residual stream crosses to the next
+    // device at every boundary.
+    void forward(std::span<const stage> stages, std::span<const int> layer_stage, int output_stage,
+                 std::span<const std::int32_t> tokens, std::int64_t pos0, kv_cache& kv) const {
         const auto n = static_cast<std::int64_t>(tokens.size());
-        if (n == 0 || n > ws.n_batch) STRATA_THROW(errc::argument, "forward: batch of " + std::to_string(n) + " tokens (max " + std::to_string(ws.n_batch) + ")");
+        for (const stage& s : stages)
+            if (n == 0 || n > s.ws->n_batch) STRATA_THROW(errc::argument, "forward: batch of " + std::to_string(n) + " tokens (max " + std::to_string(s.ws->n_batch) + ")");
         if (pos0 + n > kv.n_ctx) STRATA_THROW(errc::argument, "forward: positions up to " + std::to_string(pos0 + n) + " exceed the context of " + std::to_string(kv.n_ctx));
-        embed(tokens, ws);
+        embed(tokens, *stages[0].ws);
+        int at = 0;
         for (std::uint32_t il = 0; il < hp_.n_layer; ++il) {
-            attention_block(be, il, n, pos0, kv.layers[il], ws);
-            ffn_block(be, il, n, ws);
+            const int d = layer_stage.empty() ? 0 : layer_stage[il];
+            if (d != at) cross(*stages[std::size_t(at)].ws, *stages[std::size_t(d)].ws, n), at = d;
+            const stage& s = stages[std::size_t(d)];
+            attention_block(*s.be, il, n, pos0, kv.layers[il], *s.ws);
+            ffn_block(*s.be, il, n, *s.ws);
         }
-        output_head(be, n, ws);
+        if (output_stage != at) cross(*stages[std::size_t(at)].ws, *stages[std::size_t(output_stage)].ws, n);
+        const stage& out = stages[std::size_t(output_stage)];
+        output_head(*out.be, n, *out.ws);
     }
 
 private:
+    // The residual stream of the batch moves to the next device (a copy between host buffers
+    // here; through pinned memory for a GPU).
+    void cross(const workspace& from, workspace& to, std::int64_t n) const {
+        std::copy_n(from.x.data(), std::size_t(n * hp_.n_embd), to.x.data());
+    }
+
     // x = token_embd[tokens] * embd_scale
     void embed(std::span<const std::int32_t> tokens, workspace& ws) const {
         const tensor& E = w_.token_embd;

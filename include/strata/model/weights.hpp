@@ -38,6 +38,20 @@ struct layer_weights {
     tensor post_ffn_norm;                     // gemma2/3
 };
 
+// Every tensor of a layer, present or not (a placement copies the present ones together).
+inline std::array<tensor*, 13> tensors_of(layer_weights& L) noexcept {
+    return {&L.attn_norm, &L.wq,       &L.wk,     &L.wv,       &L.wo,           &L.q_norm,       &L.k_norm,
+            &L.post_attn_norm, &L.ffn_norm, &L.ffn_gate, &L.ffn_up, &L.ffn_down, &L.post_ffn_norm};
+}
+
+inline std::array<const tensor*, 13> tensors_of(const layer_weights& L) noexcept {
+    return {&L.attn_norm, &L.wq,       &L.wk,     &L.wv,       &L.wo,           &L.q_norm,       &L.k_norm,
+            &L.post_attn_norm, &L.ffn_norm, &L.ffn_gate, &L.ffn_up, &L.ffn_down, &L.post_ffn_norm};
+}
+
+// Bytes of a tensor's data.
+inline std::size_t tensor_bytes(const tensor& t) noexcept { return static_cast<std::size_t>(t.rows()) * t.row_bytes; }
+
 struct weights {
     tensor token_embd;   // (n_vocab rows of n_embd)
     tensor output_norm;

@@ -1,0 +1,71 @@
+// strata/engine/placement.hpp — where each layer of a model runs: the devices of one engine
+// and, per layer and for the output head, the device that holds its weights and KV cache and
+// computes it. A planner's plan becomes one of these; the engine runs it as given.
+//
+// Device 0 is always the host CPU (token embeddings stay there: a row gather needs no device).
+// A `sim` device is a second CPU backend with a memory cap of its own, standing in for a GPU
+// so that split execution is tested where there is none: its layers' weights are copied into
+// its arena as an upload would, their KV cache and its activations live there too, and
+// activations cross at each boundary between devices.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "strata/core/error.hpp"
+
+STRATA_NAMESPACE_BEGIN
+
+enum class device_kind { cpu, sim };
+
+constexpr const char* to_string(device_kind k) noexcept { return k == device_kind::cpu ? "cpu" : "sim"; }
+
+struct device_spec {
+    std::string name;
+    device_kind kind = device_kind::cpu;
+    std::size_t memory_bytes = 0;  // sim: its capacity
+    int n_threads = 0;             // sim: its own pool (0: as the host's)
+};
+
+struct placement {
+    std::vector<device_spec> devices{{"cpu", device_kind::cpu, 0, 0}};
+    std::vector<int> layer_device;  // per layer; empty: every layer on the host
+    int output_device = 0;          // output norm + head
+
+    // Layers [first, n_layer) and the output head on one sim device of `memory_bytes`.
+    static placement split(std::uint32_t n_layer, std::uint32_t first, std::size_t memory_bytes, bool output_on_sim = true) {
+        placement p;
+        p.devices.push_back({"sim0", device_kind::sim, memory_bytes, 0});
+        p.layer_device.assign(n_layer, 0);
+        for (std::uint32_t il = first; il < n_layer; ++il) p.layer_device[il] = 1;
+        p.output_device = output_on_sim ? 1 : 0;
+        return p;
+    }
+
+    int device_of_layer(std::uint32_t il) const noexcept { return layer_device.empty() ? 0 : layer_device[il]; }
+
+    // A placement that does not fit the model is refused, naming what is wrong.
+    void check(std::uint32_t n_layer) const {
+        if (devices.empty() || devices[0].kind != device_kind::cpu)
+            STRATA_THROW(errc::argument, "placement: device 0 must be the host cpu");
+        for (std::size_t d = 1; d < devices.size(); ++d)
+            if (devices[d].kind != device_kind::sim)
+                STRATA_THROW(errc::unsupported, "placement: device " + devices[d].name + " is a " + to_string(devices[d].kind) +
+                                                    "; this engine runs the host cpu and sim devices");
+        if (!layer_device.empty() && layer_device.size() != n_layer)
+            STRATA_THROW(errc::argument, "placement names " + std::to_string(layer_device.size()) + " layers, the model has " +
+                                             std::to_string(n_layer));
+        auto valid = [&](int d) { return d >= 0 && std::size_t(d) < devices.size(); };
+        for (std::size_t il = 0; il < layer_device.size(); ++il)
+            if (!valid(layer_device[il]))
+                STRATA_THROW(errc::argument, "placement: layer " + std::to_string(il) + " on device " +
+                                                 std::to_string(layer_device[il]) + " of " + std::to_string(devices.size()));
+        if (!valid(output_device))
+            STRATA_THROW(errc::argument, "placement: output head on device " + std::to_string(output_device) + " of " +
+                                             std::to_string(devices.size()));
+    }
+};
+
+STRATA_NAMESPACE_END

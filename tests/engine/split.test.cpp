@@ -1,0 +1,121 @@
+// Split execution without a GPU: layers placed on a `sim` device (a second CPU backend with its
+// own memory cap) run there, their weights copied into its arena, their KV cache and its
+// activations in it, and the residual stream crosses at each boundary. Every split of the real
+// models must give the all-CPU run's logits bit for bit (the same kernels compute every row the
+// same way whatever the device), and what each device holds is measured from its allocations.
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+
+#include "strata/engine/engine.hpp"
+#include "support/models.hpp"
+
+namespace {
+
+struct model_case {
+    const char* name;
+    const char* file;
+};
+const model_case models[] = {{"gemma3-270m-q4_k_m", "gemma-3-270m-q4_k_m.gguf"},
+                             {"smollm2-135m-instruct-q4_1", "SmolLM2-135M-Instruct.Q4_1.gguf"}};
+
+constexpr std::size_t sim_memory = std::size_t(400) << 20;
+
+std::string path_of(const model_case& m) { return strata_test::model_path(m.name, m.file); }
+
+bool skip(const model_case& m) {
+    if (strata_test::model_available(path_of(m))) return false;
+    if (strata_test::in_ci()) FAIL(m.name << " missing in CI: run tools/models fetch");
+    WARN(m.name << " not fetched (tools/models fetch): skipped");
+    return true;
+}
+
+std::int32_t argmax(std::span<const float> l) { return std::int32_t(std::max_element(l.begin(), l.end()) - l.begin()); }
+
+// Greedy steps from a prompt; every step's logits.
+std::vector<std::vector<float>> run(const strata::cpu_engine& e, const std::vector<std::int32_t>& prompt, int steps) {
+    auto s = e.new_session({.n_ctx = 64, .n_batch = 8});
+    s.prefill(prompt);
+    std::vector<std::vector<float>> out;
+    for (int i = 0; i < steps; ++i) {
+        out.emplace_back(s.logits().begin(), s.logits().end());
+        s.decode(argmax(s.logits()));
+    }
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE("split: every layer split equals the all-CPU run bit for bit", "[engine][split]") {
+    for (const auto& m : models) {
+        if (skip(m)) continue;
+        const auto host = strata::cpu_engine::load(path_of(m), {.n_threads = 2, .prefault = false});
+        const auto prompt = host.tokenizer().encode("The capital of France is", true, true);  // 6 or so tokens: one batch of 8
+        const auto want = run(host, prompt, 6);
+        const std::uint32_t n_layer = host.hparams().n_layer;
+        int splits = 0;
+        for (std::uint32_t first = 0; first <= n_layer; ++first) {
+            for (bool output_on_sim : {true, false}) {
+                if (first == n_layer && !output_on_sim) continue;  // that is the all-CPU run
+                INFO(m.name << ": layers " << first << ".." << n_layer << " on sim, output on " << (output_on_sim ? "sim" : "cpu"));
+                const auto e = strata::cpu_engine::load(
+                    path_of(m), {.n_threads = 2, .prefault = false,
+                                 .placement = strata::placement::split(n_layer, first, sim_memory, output_on_sim)});
+                CHECK(run(e, prompt, 6) == want);
+                ++splits;
+            }
+        }
+        CHECK(splits == int(2 * n_layer + 1));
+    }
+}
+
+TEST_CASE("split: each device holds what its layers need, measured from the allocations", "[engine][split]") {
+    const auto& m = models[0];
+    if (skip(m)) return;
+    const std::uint32_t first = 10;
+    const auto e = strata::cpu_engine::load(path_of(m), {.n_threads = 2, .prefault = false,
+                                                         .placement = strata::placement::split(18, first, sim_memory)});
+    const auto& w = e.weights();
+    std::size_t sim_weights = strata::arena::padded(strata::model::tensor_bytes(w.output_norm)) +
+                              strata::arena::padded(strata::model::tensor_bytes(w.output));
+    for (std::uint32_t il = first; il < 18; ++il)
+        for (const auto* t : strata::model::tensors_of(w.layers[il]))
+            if (*t) sim_weights += strata::arena::padded(strata::model::tensor_bytes(*t));
+    std::size_t host_weights = strata::model::tensor_bytes(w.token_embd);  // the mapped bytes, not padded
+    for (std::uint32_t il = 0; il < first; ++il)
+        for (const auto* t : strata::model::tensors_of(w.layers[il]))
+            if (*t) host_weights += strata::model::tensor_bytes(*t);
+    auto s = e.new_session({.n_ctx = 256, .n_batch = 32});
+    const auto u = s.usage();
+    REQUIRE(u.size() == 2);
+    CHECK(u[1].name == "sim0");
+    CHECK(u[1].weights_bytes == sim_weights);
+    CHECK(u[0].weights_bytes == host_weights);
+    CHECK(u[1].kv_bytes == strata::model::kv_layer_bytes(e.hparams(), 256) * (18 - first));
+    CHECK(u[0].kv_bytes == strata::model::kv_layer_bytes(e.hparams(), 256) * first);
+    CHECK(u[1].compute_bytes == strata::model::workspace_bytes(e.hparams(), e.weights(), 32, 256, 2));
+    CHECK(u[0].kv_bytes + u[1].kv_bytes == s.kv_bytes());
+    CHECK(u[1].total_bytes() == u[1].weights_bytes + u[1].kv_bytes + u[1].compute_bytes);
+}
+
+TEST_CASE("split: a sim device too small, or a placement that does not fit the model, is a clear error", "[engine][split]") {
+    const auto& m = models[0];
+    if (skip(m)) return;
+    try {
+        (void)strata::cpu_engine::load(path_of(m), {.prefault = false, .placement = strata::placement::split(18, 0, std::size_t(20) << 20)});
+        FAIL("a 20 MiB sim device took the whole model");
+    } catch (const strata::error& e) {
+        CHECK(e.category() == strata::errc::memory);
+        CHECK_THAT(std::string(e.what()), Catch::Contains("sim0") && Catch::Contains("blk.") && Catch::Contains("bytes"));
+    }
+    auto p = strata::placement::split(18, 9, sim_memory);
+    p.layer_device.pop_back();
+    CHECK_THROWS_WITH(strata::cpu_engine::load(path_of(m), {.prefault = false, .placement = p}),
+                      Catch::Contains("placement names 17 layers, the model has 18"));
+    p = strata::placement::split(18, 9, sim_memory);
+    p.output_device = 3;
+    CHECK_THROWS_WITH(strata::cpu_engine::load(path_of(m), {.prefault = false, .placement = p}), Catch::Contains("output head on device 3"));
+    // the session's KV cache must fit what the weights left
+    const auto e = strata::cpu_engine::load(path_of(m), {.prefault = false, .placement = strata::placement::split(18, 0, std::size_t(240) << 20)});
+    CHECK_THROWS_WITH(e.new_session({.n_ctx = 32768}), Catch::Contains("KV cache of layer"));
+}
