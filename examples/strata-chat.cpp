@@ -13,6 +13,7 @@
 #include <iostream>
 #include <sstream>
 #include <string>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "strata/engine/conversation.hpp"
@@ -43,6 +44,11 @@ void print_stats(const strata::generate_stats& st, double load_seconds) {
     fmt::print(stderr, "eval duration:        {:.3f}s\n", st.generate_seconds);
     fmt::print(stderr, "eval rate:            {:.2f} tokens/s\n", st.generated_tokens / std::max(st.generate_seconds, 1e-9));
     fmt::print(stderr, "stopped by:           {}\n", strata::to_string(st.reason));
+    // weights are mapped, not copied: the peak resident set is what the pages read plus the
+    // KV cache and activations
+    rusage ru{};
+    getrusage(RUSAGE_SELF, &ru);
+    fmt::print(stderr, "peak RSS:             {:.1f} MiB\n", double(ru.ru_maxrss) / 1024.0);
 }
 
 }  // namespace
