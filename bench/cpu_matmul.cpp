@@ -290,5 +290,6 @@ int main(int argc, char** argv) {
     bench_format<q3_k>(cx);
     bench_format<q2_k>(cx);
     bench_format<iq4_xs>(cx);
-    bench_format<q4_1>(cx);  // the portable per-block kernels, for scale
+    bench_format<q4_1>(cx);
+    bench_format<q5_1>(cx);
 }

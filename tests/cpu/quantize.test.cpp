@@ -1,4 +1,4 @@
-// The SIMD activation quantizers (Q8_0, Q8_K) give the same bytes as the reference quantizers,
+// The SIMD activation quantizers (Q8_0, Q8_1, Q8_K) give the same bytes as the reference quantizers,
 // on random rows and on the inputs where rounding differs between methods: exact ties, equal
 // magnitudes of opposite sign, all-zero and single-value blocks, tiny and huge scales.
 #include <catch2/catch.hpp>
@@ -53,19 +53,27 @@ std::vector<std::vector<float>> hard_rows(std::size_t blocks, std::size_t n, std
     return rows;
 }
 
+// A weight format whose activations are A.
+template <class A>
+using weights_for = std::conditional_t<std::is_same_v<A, q8_0>, q4_0, std::conditional_t<std::is_same_v<A, q8_1>, q4_1, q4_k>>;
+
 template <class A>
 void check_quantizer(strata::cpu::isa level) {
-    const auto ks = cpu::detail::kernels_for<std::conditional_t<std::is_same_v<A, q8_0>, q4_0, q4_k>>(level);
+    using W = weights_for<A>;
+    const auto ks = cpu::detail::kernels_for<W>(level);
     REQUIRE(ks.quantize != nullptr);
     const std::size_t blocks = 9;
     const auto k = static_cast<std::int64_t>(blocks * A::block_elems);
     for (const auto& x : hard_rows(blocks, A::block_elems, std::random_device{}())) {
         std::vector<std::uint8_t> ref(blocks * A::block_bytes);
-        std::vector<std::uint8_t> got(cpu::activation_row_bytes(std::is_same_v<A, q8_0> ? ggml_type::q4_0 : ggml_type::q4_k, k), 0xcd);
-        // Q8_0 activations are quantized as ggml-cpu quantizes them at run time (127/amax, ties
-        // to even), not as the weight reference does: see quantize_row_q8_0_act_ref.
+        std::vector<std::uint8_t> got(cpu::activation_row_bytes(W::type, k), 0xcd);
+        // Q8_0 and Q8_1 activations are quantized as ggml-cpu quantizes them at run time
+        // (127/amax, ties to even), not as the weight reference does: see
+        // quantize_row_q8_0_act_ref.
         if constexpr (std::is_same_v<A, q8_0>) {
             cpu::detail::quantize_row_q8_0_act_ref(x.data(), ref.data(), k);
+        } else if constexpr (std::is_same_v<A, q8_1>) {
+            cpu::detail::quantize_row_q8_1_act_ref(x.data(), ref.data(), k);
         } else {
             quantize_row<A>(x.data(), ref.data(), x.size());
         }
@@ -108,9 +116,37 @@ TEST_CASE("Q8_0 activations round ties to even with 127/amax, unlike the weight 
     CHECK(act.d.bits == weight.d.bits);
 }
 
-TEST_CASE("SIMD Q8_0 and Q8_K activation quantizers are byte-identical to the reference", "[cpu][quant]") {
+TEST_CASE("Q8_1 activations round ties to even with 127/amax; s sums the rounded quants", "[cpu][quant]") {
+    std::vector<float> x(32, 0.0f);
+    x[0] = 127.0f;  // amax 127: the inverse scale and d are exactly 1
+    x[1] = 42.5f;   // a tie: even gives 42, away from zero 43
+    x[2] = -3.5f;   // even -4, away -4
+    x[3] = 2.5f;    // even 2, away 3
+    x[4] = -0.5f;   // even 0, away -1
+    q8_1::block act{}, weight{};
+    cpu::detail::quantize_row_q8_1_act_ref(x.data(), &act, 32);
+    q8_1::quantize(x.data(), weight);
+    CHECK(act.qs[0] == 127);
+    CHECK(act.qs[1] == 42);
+    CHECK(weight.qs[1] == 43);
+    CHECK(act.qs[2] == -4);
+    CHECK(weight.qs[2] == -4);
+    CHECK(act.qs[3] == 2);
+    CHECK(weight.qs[3] == 3);
+    CHECK(act.qs[4] == 0);
+    CHECK(weight.qs[4] == -1);
+    CHECK(act.d.bits == weight.d.bits);
+    CHECK(to_float(act.d) == 1.0f);
+    // s = d * sum(rounded quants): 127 + 42 - 4 + 2 + 0 = 167 here, 127 + 43 - 4 + 3 - 1 = 168
+    // for the reference
+    CHECK(to_float(act.s) == 167.0f);
+    CHECK(to_float(weight.s) == 168.0f);
+}
+
+TEST_CASE("SIMD Q8_0, Q8_1 and Q8_K activation quantizers are byte-identical to the reference", "[cpu][quant]") {
     for (const auto level : strata_test::levels()) {
         check_quantizer<q8_0>(level);
+        check_quantizer<q8_1>(level);
         check_quantizer<q8_k>(level);
     }
 }

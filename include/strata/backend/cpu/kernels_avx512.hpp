@@ -125,6 +125,71 @@ STRATA_TARGET_AVX512 void dot_q32_avx512(const void* w, const void* a, std::size
     for (int j = 0; j < N; ++j) y[static_cast<std::size_t>(j) * y_stride] = hsum_avx2(_mm256_add_ps(acc0[j], acc1[j]));
 }
 
+// ---- Q4_1 and Q5_1 times Q8_1 -------------------------------------------------------------
+// As the AVX2 kernel (kernels_avx2.hpp), with vpdpbusd for the integer sums: the stored
+// values are unsigned, so the sum starts at zero (no offset to correct).
+
+struct q5_1_avx512 {
+    using block = q5_1::block;
+    STRATA_TARGET_AVX512 static __m256i values(const block& b) noexcept {
+        std::uint32_t qh = 0;
+        std::memcpy(&qh, b.qh, 4);
+        const __m256i q = nibbles_to_bytes(b.qs);
+        return _mm256_mask_add_epi8(q, static_cast<__mmask32>(qh), q, _mm256_set1_epi8(16));
+    }
+};
+
+template <class W, int N>
+STRATA_TARGET_AVX512 inline void q1_step_avx512(const typename W::block& wb, const q8_1::block* const* ab, std::int64_t b,
+                                                 __m256* acc, __m128* accm) noexcept {
+    const __m256i u = W::values(wb);
+    const __m128 dm = half_pair(&wb.d);
+    STRATA_UNROLL
+    for (int j = 0; j < N; ++j) {
+        const q8_1::block& x = ab[j][b];
+        const __m128 p = _mm_mul_ps(dm, half_pair(&x.d));
+        const __m256i dot = _mm256_dpbusd_epi32(_mm256_setzero_si256(), u, load256(x.qs));
+        acc[j] = _mm256_fmadd_ps(_mm256_broadcastss_ps(p), _mm256_cvtepi32_ps(dot), acc[j]);
+        accm[j] = _mm_add_ps(accm[j], p);
+    }
+}
+
+template <class W, int N>
+STRATA_TARGET_AVX512 inline void q1_pair_step_avx512(const typename W::block* wb, const q8_1::block* const* ab, std::int64_t b,
+                                                      __m256* acc0, __m256* acc1, __m128* accm) noexcept {
+    const __m256i u0 = W::values(wb[b]), u1 = W::values(wb[b + 1]);
+    const __m128 dm = half_pairs(&wb[b].d, &wb[b + 1].d);
+    const __m256i second = _mm256_set1_epi32(2);
+    STRATA_UNROLL
+    for (int j = 0; j < N; ++j) {
+        const q8_1::block* x = ab[j] + b;
+        const __m128 p = _mm_mul_ps(dm, half_pairs(&x[0].d, &x[1].d));
+        const __m256i dot0 = _mm256_dpbusd_epi32(_mm256_setzero_si256(), u0, load256(x[0].qs));
+        const __m256i dot1 = _mm256_dpbusd_epi32(_mm256_setzero_si256(), u1, load256(x[1].qs));
+        acc0[j] = _mm256_fmadd_ps(_mm256_broadcastss_ps(p), _mm256_cvtepi32_ps(dot0), acc0[j]);
+        acc1[j] = _mm256_fmadd_ps(_mm256_permutexvar_ps(second, _mm256_castps128_ps256(p)), _mm256_cvtepi32_ps(dot1), acc1[j]);
+        accm[j] = _mm_add_ps(accm[j], p);
+    }
+}
+
+template <class W, int N>
+STRATA_TARGET_AVX512 void dot_q1_avx512(const void* w, const void* a, std::size_t a_stride, std::int64_t nb, float* y,
+                                         std::size_t y_stride) {
+    const auto* wb = static_cast<const typename W::block*>(w);
+    const q8_1::block* ab[N];
+    STRATA_UNROLL
+    for (int j = 0; j < N; ++j) ab[j] = act_row<q8_1>(a, a_stride, j);
+    __m256 acc0[N], acc1[N];
+    __m128 accm[N];
+    STRATA_UNROLL
+    for (int j = 0; j < N; ++j) acc0[j] = acc1[j] = _mm256_setzero_ps(), accm[j] = _mm_setzero_ps();
+    std::int64_t b = 0;
+    for (; b + 1 < nb; b += 2) q1_pair_step_avx512<W, N>(wb, ab, b, acc0, acc1, accm);
+    if (b < nb) q1_step_avx512<W, N>(wb[b], ab, b, acc0, accm);
+    STRATA_UNROLL
+    for (int j = 0; j < N; ++j) y[static_cast<std::size_t>(j) * y_stride] = q1_total(_mm256_add_ps(acc0[j], acc1[j]), accm[j]);
+}
+
 // ---- Q4_K and Q5_K times Q8_K ----------------------------------------------------------------
 
 // Per block: scales of sub-blocks 2p, 2p+1 spread over the two halves (for vpdpwssd), each min
@@ -476,6 +541,7 @@ STRATA_TARGET_AVX512 void dot_float_avx512(const void* w, const void* a, std::si
 // ---- the table ---------------------------------------------------------------------------------
 
 template <class W> struct q32_avx512_k { template <int N> struct at { static constexpr dot_fn fn = dot_q32_avx512<W, N>; }; };
+template <class W> struct q1_avx512_k { template <int N> struct at { static constexpr dot_fn fn = dot_q1_avx512<W, N>; }; };
 template <class W> struct k4_avx512_k { template <int N> struct at { static constexpr dot_fn fn = dot_k4_avx512<W, N>; }; };
 template <class W, class X> struct float_avx512_k { template <int N> struct at { static constexpr dot_fn fn = dot_float_avx512<W, X, N>; }; };
 template <int N> struct q6_k_avx512_k { static constexpr dot_fn fn = dot_q6_k_avx512<N>; };
@@ -489,12 +555,15 @@ constexpr kernel_set avx512_kernels() noexcept {
     kernel_set ks = avx2_kernels<F>();
     using A = typename F::dot_format;
     if constexpr (std::is_same_v<A, q8_0>) ks.quantize = quantize_q8_0_act<quantize_row_q8_0_avx512, q8_0_offset<F>>;
+    if constexpr (std::is_same_v<A, q8_1>) ks.quantize = quantize_row_q8_1_avx512;
     if constexpr (std::is_same_v<A, q8_k>) ks.quantize = quantize_row_q8_k_avx512;
     if constexpr (std::is_same_v<F, q8_0>) fill_dots<q32_avx512_k<q8_0_avx512>::template at>(ks);
     if constexpr (std::is_same_v<F, q4_0>) fill_dots<q32_avx512_k<q4_0_avx512>::template at>(ks);
     if constexpr (std::is_same_v<F, q5_0>) fill_dots<q32_avx512_k<q5_0_avx512>::template at>(ks);
     if constexpr (std::is_same_v<F, iq4_nl>) fill_dots<q32_avx512_k<iq4_nl_avx512>::template at>(ks);
     if constexpr (std::is_same_v<F, mxfp4>) fill_dots<q32_avx512_k<mxfp4_avx512>::template at>(ks);
+    if constexpr (std::is_same_v<F, q4_1>) fill_dots<q1_avx512_k<q4_1_avx2>::template at>(ks);
+    if constexpr (std::is_same_v<F, q5_1>) fill_dots<q1_avx512_k<q5_1_avx512>::template at>(ks);
     if constexpr (std::is_same_v<F, q4_k>) fill_dots<k4_avx512_k<q4_k_avx512>::template at>(ks);
     if constexpr (std::is_same_v<F, q5_k>) fill_dots<k4_avx512_k<q5_k_avx512>::template at>(ks);
     if constexpr (std::is_same_v<F, q6_k>) fill_dots<q6_k_avx512_k>(ks);

@@ -21,6 +21,7 @@
 #include "strata/quant/q4_0.hpp"
 #include "strata/quant/q5_0.hpp"
 #include "strata/quant/q8_0.hpp"
+#include "strata/quant/q8_1.hpp"
 #include "strata/quant/row.hpp"
 
 STRATA_NAMESPACE_BEGIN
@@ -154,10 +155,36 @@ inline void quantize_row_q8_0_act_ref(const float* x, void* dst, std::int64_t k)
     }
 }
 
+// Activations to Q8_1 (for Q4_1 and Q5_1 weights) as ggml-cpu's x86 quantize_row_q8_1 does:
+// the quants exactly as quantize_row_q8_0_act_ref's (127 / amax, ties to even; the reference
+// q8_1::quantize rounds ties away), d = fp16(amax / 127), and s = fp16(d * sum of the rounded
+// quants) with the unrounded d. The row is plain Q8_1 blocks: the min term's s is a float the
+// kernels need anyway, and d and s convert together in one instruction.
+inline void quantize_row_q8_1_act_ref(const float* x, void* dst, std::int64_t k) {
+    auto* out = static_cast<q8_1::block*>(dst);
+    for (std::int64_t b = 0; b < k / 32; ++b, x += 32) {
+        float amax = 0.0f;
+        for (int i = 0; i < 32; ++i) {
+            const float a = ::strata::detail::fabs_hd(x[i]);
+            amax = a > amax ? a : amax;
+        }
+        const float d = amax / 127.0f;
+        const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
+        int sum = 0;
+        for (int i = 0; i < 32; ++i) {
+            out[b].qs[i] = static_cast<std::int8_t>(::strata::detail::nearest_int(x[i] * id));
+            sum += out[b].qs[i];
+        }
+        out[b].d = to_fp16(d);
+        out[b].s = to_fp16(d * static_cast<float>(sum));
+    }
+}
+
 template <class F>
 constexpr quantize_fn activation_quantizer() noexcept {
     using A = typename F::dot_format;
     if constexpr (std::is_same_v<A, q8_0>) return quantize_q8_0_act<quantize_row_q8_0_act_ref, q8_0_offset<F>>;
+    else if constexpr (std::is_same_v<A, q8_1>) return quantize_row_q8_1_act_ref;
     else return quantize_policy<A>;
 }
 
