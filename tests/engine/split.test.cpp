@@ -8,6 +8,7 @@
 #include <algorithm>
 
 #include "strata/engine/engine.hpp"
+#include "strata/plan/planner.hpp"
 #include "support/models.hpp"
 
 namespace {
@@ -118,4 +119,44 @@ TEST_CASE("split: a sim device too small, or a placement that does not fit the m
     // the session's KV cache must fit what the weights left
     const auto e = strata::cpu_engine::load(path_of(m), {.prefault = false, .placement = strata::placement::split(18, 0, std::size_t(240) << 20)});
     CHECK_THROWS_WITH(e.new_session({.n_ctx = 32768}), Catch::Contains("KV cache of layer"));
+}
+
+TEST_CASE("split: the engine runs the planner's plan, and each device holds what the plan said within 3%", "[engine][split][plan]") {
+    for (const auto& m : models) {
+        if (skip(m)) continue;
+        const auto file = strata::gguf::file::open(path_of(m));
+        strata::plan::config c;
+        c.num_ctx = 512;
+        c.num_batch = 64;
+        c.n_threads = 2;
+        c.ram = std::uint64_t(8) << 30;
+        c.detect = false;
+        c.sims = {std::uint64_t(120) << 20};  // too small for everything: a real split
+        const auto p = strata::plan::make(file, c);
+        INFO(m.name << ": " << p.layers_gpu << " of " << p.layers_total << " layers on the sim");
+        REQUIRE(p.devices.size() == 2);
+        CHECK(p.layers_gpu > 0);
+        CHECK(p.layers_gpu < p.layers_total);
+        // the plan round-trips through its JSON (strata-plan --json, strata-chat --plan)
+        const auto q = strata::plan::from_json(strata::plan::to_json(p));
+        strata::plan::check_matches(q, file);
+        const auto e = strata::cpu_engine::load(path_of(m), {.n_threads = 2, .prefault = false,
+                                                             .placement = strata::placement::from_plan(q)});
+        auto s = e.new_session({.n_ctx = c.num_ctx, .n_batch = c.num_batch, .kv_type = c.kv_type});
+        const auto u = s.usage();
+        REQUIRE(u.size() == p.usage.size());
+        for (std::size_t d = 0; d < u.size(); ++d) {
+            const auto planned = double(p.usage[d].total_bytes), measured = double(u[d].total_bytes());
+            WARN(m.name << " device " << u[d].name << ": planned " << planned << " bytes (weights " << p.usage[d].weights_bytes << ", KV "
+                           << p.usage[d].kv_bytes << ", compute " << p.usage[d].compute_bytes << ", overhead "
+                           << p.usage[d].overhead_bytes << "), measured " << measured << " (weights " << u[d].weights_bytes
+                           << ", KV " << u[d].kv_bytes << ", compute " << u[d].compute_bytes << ")");
+            CHECK(std::abs(measured - planned) <= 0.03 * planned);
+            CHECK(u[d].kv_bytes == p.usage[d].kv_bytes);
+        }
+        // and computes what the all-CPU engine computes
+        const auto host = strata::cpu_engine::load(path_of(m), {.n_threads = 2, .prefault = false});
+        const auto prompt = host.tokenizer().encode("The capital of France is", true, true);
+        CHECK(run(e, prompt, 4) == run(host, prompt, 4));
+    }
 }

@@ -56,7 +56,7 @@ struct load_options {
 };
 
 // What one device holds, measured from the allocations themselves (not from a formula).
-struct device_usage {
+struct measured_usage {
     std::string name;
     std::size_t weights_bytes = 0;  // host: the mapped bytes of its tensors; sim: copied into its arena
     std::size_t kv_bytes = 0;
@@ -94,8 +94,8 @@ public:
     const cpu::backend& cpu() const noexcept { return s_->cpu; }
     const strata::placement& placement() const noexcept { return s_->place; }
     // The weights each device holds (the sessions add their KV cache and activations).
-    std::vector<device_usage> weights_usage() const {
-        std::vector<device_usage> u;
+    std::vector<measured_usage> weights_usage() const {
+        std::vector<measured_usage> u;
         for (const auto& d : s_->devices) u.push_back({d.spec.name, d.weights_bytes, 0, 0});
         return u;
     }
@@ -116,7 +116,7 @@ private:
         std::optional<chat::format> chat;
         strata::placement place;
         struct device {
-            device_spec spec;
+            placement::device spec;
             std::unique_ptr<cpu::backend> own;  // sim: its own pool; host: null (the engine's cpu)
             std::unique_ptr<arena> mem;         // sim: its memory
             std::size_t weights_bytes = 0;
@@ -146,7 +146,7 @@ private:
         void place_weights() {
             for (const auto& spec : place.devices) {
                 device d{spec, nullptr, nullptr, 0};
-                if (spec.kind == device_kind::sim) {
+                if (spec.kind == plan::device_kind::sim) {
                     d.own = std::make_unique<cpu::backend>(cpu::backend_options{spec.n_threads > 0 ? spec.n_threads : cpu.n_threads(), cpu.level()});
                     d.mem = std::make_unique<arena>(spec.name, spec.memory_bytes);
                 }
@@ -301,7 +301,7 @@ public:
 
     // What each device holds for this engine and session, measured from the allocations: its
     // weights, the KV cache of its layers, its activations.
-    std::vector<device_usage> usage() const {
+    std::vector<measured_usage> usage() const {
         auto u = e_->weights_usage();
         for (std::uint32_t il = 0; il < kv_.layers.size(); ++il) {
             const auto& L = kv_.layers[il];

@@ -15,44 +15,60 @@
 #include <vector>
 
 #include "strata/core/error.hpp"
+#include "strata/plan/plan.hpp"
 
 STRATA_NAMESPACE_BEGIN
 
-enum class device_kind { cpu, sim };
-
-constexpr const char* to_string(device_kind k) noexcept { return k == device_kind::cpu ? "cpu" : "sim"; }
-
-struct device_spec {
-    std::string name;
-    device_kind kind = device_kind::cpu;
-    std::size_t memory_bytes = 0;  // sim: its capacity
-    int n_threads = 0;             // sim: its own pool (0: as the host's)
-};
-
 struct placement {
-    std::vector<device_spec> devices{{"cpu", device_kind::cpu, 0, 0}};
+    struct device {
+        std::string name;
+        plan::device_kind kind = plan::device_kind::cpu;
+        std::size_t memory_bytes = 0;  // sim: its capacity
+        int n_threads = 0;             // sim: its own pool (0: as the host's)
+    };
+
+    std::vector<device> devices{{"cpu", plan::device_kind::cpu, 0, 0}};
     std::vector<int> layer_device;  // per layer; empty: every layer on the host
     int output_device = 0;          // output norm + head
 
     // Layers [first, n_layer) and the output head on one sim device of `memory_bytes`.
     static placement split(std::uint32_t n_layer, std::uint32_t first, std::size_t memory_bytes, bool output_on_sim = true) {
         placement p;
-        p.devices.push_back({"sim0", device_kind::sim, memory_bytes, 0});
+        p.devices.push_back({"sim0", plan::device_kind::sim, memory_bytes, 0});
         p.layer_device.assign(n_layer, 0);
         for (std::uint32_t il = first; il < n_layer; ++il) p.layer_device[il] = 1;
         p.output_device = output_on_sim ? 1 : 0;
         return p;
     }
 
+    // What a plan (plan::make, or strata-plan --json read back) decided, for this engine to run:
+    // each device with the memory the plan gives it, each block's device, the head's.
+    static placement from_plan(const plan::plan& p) {
+        placement x;
+        x.devices.clear();
+        for (const auto& d : p.devices) {
+            if (d.kind == plan::device_kind::cuda)
+                STRATA_THROW(errc::unsupported, "the plan puts layers on " + d.name + ": this build has no CUDA backend");
+            x.devices.push_back({d.name, d.kind, std::size_t(d.free_bytes > d.reserve_bytes ? d.free_bytes - d.reserve_bytes : 0), 0});
+        }
+        if (p.layers_split > 0)
+            STRATA_THROW(errc::unsupported, "the plan splits " + std::to_string(p.layers_split) +
+                                                " blocks between devices (experts apart): the engine runs no MoE model yet");
+        x.layer_device = p.layer_device;
+        x.output_device = p.output_device;
+        return x;
+    }
+
     int device_of_layer(std::uint32_t il) const noexcept { return layer_device.empty() ? 0 : layer_device[il]; }
 
     // A placement that does not fit the model is refused, naming what is wrong.
     void check(std::uint32_t n_layer) const {
-        if (devices.empty() || devices[0].kind != device_kind::cpu)
+        if (devices.empty() || devices[0].kind != plan::device_kind::cpu)
             STRATA_THROW(errc::argument, "placement: device 0 must be the host cpu");
         for (std::size_t d = 1; d < devices.size(); ++d)
-            if (devices[d].kind != device_kind::sim)
-                STRATA_THROW(errc::unsupported, "placement: device " + devices[d].name + " is a " + to_string(devices[d].kind) +
+            if (devices[d].kind != plan::device_kind::sim)
+                STRATA_THROW(errc::unsupported, "placement: device " + devices[d].name + " is a " +
+                                                    std::string(plan::to_string(devices[d].kind)) +
                                                     "; this engine runs the host cpu and sim devices");
         if (!layer_device.empty() && layer_device.size() != n_layer)
             STRATA_THROW(errc::argument, "placement names " + std::to_string(layer_device.size()) + " layers, the model has " +

@@ -1,0 +1,90 @@
+#!/usr/bin/env python3
+"""strata-plan as a user runs it: the real Gemma 3 270M file on a simulated 200 MiB device and on
+a stated GPU (table and --json: memory per device, layers, predicted tok/s, candidates), num_gpu,
+-ot, the ollama-0.11.3 estimator's fields, and bad input (exit 1, one stderr line naming it).
+Usage: plan_test.py STRATA_PLAN TOOLS_MODELS"""
+import json
+import os
+import subprocess
+import sys
+
+plan, models = sys.argv[1:3]
+failures = []
+
+
+def check(cond, what):
+    if not cond:
+        failures.append(what)
+        print("FAILED:", what)
+
+
+def run(*args):
+    return subprocess.run([plan, *args], capture_output=True, text=True)
+
+
+path = subprocess.run([sys.executable, models, "path", "gemma3-270m-q4_k_m"], capture_output=True, text=True).stdout.strip()
+if not path or not os.path.exists(path):
+    if os.environ.get("CI"):
+        sys.exit("gemma3 model missing in CI: tools/models fetch should have run")
+    print("gemma3 model not fetched (tools/models fetch): real-model checks skipped")
+else:
+    r = run(path, "--sim", "200MiB", "--ram", "8GiB", "--num-thread", "2")
+    check(r.returncode == 0, f"--sim: exit {r.returncode}: {r.stderr}")
+    out = r.stdout
+    for needle in ["model", "layers", "on GPU", "memory needed", "GPU used", "RAM used", "state", "SIM0", "predicted",
+                   "decode", "prefill", "candidates", "layers-only", "cpu-only", "token_embd.weight"]:
+        check(needle in out, f"--sim text lacks {needle!r}")
+    first = out.splitlines()[1]
+    check(first.startswith("Gemma 3 270m") and first[len("Gemma 3 270m"):].split()[0] == "19",
+          f"gemma3 has 18 blocks + the head: {first}")
+
+    r = run(path, "--sim", "200MiB", "--ram", "8GiB", "--num-thread", "2", "--json")
+    check(r.returncode == 0, f"--sim --json: exit {r.returncode}: {r.stderr}")
+    j = json.loads(r.stdout)
+    check(j["layers_total"] == 19, "layers_total")
+    check(0 < j["layers_gpu"] <= 19, f"layers_gpu {j['layers_gpu']}")
+    check([d["kind"] for d in j["devices"]] == ["cpu", "sim"], "devices")
+    sim = j["devices"][1]
+    for k in ["weights_bytes", "kv_bytes", "compute_bytes", "overhead_bytes", "total_bytes"]:
+        check(isinstance(sim.get(k), int), f"device lacks {k}")
+    check(sim["total_bytes"] == sim["weights_bytes"] + sim["kv_bytes"] + sim["compute_bytes"] + sim["overhead_bytes"], "total")
+    check(sim["total_bytes"] <= 200 * 2**20, f"sim over its cap: {sim['total_bytes']}")
+    check(j["predicted"]["decode_tps"] > 0 and j["predicted"]["prefill_tps"] > 0, "predicted")
+    labels = [c["label"] for c in j["candidates"]]
+    check("layers-only" in labels and "cpu-only" in labels, f"candidates {labels}")
+    check(j["candidates"][0]["predicted"] == j["predicted"], "the chosen candidate comes first")
+    check(all(t["device"] == 0 for t in j["tensors"] if t["name"] == "token_embd.weight"), "token_embd on the CPU")
+
+    r = run(path, "--gpu", "16GiB", "--ram", "8GiB", "--num-gpu", "5", "--json")
+    j = json.loads(r.stdout)
+    check(j["layers_gpu"] == 5, f"--num-gpu 5 gave {j['layers_gpu']}")
+
+    r = run(path, "--gpu", "16GiB", "--ram", "8GiB", "-ot", r"blk\.1[0-7]\.ffn_.*=CPU", "--json")
+    check(r.returncode == 0, f"-ot: {r.stderr}")
+    j = json.loads(r.stdout)
+    # tied embeddings: the head (token_embd, output_norm) stays on the CPU anyway
+    moved = [t["name"] for t in j["tensors"] if t["device"] == 0 and t["name"] not in ("token_embd.weight", "output_norm.weight")]
+    check(moved and all(n.startswith("blk.1") and ".ffn_" in n for n in moved), f"-ot moved {moved[:5]}")
+
+    r = run(path, "--gpu", "16GiB", "--ram", "8GiB", "--estimator", "ollama-0.11.3", "--json")
+    check(r.returncode == 0, f"ollama: {r.stderr}")
+    j = json.loads(r.stdout)
+    for k in ["layers.model", "layers.offload", "memory.required.full", "memory.required.partial", "memory.required.kv",
+              "memory.weights.total", "memory.weights.repeating", "memory.weights.nonrepeating", "memory.graph.full",
+              "memory.graph.partial"]:
+        check(isinstance(j.get(k), int), f"ollama JSON lacks {k}")
+    check(j["layers.model"] == 19, "layers.model")
+
+# bad input: one line on stderr naming what is wrong, exit 1
+some = path if path and os.path.exists(path) else "/nonexistent.gguf"
+for args, needle in [(["--gpu", "16XB"], "16XB"), (["--sim", "lots"], "--sim"), (["--kv-type", "q5_1"], "q5_1"),
+                     (["--gpu", "8GiB", "-ot", "output=CUDA7"], "CUDA7"), (["--estimator", "vllm"], "vllm")]:
+    r = run(some, *args)
+    check(r.returncode == 1, f"{args}: exit {r.returncode}")
+    check(needle in r.stderr and len(r.stderr.strip().splitlines()) == 1, f"{args}: stderr {r.stderr!r}")
+r = run("/nonexistent.gguf")
+check(r.returncode == 1 and "/nonexistent.gguf" in r.stderr, f"missing file: {r.stderr!r}")
+
+if failures:
+    sys.exit(f"{len(failures)} failures")
+print("ok")
