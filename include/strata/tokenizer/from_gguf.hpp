@@ -93,6 +93,7 @@ inline void read_special_ids(const gguf::file& f, vocab& v) {
         // the older names of the first three, read after them as llama.cpp does
         {"tokenizer.ggml.prefix_token_id", &v.fim_pre},  {"tokenizer.ggml.suffix_token_id", &v.fim_suf},
         {"tokenizer.ggml.middle_token_id", &v.fim_mid},
+        {"tokenizer.ggml.cls_token_id", &v.bos},  // older BERT files name [CLS] so, not bos
     };
     for (const auto& [key, id] : keys) {
         if (*id != null_token && !v.contains(*id)) *id = null_token;  // a default the vocab is too small for

@@ -1,7 +1,8 @@
 // strata/tokenizer/tokenizer.hpp — text to token ids and back, exactly as llama.cpp does it.
 //
 // encode() is llama_tokenize: special tokens are cut out of the text first (longest first), then
-// each stretch of plain text goes through the model's algorithm (spm.hpp or bpe.hpp). piece() is
+// each stretch of plain text goes through the model's algorithm (spm.hpp, bpe.hpp, or for bert
+// wordpiece.hpp, which follows Hugging Face's BertTokenizer; [SEP] ends the text). piece() is
 // llama_token_to_piece and decode() llama_detokenize. A tokenizer is immutable once built: one
 // can be shared by any number of threads.
 #pragma once
@@ -21,6 +22,7 @@
 #include "strata/tokenizer/pre_tokenizer.hpp"
 #include "strata/tokenizer/spm.hpp"
 #include "strata/tokenizer/vocab.hpp"
+#include "strata/tokenizer/wordpiece.hpp"
 
 STRATA_NAMESPACE_BEGIN
 namespace tokenizer {
@@ -134,7 +136,9 @@ public:
                 continue;
             }
             const std::string_view part = text.substr(f.offset, f.length);
-            if (vocab_.model == model_kind::llama) {
+            if (vocab_.model == model_kind::bert) {
+                detail::wpm_encode(part, uncased_, ids_, vocab_.unk, out);
+            } else if (vocab_.model == model_kind::llama) {
                 detail::spm_encode(part, vocab_.add_space_prefix && after_special, vocab_, ids_, out);
             } else {
                 detail::bpe_encode(part, pre_, vocab_.ignore_merges, ids_, ranks_, out);
@@ -142,6 +146,8 @@ public:
             after_special = false;
         }
         if (add_special && vocab_.add_eos) out.push_back(vocab_.eos);
+        // BERT: [CLS] text [SEP] ([CLS] is the bos)
+        if (add_special && vocab_.model == model_kind::bert && vocab_.sep != null_token) out.push_back(vocab_.sep);
         return out;
     }
 
@@ -158,9 +164,9 @@ public:
     // first one, with clean_spaces applied where the vocabulary asks. remove_special drops a
     // leading BOS / trailing EOS that add_bos / add_eos would have added.
     std::string decode(std::span<const token_id> ids, bool special = false, bool remove_special = false) const {
-        bool strip_space = vocab_.add_space_prefix;
+        bool strip_space = vocab_.add_space_prefix || vocab_.model == model_kind::bert;
         if (remove_special && vocab_.add_bos && !ids.empty() && ids.front() == vocab_.bos) {
-            strip_space = false;
+            strip_space = vocab_.model == model_kind::bert;  // BERT: the first word after [CLS]
             ids = ids.subspan(1);
         }
         if (remove_special && vocab_.add_eos && !ids.empty() && ids.back() == vocab_.eos) ids = ids.first(ids.size() - 1);
@@ -177,8 +183,6 @@ public:
 private:
     void validate() const {
         const std::size_t n = vocab_.tokens.size();
-        if (vocab_.model == model_kind::bert)
-            STRATA_THROW(errc::unsupported, "tokenizer: WordPiece (bert) vocabularies are not supported yet");
         if (n == 0) STRATA_THROW(errc::argument, "tokenizer: the vocabulary has no tokens");
         const auto sized = [&](std::size_t m, const char* what) {
             if (m != 0 && m != n)
@@ -199,6 +203,8 @@ private:
             STRATA_THROW(errc::format, "tokenizer: add_bos is set but the vocabulary has no bos token");
         if (vocab_.add_eos && vocab_.eos == null_token)
             STRATA_THROW(errc::format, "tokenizer: add_eos is set but the vocabulary has no eos token");
+        if (vocab_.model == model_kind::bert && vocab_.unk == null_token)
+            STRATA_THROW(errc::format, "tokenizer: a WordPiece (bert) vocabulary needs an unknown token");
         if (vocab_.model == model_kind::gpt2 && !find_pre_tokenizer(vocab_.pre))
             STRATA_THROW(errc::unsupported, "tokenizer: pre-tokenizer '" + vocab_.pre + "' is not supported");
     }
@@ -234,6 +240,7 @@ private:
             pre_ = find_pre_tokenizer(vocab_.pre)->kind;
             ranks_ = detail::build_ranks(vocab_.merges);
         }
+        if (vocab_.model == model_kind::bert) uncased_ = detail::wpm_uncased(vocab_);
         pieces_.reserve(n);
         for (std::size_t i = 0; i < n; ++i) pieces_.push_back(make_piece(i));
         eog_ = vocab_.eog;
@@ -248,7 +255,8 @@ private:
         const std::uint32_t a = attrs_[i];
         const std::string& text = vocab_.tokens[i];
         if (a & (attr::unknown | attr::control | attr::user_defined)) return text;
-        if (a & attr::normal) return vocab_.model == model_kind::llama ? detail::spm_unescape(text) : detail::bpe_decode_text(text);
+        if (a & attr::normal)
+            return vocab_.model == model_kind::gpt2 ? detail::bpe_decode_text(text) : detail::spm_unescape(text);
         if (a & attr::byte) return std::string(1, detail::byte_token_value(text));
         return {};  // unused and undefined tokens render as nothing
     }
@@ -301,6 +309,7 @@ private:
     std::vector<token_id> specials_;  // control, user-defined and unknown tokens, longest first
     std::vector<std::string> pieces_;
     std::vector<token_id> eog_;       // sorted
+    bool uncased_ = false;            // bert: the vocabulary wants accents stripped and lower case
 };
 
 }  // namespace tokenizer

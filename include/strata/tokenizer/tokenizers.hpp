@@ -7,5 +7,7 @@
 #include "strata/tokenizer/pre_tokenizer.hpp"   // the word splitters of byte-level BPE models
 #include "strata/tokenizer/bpe.hpp"             // byte-level BPE (gpt2)
 #include "strata/tokenizer/spm.hpp"             // SentencePiece BPE with byte fallback (llama)
+#include "strata/tokenizer/wordpiece_tables.hpp" // generated: accent stripping + lower case
+#include "strata/tokenizer/wordpiece.hpp"       // BERT WordPiece (bert)
 #include "strata/tokenizer/tokenizer.hpp"       // tokenizer::tokenizer: encode / decode / piece
 #include "strata/tokenizer/from_gguf.hpp"       // load_vocab(gguf::file)

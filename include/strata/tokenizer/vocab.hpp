@@ -22,7 +22,7 @@ inline constexpr token_id null_token = -1;  // "no such token" (LLAMA_TOKEN_NULL
 enum class model_kind {
     llama,  // "llama": SentencePiece BPE, score-driven merges, <0xXX> byte fallback
     gpt2,   // "gpt2": byte-level BPE, rank-driven merges, a regex-like pre-tokenizer
-    bert,   // "bert": WordPiece (loadable, not tokenized yet)
+    bert,   // "bert": WordPiece (wordpiece.hpp)
 };
 
 constexpr std::string_view to_string(model_kind k) noexcept {
