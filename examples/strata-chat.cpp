@@ -9,6 +9,7 @@
 #include <fmt/core.h>
 
 #include <chrono>
+#include <fstream>
 #include <cstdio>
 #include <iostream>
 #include <sstream>
@@ -19,6 +20,7 @@
 #include "strata/engine/conversation.hpp"
 #include "strata/engine/engine.hpp"
 #include "strata/engine/generate.hpp"
+#include "strata/plan/plan.hpp"
 #include "strata/sample/set_parameter.hpp"
 
 namespace {
@@ -26,6 +28,14 @@ namespace {
 void print_text(std::string_view t) {
     std::fwrite(t.data(), 1, t.size(), stdout);
     std::fflush(stdout);
+}
+
+std::string read_file(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw strata::error(strata::errc::io, "cannot open the plan", path);
+    std::ostringstream text;
+    text << in.rdbuf();
+    return text.str();
 }
 
 void progress_bar(double done) {
@@ -67,11 +77,13 @@ int main(int argc, char** argv) {
     app.add_flag("--raw", raw, "no chat template: continue the text");
     app.add_option("--chat-format", chat_format, "chatml, gemma, llama3, phi3, llama2 (default: from the model)");
     app.add_flag("--verbose", verbose, "timings like ollama run --verbose");
-    app.add_option("--num-ctx", so.n_ctx, "context length")->capture_default_str();
-    app.add_option("--num-batch", so.n_batch, "prompt tokens per forward pass")->capture_default_str();
+    auto* num_ctx = app.add_option("--num-ctx", so.n_ctx, "context length")->capture_default_str();
+    auto* num_batch = app.add_option("--num-batch", so.n_batch, "prompt tokens per forward pass")->capture_default_str();
+    std::string plan_file;
+    app.add_option("--plan", plan_file, "run the placement of a plan (strata-plan --json > FILE)");
     app.add_option("--num-thread", num_thread, "CPU threads (0: all)")->capture_default_str();
     std::string kv_type = "f16";
-    app.add_option("--kv-type", kv_type, "KV cache type: f16 or q8_0")->capture_default_str();
+    auto* kv = app.add_option("--kv-type", kv_type, "KV cache type: f16 or q8_0")->capture_default_str();
     auto* keep = app.add_option("--num-keep", so.num_keep,
                                 "tokens kept when a full context shifts (without it a full context is an error)");
     app.add_option("--num-predict", go.num_predict, "tokens to generate at most (-1: no limit)")->capture_default_str();
@@ -96,9 +108,22 @@ int main(int argc, char** argv) {
         strata::sample::validate(sp);
         const auto t0 = std::chrono::steady_clock::now();
         strata::load_options lo{num_thread, true, isatty(2) ? progress_bar : std::function<void(double)>{}};
+        if (!plan_file.empty()) {
+            // the plan's run settings are what its memory figures assume; flags given override them
+            const auto plan = strata::plan::from_json(read_file(plan_file));
+            strata::plan::check_matches(plan, strata::gguf::file::open(model));
+            lo.placement = strata::placement::from_plan(plan);
+            if (!num_ctx->count()) so.n_ctx = plan.num_ctx;
+            if (!num_batch->count()) so.n_batch = plan.num_batch;
+            if (!kv->count()) so.kv_type = plan.kv_type;
+        }
         const auto eng = strata::cpu_engine::load(model, lo);
         const double load_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         auto session = eng.new_session(so);
+        if (verbose)
+            for (const auto& u : session.usage())
+                fmt::print(stderr, "device {}: weights {:.1f} MiB, KV {:.1f} MiB, compute {:.1f} MiB\n", u.name,
+                           u.weights_bytes / 1048576.0, u.kv_bytes / 1048576.0, u.compute_bytes / 1048576.0);
 
         if (raw) {
             if (prompt.empty()) throw strata::error(strata::errc::argument, "--raw needs -p TEXT");

@@ -5,11 +5,13 @@
 #pragma once
 
 // ---- core: configuration, errors, scalar types -----------------------------------------------
+#include "strata/core/arena.hpp"
 #include "strata/core/config.hpp"
 #include "strata/core/dtype.hpp"
 #include "strata/core/error.hpp"
 #include "strata/core/half.hpp"
 #include "strata/core/json.hpp"
+#include "strata/core/json_read.hpp"
 
 // ---- gguf: the model file ---------------------------------------------------------------------
 #include "strata/gguf/gguf.hpp"
@@ -23,14 +25,25 @@
 #include "strata/sample/sample.hpp"
 #include "strata/tokenizer/tokenizers.hpp"
 
+// ---- planning: where the layers go, how much memory they take ---------------------------------
+#include "strata/plan/device.hpp"  // device kinds, the table of known parts, detection, the probe
+#include "strata/plan/ollama.hpp"  // --estimator ollama-0.11.3: Ollama's EstimateGPULayers
+#include "strata/plan/pattern.hpp" // -ot tensor overrides
+#include "strata/plan/plan.hpp"    // the plan value, to_json / from_json / check_matches
+#include "strata/plan/planner.hpp" // plan::make: native (memory.hpp, cost.hpp, native.hpp) or ollama
+
 // ---- the CPU backend, models, the engine -----------------------------------------------------
 #include "strata/backend/cpu/attention.hpp"
 #include "strata/backend/cpu/backend.hpp"
+#include "strata/backend/cpu/encoder_attention.hpp"
 #include "strata/backend/cpu/matmul.hpp"
 #include "strata/backend/cpu/ops.hpp"
 #include "strata/engine/conversation.hpp"
+#include "strata/engine/embedder.hpp"
 #include "strata/engine/engine.hpp"
 #include "strata/engine/generate.hpp"
+#include "strata/engine/placement.hpp"
+#include "strata/model/bert.hpp"
 #include "strata/model/hparams.hpp"
 #include "strata/model/kv_cache.hpp"
 #include "strata/model/transformer.hpp"

@@ -2,13 +2,16 @@
 """strata-plan as a user runs it: the real Gemma 3 270M file on a simulated 200 MiB device and on
 a stated GPU (table and --json: memory per device, layers, predicted tok/s, candidates), num_gpu,
 -ot, the ollama-0.11.3 estimator's fields, and bad input (exit 1, one stderr line naming it).
-Usage: plan_test.py STRATA_PLAN TOOLS_MODELS"""
+With STRATA_CHAT: `strata-chat --plan FILE.json` runs the plan (the split gives the greedy text
+of the all-CPU run, the devices hold what the plan says) and refuses a plan of another model.
+Usage: plan_test.py STRATA_PLAN TOOLS_MODELS [STRATA_CHAT]"""
 import json
 import os
 import subprocess
 import sys
 
 plan, models = sys.argv[1:3]
+chat = sys.argv[3] if len(sys.argv) > 3 else None
 failures = []
 
 
@@ -84,6 +87,26 @@ for args, needle in [(["--gpu", "16XB"], "16XB"), (["--sim", "lots"], "--sim"), 
     check(needle in r.stderr and len(r.stderr.strip().splitlines()) == 1, f"{args}: stderr {r.stderr!r}")
 r = run("/nonexistent.gguf")
 check(r.returncode == 1 and "/nonexistent.gguf" in r.stderr, f"missing file: {r.stderr!r}")
+
+if chat and path and os.path.exists(path):
+    import tempfile
+    with tempfile.TemporaryDirectory() as tmp:
+        pf = os.path.join(tmp, "plan.json")
+        r = run(path, "--sim", "120MiB", "--ram", "8GiB", "--num-ctx", "256", "--json")
+        check(r.returncode == 0, f"--json for --plan: {r.stderr!r}")
+        open(pf, "w").write(r.stdout)
+        doc = json.loads(r.stdout)
+        greedy = ["--raw", "-p", "The capital of France is", "--num-predict", "6", "--temperature", "0",
+                  "--repeat-penalty", "1", "--num-thread", "2"]
+        r = subprocess.run([chat, "-m", path, "--plan", pf, "--verbose", *greedy], capture_output=True, text=True)
+        check(r.returncode == 0 and r.stdout == " the capital of the country of", f"chat --plan: {r.returncode} {r.stdout!r} {r.stderr[-300:]!r}")
+        sim = doc["devices"][1]
+        mib = sim["weights_bytes"] / 1048576.0
+        check(f"device {sim['name']}: weights {mib:.1f} MiB" in r.stderr, f"chat --plan --verbose: {sim['name']} {mib:.1f} MiB not in {r.stderr!r}")
+        doc["tensors"] = doc["tensors"][:-1]
+        open(pf, "w").write(json.dumps(doc))
+        r = subprocess.run([chat, "-m", path, "--plan", pf, *greedy], capture_output=True, text=True)
+        check(r.returncode == 1 and "does not match the model" in r.stderr, f"chat with a wrong plan: {r.returncode} {r.stderr!r}")
 
 if failures:
     sys.exit(f"{len(failures)} failures")
