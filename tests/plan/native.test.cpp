@@ -23,23 +23,7 @@ using plan::mib;
 
 namespace {
 
-struct files {
-    seed::temp_dir dir;
-    std::map<std::string, std::string> paths;
-    const std::string& get(const std::string& name, seed::builder (*make)()) {
-        auto it = paths.find(name);
-        if (it == paths.end()) it = paths.emplace(name, make().write(dir, name + ".gguf")).first;
-        return it->second;
-    }
-    const std::string& gpt_oss() { return get("gpt-oss-20b", seed::gpt_oss_20b); }
-    const std::string& llama31() { return get("llama3.1-8b", seed::llama3_1_8b); }
-    const std::string& llama32() { return get("llama3.2-3b", seed::llama3_2_3b); }
-};
-
-files& seeds() {
-    static files f;
-    return f;
-}
+seed::files& seeds() { return seed::shared_files(); }
 
 plan::config with_gpu(std::uint64_t bytes, std::int64_t num_ctx = 4096) {
     plan::config c;

@@ -44,28 +44,7 @@ std::string gib2(std::uint64_t b) {
     return s;
 }
 
-// One sparse file per model, written into a temporary directory the first time a test asks.
-struct files {
-    seed::temp_dir dir;
-    std::map<std::string, std::string> paths;
-
-    const std::string& get(const std::string& name, seed::builder (*make)()) {
-        auto it = paths.find(name);
-        if (it == paths.end()) it = paths.emplace(name, make().write(dir, name + ".gguf")).first;
-        return it->second;
-    }
-    const std::string& gpt_oss() { return get("gpt-oss-20b", seed::gpt_oss_20b); }
-    const std::string& llama31() { return get("llama3.1-8b", seed::llama3_1_8b); }
-    const std::string& llama32() { return get("llama3.2-3b", seed::llama3_2_3b); }
-    const std::string& gemma2() { return get("gemma2-27b", seed::gemma2_27b); }
-    const std::string& phi3() { return get("phi3-mini", seed::phi3_mini); }
-    const std::string& mxbai() { return get("mxbai-embed-large", seed::mxbai_embed_large); }
-};
-
-files& seed_files() {
-    static files f;
-    return f;
-}
+seed::files& seed_files() { return seed::shared_files(); }
 
 ol::estimate estimate_for(const std::string& path, const ol::options& o) { return ol::estimate_gpu_layers(gguf::file::open(path), o); }
 

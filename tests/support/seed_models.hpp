@@ -24,6 +24,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <filesystem>
+#include <map>
 #include <string>
 #include <system_error>
 #include <vector>
@@ -259,6 +260,29 @@ inline builder mxbai_embed_large() {
         b.blk(i, "layer_output_norm.bias", ggml_type::f32, {n_embd});
     }
     return b;
+}
+
+// One sparse file per seed model, written into a temporary directory the first time a test asks.
+struct files {
+    temp_dir dir;
+    std::map<std::string, std::string> paths;
+
+    const std::string& get(const std::string& name, builder (*make)()) {
+        auto it = paths.find(name);
+        if (it == paths.end()) it = paths.emplace(name, make().write(dir, name + ".gguf")).first;
+        return it->second;
+    }
+    const std::string& gpt_oss() { return get("gpt-oss-20b", gpt_oss_20b); }
+    const std::string& llama31() { return get("llama3.1-8b", llama3_1_8b); }
+    const std::string& llama32() { return get("llama3.2-3b", llama3_2_3b); }
+    const std::string& gemma2() { return get("gemma2-27b", gemma2_27b); }
+    const std::string& phi3() { return get("phi3-mini", phi3_mini); }
+    const std::string& mxbai() { return get("mxbai-embed-large", mxbai_embed_large); }
+};
+
+inline files& shared_files() {
+    static files f;
+    return f;
 }
 
 }  // namespace strata_test::seed
