@@ -17,6 +17,7 @@
 #include "strata/gguf/gguf.hpp"
 
 // ---- quant: one policy per tensor type, the compiled-in list ---------------------------------
+#include "strata/quant/act_quant.hpp"
 #include "strata/quant/formats.hpp"
 #include "strata/quant/row.hpp"
 
@@ -26,11 +27,17 @@
 #include "strata/tokenizer/tokenizers.hpp"
 
 // ---- planning: where the layers go, how much memory they take ---------------------------------
+#include "strata/plan/cuda_devices.hpp" // the CUDA devices of this machine, as the planner sees them
 #include "strata/plan/device.hpp"  // device kinds, the table of known parts, detection, the probe
 #include "strata/plan/ollama.hpp"  // --estimator ollama-0.11.3: Ollama's EstimateGPULayers
 #include "strata/plan/pattern.hpp" // -ot tensor overrides
 #include "strata/plan/plan.hpp"    // the plan value, to_json / from_json / check_matches
 #include "strata/plan/planner.hpp" // plan::make: native (memory.hpp, cost.hpp, native.hpp) or ollama
+
+// ---- the CUDA backend, host side (the runtime calls only under nvcc or STRATA_CUDA_RUNTIME) ----
+#include "strata/backend/cuda/arena.hpp"
+#include "strata/backend/cuda/check.hpp"
+#include "strata/backend/cuda/device.hpp"
 
 // ---- the CPU backend, models, the engine -----------------------------------------------------
 #include "strata/backend/cpu/attention.hpp"

@@ -2298,15 +2298,33 @@ STRATA_NAMESPACE_END
 // ---- end include/strata/gguf/gguf.hpp ----
 
 // ---- quant: one policy per tensor type, the compiled-in list ---------------------------------
-// ---- begin include/strata/quant/formats.hpp ----
-// strata/quant/formats.hpp — the compile-time list of formats a binary supports, and the one
-// place where a run-time type id (from a file) becomes a compile-time policy.
+// ---- begin include/strata/quant/act_quant.hpp ----
+// strata/quant/act_quant.hpp — activations to Q8_0 / Q8_1 / Q8_K, one block at a time, as the
+// CPU backend quantizes them at run time (backend/cpu/kernels_scalar.hpp's
+// quantize_row_q8_0_act_ref and quantize_row_q8_1_act_ref; q8_k::quantize for Q8_K), written
+// once as STRATA_HD pieces so the CUDA kernels (kernels/quantize_act.cuh) run the same
+// arithmetic and produce the same bytes.
+//
+// Why pieces: on the device a warp quantizes a block, each lane a few values. Everything that
+// crosses lanes is exact whatever the order (a maximum, integer sums), so a kernel may reduce
+// those with shuffles and call the per-value pieces below; the whole-block functions are the
+// same pieces in the CPU's order, and the tests check them against the CPU quantizers.
+//
+// Why mul_rn: nvcc fuses a multiply and a following add into one FMA (-fmad=true), and
+// nearest_int(x * id) adds 1.5 * 2^23 to the product: fused, the product would not be rounded
+// first and a tie would round differently. __fmul_rn is never fused.
 
-#include <string>
+#include <cstdint>
+
+// ---- begin include/strata/quant/q8_0.hpp ----
+// strata/quant/q8_0.hpp — Q8_0: blocks of 32 int8 with one fp16 scale (8.5 bits/weight).
+//
+// Also the activation format that Q4_0, Q5_0, Q8_0, IQ4_NL and MXFP4 weights are multiplied
+// with (as llama.cpp does): activations are quantized to Q8_0 row by row, then dot products are
+// integer sums per block times the two scales.
+
+#include <cstdint>
 #include <string_view>
-#include <tuple>
-#include <type_traits>
-#include <utility>
 
 // ---- begin include/strata/quant/format.hpp ----
 // strata/quant/format.hpp — what a quantization format policy is.
@@ -2363,6 +2381,329 @@ concept dot_capable = quant_format<F> && quant_format<typename F::dot_format> &&
 
 STRATA_NAMESPACE_END
 // ---- end include/strata/quant/format.hpp ----
+// ---- begin include/strata/quant/round.hpp ----
+// strata/quant/round.hpp — the rounding helpers the reference quantizers are defined with.
+
+#include <bit>
+#include <cstdint>
+
+
+STRATA_NAMESPACE_BEGIN
+namespace detail {
+
+// Round to nearest, ties to even, for |x| < 2^22: adding 1.5 * 2^23 puts the integer part in
+// the low mantissa bits (the float addition does the rounding). This is the rounding ggml's
+// K-quant and Q8_K quantizers use, so matching it matters for byte-exact output.
+STRATA_HD constexpr int nearest_int(float x) noexcept {
+    const float v = x + 12582912.0f;
+    const auto bits = std::bit_cast<std::uint32_t>(v);
+    return static_cast<int>(bits & 0x007fffffu) - 0x00400000;
+}
+
+// Round half away from zero (C's roundf) for |x| < 2^31, without <cmath> so it is constexpr.
+STRATA_HD constexpr float round_away(float x) noexcept {
+    const float a = x < 0 ? -x : x;
+    if (!(a < 2147483648.0f)) return x;  // huge, inf or NaN: nothing to round
+    auto t = static_cast<float>(static_cast<std::int64_t>(a));  // truncation
+    if (a - t >= 0.5f) t += 1.0f;
+    return x < 0 ? -t : t;
+}
+
+STRATA_HD constexpr float fabs_hd(float x) noexcept { return x < 0 ? -x : x; }
+
+}  // namespace detail
+STRATA_NAMESPACE_END
+// ---- end include/strata/quant/round.hpp ----
+
+STRATA_NAMESPACE_BEGIN
+
+struct q8_0 {
+    static constexpr ggml_type type = ggml_type::q8_0;
+    static constexpr std::uint32_t block_elems = 32;
+    static constexpr std::uint32_t block_bytes = 34;
+    static constexpr std::string_view name = "q8_0";
+
+    struct block {
+        fp16_t d;            // scale: x ≈ d * q
+        std::int8_t qs[32];  // quants
+    };
+    using dot_format = q8_0;
+
+    static STRATA_HD void dequantize(const block& b, float* y) {
+        const float d = to_float(b.d);
+        for (int i = 0; i < 32; ++i) y[i] = static_cast<float>(b.qs[i]) * d;
+    }
+
+    // Symmetric: the largest magnitude maps to ±127, values round half away from zero.
+    static STRATA_HD void quantize(const float* x, block& b) {
+        float amax = 0.0f;
+        for (int i = 0; i < 32; ++i) {
+            const float a = detail::fabs_hd(x[i]);
+            amax = a > amax ? a : amax;
+        }
+        const float d = amax / 127.0f;
+        const float id = d != 0.0f ? 1.0f / d : 0.0f;
+        b.d = to_fp16(d);
+        for (int i = 0; i < 32; ++i) b.qs[i] = static_cast<std::int8_t>(detail::round_away(x[i] * id));
+    }
+
+    static STRATA_HD float dot(const block& w, const block& a) {
+        int sum = 0;
+        for (int i = 0; i < 32; ++i) sum += static_cast<int>(w.qs[i]) * static_cast<int>(a.qs[i]);
+        return static_cast<float>(sum) * (to_float(w.d) * to_float(a.d));
+    }
+};
+static_assert(quant_format<q8_0>);
+static_assert(dot_capable<q8_0>);
+
+STRATA_NAMESPACE_END
+// ---- end include/strata/quant/q8_0.hpp ----
+// ---- begin include/strata/quant/q8_1.hpp ----
+// strata/quant/q8_1.hpp — Q8_1: Q8_0 plus the block's scaled sum (9 bits/weight).
+//
+// Only an activation format: Q4_1 and Q5_1 weights (x ≈ d*q + m) are multiplied with it, and
+// their min term m * sum(a) then costs one multiplication because the block carries
+// s = d * sum(qs). ggml has no tensor data in Q8_1, so dequantize is defined as qs * d (s is a
+// cache, not information).
+
+#include <cstdint>
+#include <string_view>
+
+
+STRATA_NAMESPACE_BEGIN
+
+struct q8_1 {
+    static constexpr ggml_type type = ggml_type::q8_1;
+    static constexpr std::uint32_t block_elems = 32;
+    static constexpr std::uint32_t block_bytes = 36;
+    static constexpr std::string_view name = "q8_1";
+
+    struct block {
+        fp16_t d;            // scale: x ≈ d * q
+        fp16_t s;            // d * sum(qs), rounded to half
+        std::int8_t qs[32];  // quants
+    };
+    using dot_format = q8_1;
+
+    static STRATA_HD void dequantize(const block& b, float* y) {
+        const float d = to_float(b.d);
+        for (int i = 0; i < 32; ++i) y[i] = static_cast<float>(b.qs[i]) * d;
+    }
+
+    // As Q8_0 (largest magnitude to ±127, round half away from zero); the sum is taken over the
+    // rounded quants and multiplied by the unrounded scale, as ggml does.
+    static STRATA_HD void quantize(const float* x, block& b) {
+        float amax = 0.0f;
+        for (int i = 0; i < 32; ++i) {
+            const float a = detail::fabs_hd(x[i]);
+            amax = a > amax ? a : amax;
+        }
+        const float d = amax / 127.0f;
+        const float id = d != 0.0f ? 1.0f / d : 0.0f;
+        int sum = 0;
+        for (int i = 0; i < 32; ++i) {
+            b.qs[i] = static_cast<std::int8_t>(detail::round_away(x[i] * id));
+            sum += b.qs[i];
+        }
+        b.d = to_fp16(d);
+        b.s = to_fp16(static_cast<float>(sum) * d);
+    }
+
+    static STRATA_HD float dot(const block& w, const block& a) {
+        int sum = 0;
+        for (int i = 0; i < 32; ++i) sum += static_cast<int>(w.qs[i]) * static_cast<int>(a.qs[i]);
+        return static_cast<float>(sum) * (to_float(w.d) * to_float(a.d));
+    }
+};
+static_assert(quant_format<q8_1>);
+static_assert(dot_capable<q8_1>);
+
+STRATA_NAMESPACE_END
+// ---- end include/strata/quant/q8_1.hpp ----
+// ---- begin include/strata/quant/q8_k.hpp ----
+// strata/quant/q8_k.hpp — Q8_K: blocks of 256 int8 with one f32 scale and 16 partial sums.
+//
+// Only an activation format: every K-quant (and IQ4_XS) weight is multiplied with activations
+// quantized to Q8_K, as llama.cpp does. The bsums (sums of 16 consecutive quants) let the
+// formats with a per-sub-block min subtract it with one multiply per 16 values.
+
+#include <cstdint>
+#include <string_view>
+
+
+STRATA_NAMESPACE_BEGIN
+
+struct q8_k {
+    static constexpr ggml_type type = ggml_type::q8_k;
+    static constexpr std::uint32_t block_elems = 256;
+    static constexpr std::uint32_t block_bytes = 292;
+    static constexpr std::string_view name = "q8_K";
+
+    struct block {
+        float d;                  // scale: x ≈ d * q (f32, unlike the weight formats)
+        std::int8_t qs[256];      // quants
+        std::int16_t bsums[16];   // bsums[j] = sum of qs[16j .. 16j+15]
+    };
+    using dot_format = q8_k;
+
+    static STRATA_HD void dequantize(const block& b, float* y) {
+        for (int i = 0; i < 256; ++i) y[i] = b.d * static_cast<float>(b.qs[i]);
+    }
+
+    // Symmetric around the value of largest magnitude, max: it maps to -127 exactly and
+    // d = -max/127 carries its sign; the others round to nearest, ties to even (nearest_int).
+    static STRATA_HD void quantize(const float* x, block& b) {
+        float max = 0, amax = 0;
+        for (int i = 0; i < 256; ++i) {
+            const float ax = detail::fabs_hd(x[i]);
+            if (ax > amax) { amax = ax; max = x[i]; }
+        }
+        if (amax == 0.0f) {
+            b.d = 0;
+            for (int i = 0; i < 256; ++i) b.qs[i] = 0;
+            for (int j = 0; j < 16; ++j) b.bsums[j] = 0;
+            return;
+        }
+        // ggml divides by -127, not -128: every quant stays in -127..127 (a symmetric range the
+        // SIMD dot products rely on); the clamp below only guards the rounding of iscale * max
+        const float iscale = -127.0f / max;
+        for (int i = 0; i < 256; ++i) {
+            const int v = detail::nearest_int(iscale * x[i]);
+            b.qs[i] = static_cast<std::int8_t>(v < 127 ? v : 127);
+        }
+        for (int j = 0; j < 16; ++j) {
+            int sum = 0;
+            for (int i = 0; i < 16; ++i) sum += b.qs[16 * j + i];
+            b.bsums[j] = static_cast<std::int16_t>(sum);
+        }
+        b.d = 1 / iscale;
+    }
+
+    static STRATA_HD float dot(const block& w, const block& a) {
+        int sum = 0;
+        for (int i = 0; i < 256; ++i) sum += static_cast<int>(w.qs[i]) * static_cast<int>(a.qs[i]);
+        return static_cast<float>(sum) * (w.d * a.d);
+    }
+};
+static_assert(quant_format<q8_k>);
+static_assert(dot_capable<q8_k>);
+
+STRATA_NAMESPACE_END
+// ---- end include/strata/quant/q8_k.hpp ----
+
+STRATA_NAMESPACE_BEGIN
+namespace act_quant {
+
+// a * b rounded to float, never contracted with what follows.
+STRATA_HD inline float mul_rn(float a, float b) noexcept {
+#if defined(__CUDA_ARCH__)
+    return __fmul_rn(a, b);
+#else
+    return a * b;
+#endif
+}
+
+// ---- Q8_0 and Q8_1: 32 values, d = fp16(amax / 127), quants by 127 / amax ties to even -----
+
+STRATA_HD inline float q8_inverse_scale(float amax) noexcept { return amax != 0.0f ? 127.0f / amax : 0.0f; }
+STRATA_HD inline fp16_t q8_scale(float amax) noexcept { return to_fp16(amax / 127.0f); }
+STRATA_HD inline std::int8_t q8_quant(float x, float id) noexcept {
+    return static_cast<std::int8_t>(detail::nearest_int(mul_rn(x, id)));
+}
+// Q8_1's s: the unrounded d times the sum of the rounded quants, to fp16.
+STRATA_HD inline fp16_t q8_1_sum(float amax, int sum) noexcept {
+    return to_fp16(mul_rn(amax / 127.0f, static_cast<float>(sum)));
+}
+
+STRATA_HD inline float q8_amax(const float* x, int n) noexcept {
+    float amax = 0.0f;
+    for (int i = 0; i < n; ++i) {
+        const float a = detail::fabs_hd(x[i]);
+        amax = a > amax ? a : amax;
+    }
+    return amax;
+}
+
+STRATA_HD inline void quantize_q8_0(const float* x, q8_0::block& b) noexcept {
+    const float amax = q8_amax(x, 32);
+    const float id = q8_inverse_scale(amax);
+    b.d = q8_scale(amax);
+    for (int i = 0; i < 32; ++i) b.qs[i] = q8_quant(x[i], id);
+}
+
+STRATA_HD inline void quantize_q8_1(const float* x, q8_1::block& b) noexcept {
+    const float amax = q8_amax(x, 32);
+    const float id = q8_inverse_scale(amax);
+    int sum = 0;
+    for (int i = 0; i < 32; ++i) {
+        b.qs[i] = q8_quant(x[i], id);
+        sum += b.qs[i];
+    }
+    b.d = q8_scale(amax);
+    b.s = q8_1_sum(amax, sum);
+}
+
+// ---- Q8_K: 256 values, as q8_k::quantize ---------------------------------------------------
+// max is the first value of largest magnitude (its sign sets d's), iscale = -127 / max, quants
+// to nearest (ties to even) clamped at 127, d = 1 / iscale; all zero when amax is 0.
+
+STRATA_HD inline float q8_k_inverse_scale(float max) noexcept { return -127.0f / max; }
+STRATA_HD inline std::int8_t q8_k_quant(float x, float iscale) noexcept {
+    const int v = detail::nearest_int(mul_rn(iscale, x));
+    return static_cast<std::int8_t>(v < 127 ? v : 127);
+}
+
+STRATA_HD inline void quantize_q8_k(const float* x, q8_k::block& b) noexcept {
+    float max = 0.0f, amax = 0.0f;
+    for (int i = 0; i < 256; ++i) {
+        const float ax = detail::fabs_hd(x[i]);
+        if (ax > amax) {
+            amax = ax;
+            max = x[i];
+        }
+    }
+    if (amax == 0.0f) {
+        b.d = 0.0f;
+        for (int i = 0; i < 256; ++i) b.qs[i] = 0;
+        for (int j = 0; j < 16; ++j) b.bsums[j] = 0;
+        return;
+    }
+    const float iscale = q8_k_inverse_scale(max);
+    for (int i = 0; i < 256; ++i) b.qs[i] = q8_k_quant(x[i], iscale);
+    for (int j = 0; j < 16; ++j) {
+        int sum = 0;
+        for (int i = 0; i < 16; ++i) sum += b.qs[16 * j + i];
+        b.bsums[j] = static_cast<std::int16_t>(sum);
+    }
+    b.d = 1.0f / iscale;
+}
+
+// The activation quantizer of one block of format A (Q8_0, Q8_1 or Q8_K).
+template <class A>
+STRATA_HD inline void quantize_block(const float* x, typename A::block& b) noexcept {
+    if constexpr (A::type == ggml_type::q8_0) {
+        quantize_q8_0(x, b);
+    } else if constexpr (A::type == ggml_type::q8_1) {
+        quantize_q8_1(x, b);
+    } else {
+        static_assert(A::type == ggml_type::q8_k, "activations are quantized to Q8_0, Q8_1 or Q8_K");
+        quantize_q8_k(x, b);
+    }
+}
+
+}  // namespace act_quant
+STRATA_NAMESPACE_END
+// ---- end include/strata/quant/act_quant.hpp ----
+// ---- begin include/strata/quant/formats.hpp ----
+// strata/quant/formats.hpp — the compile-time list of formats a binary supports, and the one
+// place where a run-time type id (from a file) becomes a compile-time policy.
+
+#include <string>
+#include <string_view>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+
 
 // ---- begin include/strata/quant/bf16.hpp ----
 // strata/quant/bf16.hpp — BF16: the upper half of an IEEE single, one element per "block".
@@ -2478,93 +2819,6 @@ STRATA_NAMESPACE_END
 #include <cstdint>
 #include <string_view>
 
-// ---- begin include/strata/quant/q8_0.hpp ----
-// strata/quant/q8_0.hpp — Q8_0: blocks of 32 int8 with one fp16 scale (8.5 bits/weight).
-//
-// Also the activation format that Q4_0, Q5_0, Q8_0, IQ4_NL and MXFP4 weights are multiplied
-// with (as llama.cpp does): activations are quantized to Q8_0 row by row, then dot products are
-// integer sums per block times the two scales.
-
-#include <cstdint>
-#include <string_view>
-
-// ---- begin include/strata/quant/round.hpp ----
-// strata/quant/round.hpp — the rounding helpers the reference quantizers are defined with.
-
-#include <bit>
-#include <cstdint>
-
-
-STRATA_NAMESPACE_BEGIN
-namespace detail {
-
-// Round to nearest, ties to even, for |x| < 2^22: adding 1.5 * 2^23 puts the integer part in
-// the low mantissa bits (the float addition does the rounding). This is the rounding ggml's
-// K-quant and Q8_K quantizers use, so matching it matters for byte-exact output.
-STRATA_HD constexpr int nearest_int(float x) noexcept {
-    const float v = x + 12582912.0f;
-    const auto bits = std::bit_cast<std::uint32_t>(v);
-    return static_cast<int>(bits & 0x007fffffu) - 0x00400000;
-}
-
-// Round half away from zero (C's roundf) for |x| < 2^31, without <cmath> so it is constexpr.
-STRATA_HD constexpr float round_away(float x) noexcept {
-    const float a = x < 0 ? -x : x;
-    if (!(a < 2147483648.0f)) return x;  // huge, inf or NaN: nothing to round
-    auto t = static_cast<float>(static_cast<std::int64_t>(a));  // truncation
-    if (a - t >= 0.5f) t += 1.0f;
-    return x < 0 ? -t : t;
-}
-
-STRATA_HD constexpr float fabs_hd(float x) noexcept { return x < 0 ? -x : x; }
-
-}  // namespace detail
-STRATA_NAMESPACE_END
-// ---- end include/strata/quant/round.hpp ----
-
-STRATA_NAMESPACE_BEGIN
-
-struct q8_0 {
-    static constexpr ggml_type type = ggml_type::q8_0;
-    static constexpr std::uint32_t block_elems = 32;
-    static constexpr std::uint32_t block_bytes = 34;
-    static constexpr std::string_view name = "q8_0";
-
-    struct block {
-        fp16_t d;            // scale: x ≈ d * q
-        std::int8_t qs[32];  // quants
-    };
-    using dot_format = q8_0;
-
-    static STRATA_HD void dequantize(const block& b, float* y) {
-        const float d = to_float(b.d);
-        for (int i = 0; i < 32; ++i) y[i] = static_cast<float>(b.qs[i]) * d;
-    }
-
-    // Symmetric: the largest magnitude maps to ±127, values round half away from zero.
-    static STRATA_HD void quantize(const float* x, block& b) {
-        float amax = 0.0f;
-        for (int i = 0; i < 32; ++i) {
-            const float a = detail::fabs_hd(x[i]);
-            amax = a > amax ? a : amax;
-        }
-        const float d = amax / 127.0f;
-        const float id = d != 0.0f ? 1.0f / d : 0.0f;
-        b.d = to_fp16(d);
-        for (int i = 0; i < 32; ++i) b.qs[i] = static_cast<std::int8_t>(detail::round_away(x[i] * id));
-    }
-
-    static STRATA_HD float dot(const block& w, const block& a) {
-        int sum = 0;
-        for (int i = 0; i < 32; ++i) sum += static_cast<int>(w.qs[i]) * static_cast<int>(a.qs[i]);
-        return static_cast<float>(sum) * (to_float(w.d) * to_float(a.d));
-    }
-};
-static_assert(quant_format<q8_0>);
-static_assert(dot_capable<q8_0>);
-
-STRATA_NAMESPACE_END
-// ---- end include/strata/quant/q8_0.hpp ----
 
 STRATA_NAMESPACE_BEGIN
 
@@ -2862,76 +3116,6 @@ STRATA_HD inline void quantize_scale_min_k4(const float* x, int nmax, float rmin
 }  // namespace detail
 STRATA_NAMESPACE_END
 // ---- end include/strata/quant/k_common.hpp ----
-// ---- begin include/strata/quant/q8_k.hpp ----
-// strata/quant/q8_k.hpp — Q8_K: blocks of 256 int8 with one f32 scale and 16 partial sums.
-//
-// Only an activation format: every K-quant (and IQ4_XS) weight is multiplied with activations
-// quantized to Q8_K, as llama.cpp does. The bsums (sums of 16 consecutive quants) let the
-// formats with a per-sub-block min subtract it with one multiply per 16 values.
-
-#include <cstdint>
-#include <string_view>
-
-
-STRATA_NAMESPACE_BEGIN
-
-struct q8_k {
-    static constexpr ggml_type type = ggml_type::q8_k;
-    static constexpr std::uint32_t block_elems = 256;
-    static constexpr std::uint32_t block_bytes = 292;
-    static constexpr std::string_view name = "q8_K";
-
-    struct block {
-        float d;                  // scale: x ≈ d * q (f32, unlike the weight formats)
-        std::int8_t qs[256];      // quants
-        std::int16_t bsums[16];   // bsums[j] = sum of qs[16j .. 16j+15]
-    };
-    using dot_format = q8_k;
-
-    static STRATA_HD void dequantize(const block& b, float* y) {
-        for (int i = 0; i < 256; ++i) y[i] = b.d * static_cast<float>(b.qs[i]);
-    }
-
-    // Symmetric around the value of largest magnitude, max: it maps to -127 exactly and
-    // d = -max/127 carries its sign; the others round to nearest, ties to even (nearest_int).
-    static STRATA_HD void quantize(const float* x, block& b) {
-        float max = 0, amax = 0;
-        for (int i = 0; i < 256; ++i) {
-            const float ax = detail::fabs_hd(x[i]);
-            if (ax > amax) { amax = ax; max = x[i]; }
-        }
-        if (amax == 0.0f) {
-            b.d = 0;
-            for (int i = 0; i < 256; ++i) b.qs[i] = 0;
-            for (int j = 0; j < 16; ++j) b.bsums[j] = 0;
-            return;
-        }
-        // ggml divides by -127, not -128: every quant stays in -127..127 (a symmetric range the
-        // SIMD dot products rely on); the clamp below only guards the rounding of iscale * max
-        const float iscale = -127.0f / max;
-        for (int i = 0; i < 256; ++i) {
-            const int v = detail::nearest_int(iscale * x[i]);
-            b.qs[i] = static_cast<std::int8_t>(v < 127 ? v : 127);
-        }
-        for (int j = 0; j < 16; ++j) {
-            int sum = 0;
-            for (int i = 0; i < 16; ++i) sum += b.qs[16 * j + i];
-            b.bsums[j] = static_cast<std::int16_t>(sum);
-        }
-        b.d = 1 / iscale;
-    }
-
-    static STRATA_HD float dot(const block& w, const block& a) {
-        int sum = 0;
-        for (int i = 0; i < 256; ++i) sum += static_cast<int>(w.qs[i]) * static_cast<int>(a.qs[i]);
-        return static_cast<float>(sum) * (w.d * a.d);
-    }
-};
-static_assert(quant_format<q8_k>);
-static_assert(dot_capable<q8_k>);
-
-STRATA_NAMESPACE_END
-// ---- end include/strata/quant/q8_k.hpp ----
 
 STRATA_NAMESPACE_BEGIN
 
@@ -3562,68 +3746,6 @@ STRATA_NAMESPACE_END
 #include <cstdint>
 #include <string_view>
 
-// ---- begin include/strata/quant/q8_1.hpp ----
-// strata/quant/q8_1.hpp — Q8_1: Q8_0 plus the block's scaled sum (9 bits/weight).
-//
-// Only an activation format: Q4_1 and Q5_1 weights (x ≈ d*q + m) are multiplied with it, and
-// their min term m * sum(a) then costs one multiplication because the block carries
-// s = d * sum(qs). ggml has no tensor data in Q8_1, so dequantize is defined as qs * d (s is a
-// cache, not information).
-
-#include <cstdint>
-#include <string_view>
-
-
-STRATA_NAMESPACE_BEGIN
-
-struct q8_1 {
-    static constexpr ggml_type type = ggml_type::q8_1;
-    static constexpr std::uint32_t block_elems = 32;
-    static constexpr std::uint32_t block_bytes = 36;
-    static constexpr std::string_view name = "q8_1";
-
-    struct block {
-        fp16_t d;            // scale: x ≈ d * q
-        fp16_t s;            // d * sum(qs), rounded to half
-        std::int8_t qs[32];  // quants
-    };
-    using dot_format = q8_1;
-
-    static STRATA_HD void dequantize(const block& b, float* y) {
-        const float d = to_float(b.d);
-        for (int i = 0; i < 32; ++i) y[i] = static_cast<float>(b.qs[i]) * d;
-    }
-
-    // As Q8_0 (largest magnitude to ±127, round half away from zero); the sum is taken over the
-    // rounded quants and multiplied by the unrounded scale, as ggml does.
-    static STRATA_HD void quantize(const float* x, block& b) {
-        float amax = 0.0f;
-        for (int i = 0; i < 32; ++i) {
-            const float a = detail::fabs_hd(x[i]);
-            amax = a > amax ? a : amax;
-        }
-        const float d = amax / 127.0f;
-        const float id = d != 0.0f ? 1.0f / d : 0.0f;
-        int sum = 0;
-        for (int i = 0; i < 32; ++i) {
-            b.qs[i] = static_cast<std::int8_t>(detail::round_away(x[i] * id));
-            sum += b.qs[i];
-        }
-        b.d = to_fp16(d);
-        b.s = to_fp16(static_cast<float>(sum) * d);
-    }
-
-    static STRATA_HD float dot(const block& w, const block& a) {
-        int sum = 0;
-        for (int i = 0; i < 32; ++i) sum += static_cast<int>(w.qs[i]) * static_cast<int>(a.qs[i]);
-        return static_cast<float>(sum) * (to_float(w.d) * to_float(a.d));
-    }
-};
-static_assert(quant_format<q8_1>);
-static_assert(dot_capable<q8_1>);
-
-STRATA_NAMESPACE_END
-// ---- end include/strata/quant/q8_1.hpp ----
 
 STRATA_NAMESPACE_BEGIN
 
@@ -8778,6 +8900,346 @@ STRATA_NAMESPACE_END
 // ---- end include/strata/tokenizer/tokenizers.hpp ----
 
 // ---- planning: where the layers go, how much memory they take ---------------------------------
+// ---- begin include/strata/plan/cuda_devices.hpp ----
+// strata/plan/cuda_devices.hpp — the planner's view of this machine's CUDA devices: each
+// device the driver reports (backend/cuda/device.hpp) as a device_spec named CUDA0, CUDA1, ...,
+// with the rates of the known part of that name (device.hpp's table) or, for an unknown part,
+// the peaks its properties give. Without CUDA (a plain C++ build) there are none.
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+// ---- begin include/strata/backend/cuda/device.hpp ----
+// strata/backend/cuda/device.hpp — the CUDA devices of this machine: how many, what each is
+// (name, compute capability, memory free/total, the memory clock and bus behind its peak
+// bandwidth), selecting one. The planner's view of them is plan/cuda_devices.hpp (the backend
+// does not depend on the planner).
+//
+// The peak-rate arithmetic is CUDA-free (tested on the CPU); querying the driver exists only
+// under nvcc or STRATA_CUDA_RUNTIME (see check.hpp).
+
+#include <cctype>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+// ---- begin include/strata/backend/cuda/check.hpp ----
+// strata/backend/cuda/check.hpp — a failing CUDA runtime (or cuBLAS) status becomes a
+// strata::error naming the statement, the file and line, and what the driver said.
+//
+//   STRATA_CUDA_CHECK(cudaMalloc(&p, n));                 // throws on any status but success
+//   STRATA_CUDA_CHECK_LAUNCH(kernels::f<F>(..., s), s);   // the launch's status; and, built with
+//                                                         // -DSTRATA_DEBUG_SYNC, a synchronise of
+//                                                         // the stream so a faulting kernel is
+//                                                         // reported at its own launch
+//
+// Categories: cudaErrorMemoryAllocation (and CUBLAS_STATUS_ALLOC_FAILED) is errc::memory; a
+// missing or unusable device or driver (no device, driver too old, ECC, device busy, the
+// driver not ready) is errc::io — the environment failed, as a file that cannot be opened,
+// and the caller may fall back to the CPU; code not built for this GPU is errc::unsupported;
+// everything else (an invalid value, an illegal address, a failed launch) is errc::internal,
+// a broken invariant inside Strata, which no retry or fallback fixes.
+//
+// The CUDA part exists only in translation units compiled by nvcc, or by a host compiler that
+// defines STRATA_CUDA_RUNTIME (and links cudart): a plain g++ build never sees cuda_runtime.h.
+// Define STRATA_CUBLAS as well to check cublasStatus_t (only the header is needed: the names
+// are Strata's own table, so nothing extra is linked).
+
+#include <string>
+#include <string_view>
+
+
+STRATA_NAMESPACE_BEGIN
+namespace cuda {
+namespace detail {
+
+// "STMT failed: NAME (DESCRIPTION) at FILE:LINE" — CUDA-free, so that it is tested without CUDA.
+inline std::string failure_message(std::string_view stmt, std::string_view name, std::string_view description,
+                                   std::string_view file, int line) {
+    std::string s(stmt);
+    s += " failed: ";
+    s += name;
+    s += " (";
+    s += description;
+    s += ") at ";
+    s += file;
+    s += ':';
+    s += std::to_string(line);
+    return s;
+}
+
+}  // namespace detail
+}  // namespace cuda
+STRATA_NAMESPACE_END
+
+#if defined(__CUDACC__) || defined(STRATA_CUDA_RUNTIME)
+#include <cuda_runtime.h>
+#if defined(STRATA_CUBLAS)
+#include <cublas_v2.h>
+#endif
+
+STRATA_NAMESPACE_BEGIN
+namespace cuda {
+
+// What kind of failure a runtime status is (see the top of this file for why).
+inline errc category_of(cudaError_t e) noexcept {
+    switch (e) {
+        case cudaErrorMemoryAllocation: return errc::memory;
+        case cudaErrorNoDevice:
+        case cudaErrorInsufficientDriver:
+        case cudaErrorInitializationError:
+        case cudaErrorStubLibrary:
+        case cudaErrorCallRequiresNewerDriver:
+        case cudaErrorSystemDriverMismatch:
+        case cudaErrorCompatNotSupportedOnDevice:
+        case cudaErrorSystemNotReady:
+        case cudaErrorDevicesUnavailable:
+        case cudaErrorDeviceNotLicensed:
+        case cudaErrorECCUncorrectable:
+        case cudaErrorLaunchTimeout: return errc::io;
+        case cudaErrorNoKernelImageForDevice:
+        case cudaErrorUnsupportedPtxVersion:
+        case cudaErrorNotSupported: return errc::unsupported;
+        default: return errc::internal;
+    }
+}
+
+namespace detail {
+
+inline bool failed(cudaError_t e) noexcept { return e != cudaSuccess; }
+
+inline void raise(cudaError_t e, const char* stmt, const char* file, int line) {
+    // A non-sticky error (an out-of-memory, an invalid value) stays the runtime's "last error"
+    // and would be reported again by the next cudaGetLastError() of a launch check: clear it.
+    (void)cudaGetLastError();
+    STRATA_THROW(category_of(e), failure_message(stmt, cudaGetErrorName(e), cudaGetErrorString(e), file, line));
+}
+
+}  // namespace detail
+
+#if defined(STRATA_CUBLAS)
+struct cublas_status_text {
+    std::string_view name, description;
+};
+
+inline cublas_status_text describe(cublasStatus_t s) noexcept {
+    switch (s) {
+        case CUBLAS_STATUS_SUCCESS: return {"CUBLAS_STATUS_SUCCESS", "success"};
+        case CUBLAS_STATUS_NOT_INITIALIZED: return {"CUBLAS_STATUS_NOT_INITIALIZED", "the library was not initialized"};
+        case CUBLAS_STATUS_ALLOC_FAILED: return {"CUBLAS_STATUS_ALLOC_FAILED", "the resource allocation failed"};
+        case CUBLAS_STATUS_INVALID_VALUE: return {"CUBLAS_STATUS_INVALID_VALUE", "an invalid numeric value was used as an argument"};
+        case CUBLAS_STATUS_ARCH_MISMATCH: return {"CUBLAS_STATUS_ARCH_MISMATCH", "an absent device architectural feature is required"};
+        case CUBLAS_STATUS_MAPPING_ERROR: return {"CUBLAS_STATUS_MAPPING_ERROR", "an access to GPU memory space failed"};
+        case CUBLAS_STATUS_EXECUTION_FAILED: return {"CUBLAS_STATUS_EXECUTION_FAILED", "the GPU program failed to execute"};
+        case CUBLAS_STATUS_INTERNAL_ERROR: return {"CUBLAS_STATUS_INTERNAL_ERROR", "an internal operation failed"};
+        case CUBLAS_STATUS_NOT_SUPPORTED: return {"CUBLAS_STATUS_NOT_SUPPORTED", "the functionality requested is not supported"};
+        case CUBLAS_STATUS_LICENSE_ERROR: return {"CUBLAS_STATUS_LICENSE_ERROR", "the functionality requested requires some license"};
+        default: return {"CUBLAS_STATUS_UNKNOWN", "an unknown cuBLAS status"};
+    }
+}
+
+inline errc category_of(cublasStatus_t s) noexcept {
+    switch (s) {
+        case CUBLAS_STATUS_ALLOC_FAILED: return errc::memory;
+        case CUBLAS_STATUS_NOT_INITIALIZED: return errc::io;
+        case CUBLAS_STATUS_ARCH_MISMATCH:
+        case CUBLAS_STATUS_NOT_SUPPORTED: return errc::unsupported;
+        default: return errc::internal;
+    }
+}
+
+namespace detail {
+inline bool failed(cublasStatus_t s) noexcept { return s != CUBLAS_STATUS_SUCCESS; }
+inline void raise(cublasStatus_t s, const char* stmt, const char* file, int line) {
+    const cublas_status_text t = describe(s);
+    STRATA_THROW(category_of(s), failure_message(stmt, t.name, t.description, file, line));
+}
+}  // namespace detail
+#endif  // STRATA_CUBLAS
+
+}  // namespace cuda
+STRATA_NAMESPACE_END
+
+#define STRATA_CUDA_CHECK(stmt)                                                                   \
+    do {                                                                                          \
+        const auto strata_cuda_status_ = (stmt);                                                  \
+        if (::strata::cuda::detail::failed(strata_cuda_status_))                                  \
+            ::strata::cuda::detail::raise(strata_cuda_status_, #stmt, __FILE__, __LINE__);        \
+    } while (0)
+
+// After a kernel launch: STMT is the launcher's returned status (or cudaGetLastError() after a
+// raw <<<...>>>). With STRATA_DEBUG_SYNC defined the stream is synchronised too, so that an
+// asynchronous fault is charged to this launch and not to some later call.
+#if defined(STRATA_DEBUG_SYNC)
+#define STRATA_CUDA_CHECK_LAUNCH(stmt, stream)                                                    \
+    do {                                                                                          \
+        STRATA_CUDA_CHECK(stmt);                                                                  \
+        STRATA_CUDA_CHECK(cudaStreamSynchronize(stream));                                         \
+    } while (0)
+#else
+#define STRATA_CUDA_CHECK_LAUNCH(stmt, stream)                                                    \
+    do {                                                                                          \
+        STRATA_CUDA_CHECK(stmt);                                                                  \
+        (void)(stream);                                                                           \
+    } while (0)
+#endif
+
+#endif  // __CUDACC__ || STRATA_CUDA_RUNTIME
+// ---- end include/strata/backend/cuda/check.hpp ----
+
+STRATA_NAMESPACE_BEGIN
+namespace cuda {
+
+// One device as the driver describes it (plain values: no CUDA type crosses this header).
+struct device_info {
+    int index = 0;                  // the runtime's ordinal (cudaSetDevice)
+    std::string name;               // cudaDeviceProp::name, "NVIDIA H200"
+    int major = 0, minor = 0;       // compute capability
+    std::uint64_t free_bytes = 0;   // cudaMemGetInfo at the time of the query
+    std::uint64_t total_bytes = 0;
+    int memory_clock_khz = 0;       // cudaDevAttrMemoryClockRate (peak)
+    int bus_width_bits = 0;         // cudaDevAttrGlobalMemoryBusWidth
+    int sm_count = 0;               // multiprocessors
+    int clock_khz = 0;              // cudaDevAttrClockRate (peak SM clock)
+
+    int compute_capability() const noexcept { return major * 10 + minor; }  // 90 for sm_90
+};
+
+// ---- rates from the properties (CUDA-free) ------------------------------------------------
+// Peak memory bandwidth: GDDR and HBM move data on both clock edges, so two transfers per
+// reported memory clock across the bus: 2 x clock x bus bytes. (H100 SXM: 2 x 2.619 GHz x
+// 640 B = 3.35 TB/s; RTX 4090: 2 x 10.5 GHz x 48 B = 1008 GB/s — both the spec sheets' figures.)
+constexpr double peak_bandwidth(int memory_clock_khz, int bus_width_bits) noexcept {
+    if (memory_clock_khz <= 0 || bus_width_bits <= 0) return 0;
+    return 2.0 * double(memory_clock_khz) * 1e3 * (double(bus_width_bits) / 8.0);
+}
+
+// FP32 lanes per multiprocessor by compute capability (CUDA C Programming Guide, "Arithmetic
+// Instructions" throughput table); 0 for an architecture not listed.
+constexpr int fp32_lanes_per_sm(int major, int minor) noexcept {
+    switch (major) {
+        case 6: return minor == 0 ? 64 : 128;
+        case 7: return 64;
+        case 8: return minor == 0 ? 64 : 128;
+        case 9:
+        case 10:
+        case 11:
+        case 12: return 128;
+        default: return 0;
+    }
+}
+
+// Peak dense FP32: one FMA (2 FLOP) per lane per clock.
+constexpr double peak_fp32(int sm_count, int lanes_per_sm, int clock_khz) noexcept {
+    if (sm_count <= 0 || lanes_per_sm <= 0 || clock_khz <= 0) return 0;
+    return 2.0 * double(sm_count) * double(lanes_per_sm) * double(clock_khz) * 1e3;
+}
+
+namespace detail {
+inline std::vector<std::string> lower_words(std::string_view s) {
+    std::vector<std::string> words;
+    std::string w;
+    for (const char c : s) {
+        if (std::isalnum(static_cast<unsigned char>(c))) {
+            w += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        } else if (!w.empty()) {
+            words.push_back(std::move(w));
+            w.clear();
+        }
+    }
+    if (!w.empty()) words.push_back(std::move(w));
+    return words;
+}
+inline bool is_size_word(const std::string& w) {  // "16gb": the memory size some names end with
+    return w.size() > 2 && w.compare(w.size() - 2, 2, "gb") == 0 &&
+           w.find_first_not_of("0123456789") == w.size() - 2;
+}
+}  // namespace detail
+
+}  // namespace cuda
+STRATA_NAMESPACE_END
+
+#if defined(__CUDACC__) || defined(STRATA_CUDA_RUNTIME)
+#include <cuda_runtime.h>
+
+STRATA_NAMESPACE_BEGIN
+namespace cuda {
+
+// How many devices the runtime sees; 0 where there is no device or no usable driver (not an
+// error: a machine without a GPU plans on the CPU). The runtime says "insufficient driver" both
+// when libcuda is absent and when it is older than the runtime, so an outdated driver also reads
+// as no device here; STRATA_CUDA_CHECK(cudaGetDeviceCount(&n)) tells the two apart. Any other
+// failure throws.
+inline int device_count() {
+    int n = 0;
+    const cudaError_t e = cudaGetDeviceCount(&n);
+    if (e == cudaErrorNoDevice || e == cudaErrorInsufficientDriver || e == cudaErrorStubLibrary) {
+        (void)cudaGetLastError();
+        return 0;
+    }
+    STRATA_CUDA_CHECK(e);
+    return n;
+}
+
+// Makes DEVICE current for this thread (what every later runtime call on the thread uses).
+inline void select_device(int device) {
+    const int n = device_count();
+    if (device < 0 || device >= n)
+        STRATA_THROW(errc::argument, "CUDA device " + std::to_string(device) + ": this machine has " + std::to_string(n));
+    STRATA_CUDA_CHECK(cudaSetDevice(device));
+}
+
+// Makes DEVICE current for a scope, then restores the one that was.
+class device_guard {
+public:
+    explicit device_guard(int device) {
+        STRATA_CUDA_CHECK(cudaGetDevice(&previous_));
+        if (previous_ != device) STRATA_CUDA_CHECK(cudaSetDevice(device));
+    }
+    ~device_guard() { (void)cudaSetDevice(previous_); }
+    device_guard(const device_guard&) = delete;
+    device_guard& operator=(const device_guard&) = delete;
+
+private:
+    int previous_ = 0;
+};
+
+// What the driver says of DEVICE now (its free memory changes as anything allocates).
+inline device_info query_device(int device) {
+    device_info info;
+    info.index = device;
+    cudaDeviceProp p{};
+    STRATA_CUDA_CHECK(cudaGetDeviceProperties(&p, device));
+    info.name = p.name;
+    info.major = p.major;
+    info.minor = p.minor;
+    info.sm_count = p.multiProcessorCount;
+    info.bus_width_bits = p.memoryBusWidth;
+    // CUDA 13 dropped cudaDeviceProp::memoryClockRate and clockRate: the attributes remain.
+    STRATA_CUDA_CHECK(cudaDeviceGetAttribute(&info.memory_clock_khz, cudaDevAttrMemoryClockRate, device));
+    STRATA_CUDA_CHECK(cudaDeviceGetAttribute(&info.clock_khz, cudaDevAttrClockRate, device));
+    device_guard on(device);
+    std::size_t free = 0, total = 0;
+    STRATA_CUDA_CHECK(cudaMemGetInfo(&free, &total));
+    info.free_bytes = free;
+    info.total_bytes = total;
+    return info;
+}
+
+inline std::vector<device_info> devices() {
+    std::vector<device_info> all;
+    const int n = device_count();
+    for (int i = 0; i < n; ++i) all.push_back(query_device(i));
+    return all;
+}
+
+}  // namespace cuda
+STRATA_NAMESPACE_END
+
+#endif  // __CUDACC__ || STRATA_CUDA_RUNTIME
+// ---- end include/strata/backend/cuda/device.hpp ----
 // ---- begin include/strata/plan/device.hpp ----
 // strata/plan/device.hpp — the devices a plan places tensors on: their kind, memory, bandwidth
 // and compute rate, where those come from (detected, stated, a table of known parts, measured).
@@ -9019,11 +9481,8 @@ inline device_spec host_device(std::optional<std::uint64_t> ram, std::optional<d
     return d;
 }
 
-// HOOK (CUDA): each CUDA device's free/total memory. Not built here; a build with STRATA_CUDA
-// fills this from cudaGetDeviceCount / cudaSetDevice / cudaMemGetInfo / cudaGetDeviceProperties
-// (name -> find_known_gpu for the rates) in backend/cuda/, and returns one device_spec per GPU
-// with source "detected". Without CUDA there is nothing to detect.
-inline std::vector<device_spec> detect_cuda_devices() { return {}; }
+// CUDA devices are detected by detect_cuda_devices() in plan/cuda_devices.hpp (from
+// backend/cuda/device.hpp in a build with the CUDA runtime; none otherwise).
 
 // ---- measuring ---------------------------------------------------------------------------
 // Host read bandwidth: THREADS threads each sum their share of a BYTES buffer (touched first so
@@ -9062,6 +9521,68 @@ inline double probe_read_bandwidth(int threads, std::size_t bytes = std::size_t{
 }  // namespace plan
 STRATA_NAMESPACE_END
 // ---- end include/strata/plan/device.hpp ----
+
+STRATA_NAMESPACE_BEGIN
+namespace plan {
+
+// The table entry (plan/device.hpp's known_gpus) for a device the driver names NAME: the same
+// model name (case and spacing aside), or a name whose last words spell the key ("NVIDIA
+// GeForce RTX 4090" -> rtx4090, "NVIDIA H200" -> h200; a trailing "16GB" is ignored). Whole
+// words only, so "NVIDIA GH200" or "NVIDIA H200 NVL" are not taken for the H200.
+inline const known_device* find_known_part(std::string_view name) {
+    std::vector<std::string> words = cuda::detail::lower_words(name);
+    auto joined = [](const std::vector<std::string>& w, std::size_t from) {
+        std::string s;
+        for (std::size_t i = from; i < w.size(); ++i) s += w[i];
+        return s;
+    };
+    const std::string all = joined(words, 0);
+    for (const known_device& k : known_gpus)
+        if (joined(cuda::detail::lower_words(k.model), 0) == all) return &k;
+    if (!words.empty() && cuda::detail::is_size_word(words.back())) words.pop_back();
+    for (std::size_t from = 0; from < words.size(); ++from) {
+        const std::string tail = joined(words, from);
+        for (const known_device& k : known_gpus)
+            if (k.key == tail) return &k;
+    }
+    return nullptr;
+}
+
+// The planner's view of device INFO: "CUDA<index>", its free/total memory as detected, the rates
+// of the known part of that name, else computed from the properties.
+inline device_spec to_device_spec(const cuda::device_info& info) {
+    device_spec d;
+    d.kind = device_kind::cuda;
+    d.name = "CUDA" + std::to_string(info.index);
+    d.model = info.name;
+    d.total_bytes = info.total_bytes;
+    d.free_bytes = info.free_bytes;
+    if (const known_device* k = find_known_part(info.name)) {
+        d.bandwidth = k->bandwidth;
+        d.flops = k->flops;
+        d.source = "detected (cudaMemGetInfo); rates: table (public spec sheets: " + std::string(k->model) + ")";
+    } else {
+        d.bandwidth = cuda::peak_bandwidth(info.memory_clock_khz, info.bus_width_bits);
+        d.flops = cuda::peak_fp32(info.sm_count, cuda::fp32_lanes_per_sm(info.major, info.minor), info.clock_khz);
+        d.source = "detected (cudaMemGetInfo); rates: device properties (peak: memory clock x bus width, "
+                   "SMs x FP32 lanes x clock)";
+    }
+    return d;
+}
+
+// What plan::make asks for when no GPU is stated: the devices the driver reports, in a build
+// with the CUDA runtime (nvcc, or STRATA_CUDA_RUNTIME); none otherwise.
+inline std::vector<device_spec> detect_cuda_devices() {
+    std::vector<device_spec> specs;
+#if defined(__CUDACC__) || defined(STRATA_CUDA_RUNTIME)
+    for (const cuda::device_info& info : cuda::devices()) specs.push_back(to_device_spec(info));
+#endif
+    return specs;
+}
+
+}  // namespace plan
+STRATA_NAMESPACE_END
+// ---- end include/strata/plan/cuda_devices.hpp ----
 // ---- begin include/strata/plan/ollama.hpp ----
 // strata/plan/ollama.hpp — `--estimator ollama-0.11.3`: how many layers Ollama 0.11.3 would
 // put on the GPU(s) and how much memory it would reserve, from the GGUF file alone.
@@ -14833,6 +15354,242 @@ inline plan make(const gguf::file& f, const config& c) {
 }  // namespace plan
 STRATA_NAMESPACE_END
 // ---- end include/strata/plan/planner.hpp ----
+
+// ---- the CUDA backend, host side (the runtime calls only under nvcc or STRATA_CUDA_RUNTIME) ----
+// ---- begin include/strata/backend/cuda/arena.hpp ----
+// strata/backend/cuda/arena.hpp — a GPU's memory for one plan: one cudaMalloc of everything
+// the plan puts on the device (weights, KV cache, compute buffers, overhead), handed out in
+// pieces aligned to arena::alignment (256 B, as core/arena.hpp and the planner round), and
+// nothing allocated after it; pinned host buffers for the activations that cross a CPU/GPU
+// boundary; a stream.
+//
+// Why one block: the plan is priced before anything is allocated, so the one cudaMalloc either
+// fits or fails at load with the plan's numbers beside the driver's, never midway through a
+// decode; and a bump allocator has no fragmentation to leave the estimate short.
+//
+// The bookkeeping and the messages are CUDA-free (tested on the CPU); the allocations exist only
+// under nvcc or STRATA_CUDA_RUNTIME (see check.hpp).
+
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+
+
+STRATA_NAMESPACE_BEGIN
+namespace cuda {
+
+// What a plan puts on one device, in bytes (each figure the planner's sum of pieces already
+// rounded to arena::alignment).
+struct arena_budget {
+    std::uint64_t weights = 0, kv = 0, compute = 0, overhead = 0;
+
+    std::uint64_t sum() const noexcept { return weights + kv + compute + overhead; }
+    // The arena's capacity: the sum, rounded up to the alignment.
+    std::uint64_t capacity() const noexcept {
+        return (sum() + arena::alignment - 1) / arena::alignment * arena::alignment;
+    }
+};
+
+namespace detail {
+
+// "1234567 B (1.2 MiB)"
+inline std::string bytes_text(std::uint64_t b) {
+    char s[48];
+    const double v = double(b);
+    if (b >= (std::uint64_t{1} << 30)) std::snprintf(s, sizeof s, " (%.2f GiB)", v / double(std::uint64_t{1} << 30));
+    else if (b >= (std::uint64_t{1} << 20)) std::snprintf(s, sizeof s, " (%.1f MiB)", v / double(std::uint64_t{1} << 20));
+    else s[0] = '\0';
+    return std::to_string(b) + " B" + s;
+}
+
+// The error of an arena the device cannot hold: the plan's numbers, then what the driver said.
+inline std::string out_of_memory_message(std::string_view device, const arena_budget& b, std::string_view driver_said,
+                                         std::uint64_t free_bytes, std::uint64_t total_bytes) {
+    return std::string(device) + ": the plan's device arena of " + bytes_text(b.capacity()) +
+           " does not fit (weights " + bytes_text(b.weights) + ", KV cache " + bytes_text(b.kv) + ", compute " +
+           bytes_text(b.compute) + ", overhead " + bytes_text(b.overhead) + "); cudaMalloc: " + std::string(driver_said) +
+           "; the driver reports " + bytes_text(free_bytes) + " free of " + bytes_text(total_bytes) +
+           " (plan for a smaller context, a KV type of fewer bits, or fewer layers on this device)";
+}
+
+// Bump allocation of offsets in a block of fixed capacity: the device arena's bookkeeping (the
+// same rules and message as core/arena.hpp).
+class bump {
+public:
+    bump(std::string name, std::uint64_t capacity) : name_(std::move(name)), capacity_(capacity) {}
+
+    // The offset of a piece of BYTES (aligned); WHAT names it in the error when it does not fit.
+    std::uint64_t take(std::uint64_t bytes, std::string_view what) {
+        const std::uint64_t need = (bytes + arena::alignment - 1) / arena::alignment * arena::alignment;
+        if (need > capacity_ - used_ || need < bytes)
+            STRATA_THROW(errc::memory, name_ + ": " + std::string(what) + " needs " + std::to_string(need) + " bytes, " +
+                                           std::to_string(capacity_ - used_) + " of its " + std::to_string(capacity_) +
+                                           " are left");
+        const std::uint64_t at = used_;
+        used_ += need;
+        return at;
+    }
+
+    const std::string& name() const noexcept { return name_; }
+    std::uint64_t capacity() const noexcept { return capacity_; }
+    std::uint64_t used() const noexcept { return used_; }
+
+private:
+    std::string name_;
+    std::uint64_t capacity_ = 0, used_ = 0;
+};
+
+}  // namespace detail
+}  // namespace cuda
+STRATA_NAMESPACE_END
+
+#if defined(__CUDACC__) || defined(STRATA_CUDA_RUNTIME)
+#include <cuda_runtime.h>
+
+STRATA_NAMESPACE_BEGIN
+namespace cuda {
+
+// One plan's memory on one device. Move-only; frees its block when destroyed.
+class device_arena {
+public:
+    // NAME ("CUDA0") is used in messages. An out-of-memory is an errc::memory error quoting
+    // BUDGET and the driver's free/total at that moment.
+    device_arena(int device, std::string name, const arena_budget& budget)
+        : device_(device), budget_(budget), book_(std::move(name), budget.capacity()) {
+        if (book_.capacity() == 0) return;
+        int previous = 0;
+        STRATA_CUDA_CHECK(cudaGetDevice(&previous));
+        STRATA_CUDA_CHECK(cudaSetDevice(device));
+        void* p = nullptr;
+        const cudaError_t e = cudaMalloc(&p, book_.capacity());
+        if (e == cudaErrorMemoryAllocation) {
+            (void)cudaGetLastError();  // not sticky: clear it for the next launch check
+            std::size_t free = 0, total = 0;
+            (void)cudaMemGetInfo(&free, &total);
+            (void)cudaSetDevice(previous);
+            STRATA_THROW(errc::memory, detail::out_of_memory_message(book_.name(), budget_,
+                                                                     std::string(cudaGetErrorName(e)) + " (" +
+                                                                         cudaGetErrorString(e) + ")",
+                                                                     free, total));
+        }
+        (void)cudaSetDevice(previous);
+        STRATA_CUDA_CHECK(e);
+        block_ = static_cast<std::byte*>(p);
+    }
+    ~device_arena() { release(); }
+
+    device_arena(device_arena&& o) noexcept
+        : device_(o.device_), budget_(o.budget_), book_(std::move(o.book_)), block_(std::exchange(o.block_, nullptr)) {}
+    device_arena& operator=(device_arena&& o) noexcept {
+        if (this != &o) {
+            release();
+            device_ = o.device_;
+            budget_ = o.budget_;
+            book_ = std::move(o.book_);
+            block_ = std::exchange(o.block_, nullptr);
+        }
+        return *this;
+    }
+    device_arena(const device_arena&) = delete;
+    device_arena& operator=(const device_arena&) = delete;
+
+    // A piece of BYTES in device memory (a device address: not to be dereferenced on the host),
+    // aligned to arena::alignment; WHAT names it in the error when the arena is exhausted.
+    std::byte* take(std::size_t bytes, std::string_view what) { return block_ + book_.take(bytes, what); }
+    // Bytes counted against the capacity without being handed out here.
+    void charge(std::size_t bytes, std::string_view what) { (void)book_.take(bytes, what); }
+
+    const std::string& name() const noexcept { return book_.name(); }
+    int device() const noexcept { return device_; }
+    const arena_budget& budget() const noexcept { return budget_; }
+    std::size_t capacity() const noexcept { return book_.capacity(); }
+    std::size_t used() const noexcept { return book_.used(); }
+    std::byte* data() const noexcept { return block_; }
+
+private:
+    void release() noexcept {
+        if (block_) (void)cudaFree(block_);  // cudaFree works on any current device (unified addressing)
+        block_ = nullptr;
+    }
+
+    int device_ = 0;
+    arena_budget budget_;
+    detail::bump book_;
+    std::byte* block_ = nullptr;
+};
+
+// Page-locked host memory (cudaMallocHost): what an asynchronous copy between the host and a
+// device needs to overlap with compute and to run at the link's full rate. For the activations
+// that cross a CPU/GPU boundary; allocated once with the session, like the arena.
+class pinned_buffer {
+public:
+    pinned_buffer() = default;
+    explicit pinned_buffer(std::size_t bytes) : bytes_(bytes) {
+        if (bytes == 0) return;
+        void* p = nullptr;
+        STRATA_CUDA_CHECK(cudaMallocHost(&p, bytes));
+        data_ = static_cast<std::byte*>(p);
+    }
+    ~pinned_buffer() {
+        if (data_) (void)cudaFreeHost(data_);
+    }
+    pinned_buffer(pinned_buffer&& o) noexcept : data_(std::exchange(o.data_, nullptr)), bytes_(std::exchange(o.bytes_, 0)) {}
+    pinned_buffer& operator=(pinned_buffer&& o) noexcept {
+        if (this != &o) {
+            if (data_) (void)cudaFreeHost(data_);
+            data_ = std::exchange(o.data_, nullptr);
+            bytes_ = std::exchange(o.bytes_, 0);
+        }
+        return *this;
+    }
+    pinned_buffer(const pinned_buffer&) = delete;
+    pinned_buffer& operator=(const pinned_buffer&) = delete;
+
+    std::byte* data() const noexcept { return data_; }
+    std::size_t size() const noexcept { return bytes_; }
+    std::span<std::byte> bytes() const noexcept { return {data_, bytes_}; }
+
+private:
+    std::byte* data_ = nullptr;
+    std::size_t bytes_ = 0;
+};
+
+// A stream that does not synchronise with the legacy default stream (cudaStreamNonBlocking), on
+// the device current at its creation.
+class stream {
+public:
+    stream() { STRATA_CUDA_CHECK(cudaStreamCreateWithFlags(&s_, cudaStreamNonBlocking)); }
+    ~stream() {
+        if (s_) (void)cudaStreamDestroy(s_);
+    }
+    stream(stream&& o) noexcept : s_(std::exchange(o.s_, nullptr)) {}
+    stream& operator=(stream&& o) noexcept {
+        if (this != &o) {
+            if (s_) (void)cudaStreamDestroy(s_);
+            s_ = std::exchange(o.s_, nullptr);
+        }
+        return *this;
+    }
+    stream(const stream&) = delete;
+    stream& operator=(const stream&) = delete;
+
+    cudaStream_t get() const noexcept { return s_; }
+    operator cudaStream_t() const noexcept { return s_; }
+    void synchronize() const { STRATA_CUDA_CHECK(cudaStreamSynchronize(s_)); }
+
+private:
+    cudaStream_t s_ = nullptr;
+};
+
+}  // namespace cuda
+STRATA_NAMESPACE_END
+
+#endif  // __CUDACC__ || STRATA_CUDA_RUNTIME
+// ---- end include/strata/backend/cuda/arena.hpp ----
 
 // ---- the CPU backend, models, the engine -----------------------------------------------------
 // ---- begin include/strata/backend/cpu/encoder_attention.hpp ----

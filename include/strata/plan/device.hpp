@@ -241,11 +241,8 @@ inline device_spec host_device(std::optional<std::uint64_t> ram, std::optional<d
     return d;
 }
 
-// HOOK (CUDA): each CUDA device's free/total memory. Not built here; a build with STRATA_CUDA
-// fills this from cudaGetDeviceCount / cudaSetDevice / cudaMemGetInfo / cudaGetDeviceProperties
-// (name -> find_known_gpu for the rates) in backend/cuda/, and returns one device_spec per GPU
-// with source "detected". Without CUDA there is nothing to detect.
-inline std::vector<device_spec> detect_cuda_devices() { return {}; }
+// CUDA devices are detected by detect_cuda_devices() in plan/cuda_devices.hpp (from
+// backend/cuda/device.hpp in a build with the CUDA runtime; none otherwise).
 
 // ---- measuring ---------------------------------------------------------------------------
 // Host read bandwidth: THREADS threads each sum their share of a BYTES buffer (touched first so

@@ -18,6 +18,7 @@
 #include "strata/core/error.hpp"
 #include "strata/gguf/file.hpp"
 #include "strata/plan/cost.hpp"
+#include "strata/plan/cuda_devices.hpp"
 #include "strata/plan/device.hpp"
 #include "strata/plan/memory.hpp"
 #include "strata/plan/native.hpp"
