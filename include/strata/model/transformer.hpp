@@ -75,6 +75,14 @@ inline workspace_shape workspace_shape_for(const hparams& hp, const weights& w, 
             matmul_scratch_bytes(w, n_batch) + cpu::scratch_alignment};
 }
 
+// Bytes a workspace really holds (what workspace_bytes priced, read back from the buffers).
+inline std::size_t allocated_bytes(const workspace& w) noexcept {
+    std::size_t b = w.mm_scratch.size();
+    for (const auto* v : {&w.x, &w.h, &w.o, &w.q, &w.k, &w.v, &w.att, &w.gate, &w.up, &w.logits, &w.att_scratch})
+        b += v->size() * sizeof(float);
+    return b;
+}
+
 // Bytes of the activations of one session: the CPU backend's compute buffer.
 inline std::size_t workspace_bytes(const hparams& hp, const weights& w, std::int64_t n_batch, std::int64_t n_ctx,
                                    int n_threads) {
@@ -113,16 +121,9 @@ public:
     transformer(const hparams& hp, const weights& w) : hp_(hp), w_(w) {}
 
     // Runs tokens at positions pos0.. through every layer, filling the cache, and leaves the
-    // logits of the last token in ws.logits.
-    void forward(const cpu::backend& be, std::span<const std::int32_t> tokens, std::int64_t pos0, kv_cache& kv,
-                 workspace& ws) const {
-        const stage one{&be, &ws};
-        forward(std::span<const stage>(&one, 1), {}, 0, tokens, pos0, kv);
-    }
-
-    // The same, split over devices: layer il runs on stages[layer_stage[il]] (all on stages[0]
-    // when layer_stage is empty), the output head on stages[output_stage], where the logits are
-    // left. Embeddings are gathered on stages[0]; the residual stream crosses to the next
+    // logits of the last token in the output stage's workspace. Layer il runs on
+    // stages[layer_stage[il]] (all on stages[0] when layer_stage is empty), the output head on
+    // stages[output_stage]. Embeddings are gathered on stages[0]; the residual stream crosses to the next
     // device at every boundary.
     void forward(std::span<const stage> stages, std::span<const int> layer_stage, int output_stage,
                  std::span<const std::int32_t> tokens, std::int64_t pos0, kv_cache& kv) const {
