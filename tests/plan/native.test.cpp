@@ -356,10 +356,8 @@ TEST_CASE("speed of planning: a 13.8 GB file of holes plans from its tensor info
     CHECK(f.total_tensor_bytes() > 13'000'000'000ull);
     plan::config c = with_gpu(16 * gib, 8192);
     c.sims.push_back(gib);
-    for (int i = 0; i < 10; ++i) {
-        const plan::plan p = plan::make(f, c);
-        CHECK(p.tensors.size() == f.tensors().size());
-    }
+    const plan::plan p = plan::make(f, c);
+    CHECK(p.tensors.size() == f.tensors().size());
 }
 
 TEST_CASE("search: two GPUs, the faster one takes units first", "[plan]") {

@@ -39,15 +39,6 @@ struct cost_breakdown {
     std::vector<double> read_bytes;  // per device, per generated token
 };
 
-namespace detail {
-
-inline double boundary_seconds(const device_spec& a, const device_spec& b, double bytes, double host_bw) {
-    const bool pcie = a.kind == device_kind::cuda || b.kind == device_kind::cuda;
-    return pcie ? pcie_latency + bytes / pcie_bandwidth : host_handoff_latency + bytes / host_bw;
-}
-
-}  // namespace detail
-
 inline cost_breakdown predict(const model_info& m, const std::vector<device_spec>& devs, const std::vector<int>& where,
                               const accounting& a) {
     const std::size_t nd = devs.size();
@@ -75,17 +66,18 @@ inline cost_breakdown predict(const model_info& m, const std::vector<device_spec
     // boundaries along the forward: CPU (embedding) -> blocks -> head -> CPU (sampling)
     const double host_bw = devs[0].bandwidth;
     const double act = 4.0 * m.hp.n_embd;
-    double per_batch_latency = 0, per_token_bytes_s = 0;
+    double per_batch_s = 0, per_token_bytes_s = 0;  // prefill: once per batch, once per token of it
     int at = 0;
-    auto step = [&](int next, double bytes) {
+    // ONCE: the copy happens once per batch in prefill (the logits of its last token)
+    auto step = [&](int next, double bytes, bool once = false) {
         if (next == at) return;
-        const device_spec& x = devs[static_cast<std::size_t>(at)];
-        const device_spec& y = devs[static_cast<std::size_t>(next)];
-        const double s = detail::boundary_seconds(x, y, bytes, host_bw);
-        c.transfer_s += s;
-        const bool pcie = x.kind == device_kind::cuda || y.kind == device_kind::cuda;
-        per_batch_latency += pcie ? pcie_latency : host_handoff_latency;
-        per_token_bytes_s += s - (pcie ? pcie_latency : host_handoff_latency);
+        const bool pcie = devs[static_cast<std::size_t>(at)].kind == device_kind::cuda ||
+                          devs[static_cast<std::size_t>(next)].kind == device_kind::cuda;
+        const double latency = pcie ? pcie_latency : host_handoff_latency;
+        const double copy = bytes / (pcie ? pcie_bandwidth : host_bw);
+        c.transfer_s += latency + copy;
+        per_batch_s += latency + (once ? copy : 0);
+        per_token_bytes_s += once ? 0 : copy;
         ++c.crossings;
         at = next;
     };
@@ -94,12 +86,7 @@ inline cost_breakdown predict(const model_info& m, const std::vector<device_spec
         step(a.ffn_stage[l], act);
     }
     step(a.output_stage, act);
-    // the logits come back once per batch in prefill (those of its last token), every token in decode
-    const double before_bytes = per_token_bytes_s, before_latency = per_batch_latency;
-    step(0, 4.0 * m.hp.n_vocab);
-    const double logits_s = (per_token_bytes_s - before_bytes) + (per_batch_latency - before_latency);
-    per_token_bytes_s = before_bytes;
-    per_batch_latency = before_latency + logits_s;
+    step(0, 4.0 * m.hp.n_vocab, true);  // the logits back to the CPU for sampling
 
     double seconds = per_token_overhead + c.transfer_s, prefill = 0;
     const double batch = double(m.n_batch);
@@ -109,7 +96,7 @@ inline cost_breakdown predict(const model_info& m, const std::vector<device_spec
         const double memory = devs[d].bandwidth > 0 ? batch_bytes[d] / (devs[d].bandwidth * batch) : 0;
         prefill += std::max(compute, memory);
     }
-    prefill += per_token_bytes_s + per_batch_latency / batch + per_token_overhead / batch;
+    prefill += per_token_bytes_s + per_batch_s / batch + per_token_overhead / batch;
     c.decode_s = seconds;
     c.predicted.decode_tps = seconds > 0 ? 1.0 / seconds : 0;
     c.predicted.prefill_tps = prefill > 0 ? 1.0 / prefill : 0;

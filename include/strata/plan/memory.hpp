@@ -158,17 +158,6 @@ inline model::weights generic_weights(const gguf::file& f, const model::hparams&
     return w;
 }
 
-// "blk.12.ffn_up_exps.weight" -> layer 12, rest "ffn_up_exps.weight".
-inline int block_of(std::string_view name, std::string_view* rest) {
-    if (name.substr(0, 4) != "blk.") return -1;
-    std::size_t i = 4;
-    int n = 0;
-    while (i < name.size() && name[i] >= '0' && name[i] <= '9') n = n * 10 + (name[i++] - '0');
-    if (i == 4 || i >= name.size() || name[i] != '.') return -1;
-    *rest = name.substr(i + 1);
-    return n;
-}
-
 inline part classify(std::string_view name, int layer, std::string_view rest) {
     if (layer >= 0) {
         if (rest.find("_exps") != std::string_view::npos) return part::experts;

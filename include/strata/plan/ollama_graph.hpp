@@ -46,12 +46,6 @@ inline constexpr std::uint64_t kib = std::uint64_t{1} << 10;
 inline constexpr std::uint64_t mib = std::uint64_t{1} << 20;
 inline constexpr std::uint64_t gib = std::uint64_t{1} << 30;
 
-// Bytes of a tensor as Ollama counts them: elements × type size / block size, in that order
-// (so a shape that is not a whole number of blocks truncates instead of failing).
-constexpr std::uint64_t tensor_bytes(ggml_type t, std::uint64_t elements) noexcept {
-    return elements * info(t).block_bytes / info(t).block_elems;
-}
-
 // The layer a tensor belongs to, as Ollama groups them: the first dot-separated part, except
 // that "blk.N" / "mm.N" (wherever they appear) keep their number and what precedes them:
 // "blk.3.attn_q.weight" → "blk.3", "v.blk.0.ffn_up.weight" → "v.blk.0", "output.weight" →
@@ -207,7 +201,9 @@ inline model_facts read_model_facts(const gguf::file& f) {
     m.vocab = tokens->size();
 
     for (const gguf::tensor_info& t : f.tensors()) {
-        const std::uint64_t bytes = tensor_bytes(t.type, t.n_elements);
+        // Ollama's Tensor.Size (elements × type size / block size) is t.n_bytes: gguf::file admits
+        // only rows of whole blocks, so the division is exact.
+        const std::uint64_t bytes = t.n_bytes;
         auto it = m.layer_bytes.find(layer_of(t.name));
         if (it == m.layer_bytes.end()) it = m.layer_bytes.emplace(std::string(layer_of(t.name)), 0).first;
         it->second += bytes;

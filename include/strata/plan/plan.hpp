@@ -201,12 +201,25 @@ inline std::string to_json(const plan& p, int indent = 2) {
 
 namespace detail {
 
+// "blk.12.ffn_up_exps.weight" -> layer 12, rest "ffn_up_exps.weight"; -1 for a name outside the
+// blocks. A number past 10^8 saturates there: beyond any block count, never an int overflow.
+inline int block_of(std::string_view name, std::string_view* rest) {
+    if (name.substr(0, 4) != "blk.") return -1;
+    std::size_t i = 4;
+    int n = 0;
+    for (; i < name.size() && name[i] >= '0' && name[i] <= '9'; ++i)
+        if (n < 100'000'000) n = n * 10 + (name[i] - '0');
+    if (i == 4 || i >= name.size() || name[i] != '.') return -1;
+    *rest = name.substr(i + 1);
+    return n;
+}
+
 inline prediction read_prediction(const json_value& v) {
     return {v.at("decode_tps").as_double("predicted.decode_tps"), v.at("prefill_tps").as_double("predicted.prefill_tps")};
 }
 
 inline ggml_type kv_type_named(std::string_view s) {
-    for (ggml_type t : {ggml_type::f16, ggml_type::q8_0, ggml_type::q4_0, ggml_type::f32})
+    for (ggml_type t : {ggml_type::f16, ggml_type::q8_0, ggml_type::q4_0})
         if (type_name(t) == s) return t;
     STRATA_THROW(errc::format, "plan: kv_type '" + std::string(s) + "' is not f16, q8_0 or q4_0");
 }
@@ -317,13 +330,10 @@ inline void check_matches(const plan& p, const gguf::file& f) {
     if (static_cast<int>(p.layer_device.size()) + 1 != p.layers_total)
         fail("layers_total " + std::to_string(p.layers_total) + " is not the " + std::to_string(p.layer_device.size()) +
              " blocks + the output");
-    std::uint32_t blocks = 0;
+    std::size_t blocks = 0;  // as read_model numbers them
     for (const gguf::tensor_info& t : file_tensors) {
-        if (t.name.substr(0, 4) != "blk.") continue;
-        std::uint32_t n = 0;
-        std::size_t i = 4;
-        while (i < t.name.size() && t.name[i] >= '0' && t.name[i] <= '9') n = n * 10 + std::uint32_t(t.name[i++] - '0');
-        blocks = std::max(blocks, n + 1);
+        std::string_view rest;
+        if (const int n = detail::block_of(t.name, &rest); n >= 0) blocks = std::max(blocks, std::size_t(n) + 1);
     }
     if (blocks != p.layer_device.size())
         fail("the file has " + std::to_string(blocks) + " blocks, the plan " + std::to_string(p.layer_device.size()));

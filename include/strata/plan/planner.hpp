@@ -115,7 +115,7 @@ inline void common_reasons(plan& p, const model_info& m, const config& c, bool n
     for (const std::string& n : m.notes) p.reasons.push_back(n);
 }
 
-inline plan make_native(const gguf::file& f, const config& c, const model_info& m, const std::vector<device_spec>& devs) {
+inline plan make_native(const config& c, const model_info& m, const std::vector<device_spec>& devs) {
     const native_result r = search(m, devs, c);
     plan p;
     fill_from(p, m, devs, r.chosen);
@@ -147,7 +147,6 @@ inline plan make_native(const gguf::file& f, const config& c, const model_info& 
                 p.reasons.push_back("does not fit: " + devs[d].name + " needs " + gib_string(best.acc.usage[d].total_bytes) +
                                     ", its budget is " + gib_string(budget(devs[d])));
     common_reasons(p, m, c);
-    (void)f;
     return p;
 }
 
@@ -251,7 +250,7 @@ inline plan make_ollama(const gguf::file& f, const config& c, const std::vector<
 inline plan make(const gguf::file& f, const config& c) {
     const std::vector<device_spec> devs = devices_for(c);
     const model_info m = read_model(f, c);
-    plan p = c.estimator == estimator::native ? detail::make_native(f, c, m, devs) : detail::make_ollama(f, c, devs);
+    plan p = c.estimator == estimator::native ? detail::make_native(c, m, devs) : detail::make_ollama(f, c, devs);
     p.model = !m.name.empty() ? m.name : f.path();
     p.arch = m.arch;
     p.num_ctx = p.ollama ? p.ollama->num_ctx : m.n_ctx;
