@@ -125,6 +125,8 @@ TEST_CASE("num_batch splits a request into passes; num_ctx truncates or refuses"
         const auto v = emb.embed({long_text, "one two three four five six"});
         CHECK(emb.last_stats().n_passes == 2);  // 8 + 8 tokens at 8 per pass
         CHECK(emb.last_stats().n_truncated == 1);
+        (void)emb.embed_tokens(std::vector<std::vector<std::int32_t>>{ids});
+        CHECK(emb.last_stats().n_truncated == 0);  // the stats are the last call's, not carried over
         auto full = strata::cpu_embedder::load(path);
         const auto ref = full.embed_tokens(std::vector<std::vector<std::int32_t>>{ids});
         CHECK(strata::cosine(ref[0], v[0]) > 0.999999);

@@ -64,7 +64,7 @@ public:
     // cut or refused by the options.
     std::vector<std::int32_t> tokenize(std::string_view text, std::size_t index = 0) const {
         std::vector<std::int32_t> ids = s_->tok.encode(text, true, true);
-        fit(ids, index);
+        (void)fit(ids, index);
         return ids;
     }
 
@@ -78,9 +78,14 @@ public:
     std::vector<std::vector<float>> embed(std::span<const std::string_view> texts) {
         std::vector<std::vector<std::int32_t>> ids;
         ids.reserve(texts.size());
-        s_->stats = {};
-        for (std::size_t i = 0; i < texts.size(); ++i) ids.push_back(tokenize(texts[i], i));
-        return embed_tokens(ids);
+        std::int64_t truncated = 0;
+        for (std::size_t i = 0; i < texts.size(); ++i) {
+            ids.push_back(s_->tok.encode(texts[i], true, true));
+            truncated += fit(ids.back(), i);
+        }
+        auto out = embed_tokens(ids);
+        s_->stats.n_truncated = truncated;
+        return out;
     }
 
     // Token sequences as tokenize() makes them (each 1..num_ctx tokens).
@@ -88,13 +93,13 @@ public:
         state& s = *s_;
         const std::int64_t e = s.hp.n_embd;
         std::vector<std::vector<float>> out(seqs.size(), std::vector<float>(std::size_t(e)));
-        const std::int64_t truncated = s.stats.n_truncated;
         s.stats = {};
-        s.stats.n_truncated = truncated;
         s.stats.n_texts = std::int64_t(seqs.size());
-        std::vector<std::int32_t> tokens;
-        std::vector<cpu::sequence_span> spans;
-        std::vector<float> pooled;
+        std::vector<std::int32_t>& tokens = s.tokens;  // the pass being gathered (kept across calls)
+        std::vector<cpu::sequence_span>& spans = s.spans;
+        std::vector<float>& pooled = s.pooled;
+        tokens.clear();
+        spans.clear();
         std::size_t first = 0;  // first sequence of the pass being gathered
         const auto run = [&](std::size_t end) {
             if (spans.empty()) return;
@@ -132,6 +137,9 @@ private:
         embed_options opt;
         std::int64_t n_ctx, n_batch;
         model::encoder_workspace ws;
+        std::vector<std::int32_t> tokens;  // one pass: (n_batch) token ids, spans, pooled vectors
+        std::vector<cpu::sequence_span> spans;
+        std::vector<float> pooled;
         embed_stats stats;
 
         state(const std::string& path, embed_options o)
@@ -163,16 +171,17 @@ private:
 
     explicit basic_embedder(std::unique_ptr<state> s) : s_(std::move(s)) {}
 
-    void fit(std::vector<std::int32_t>& ids, std::size_t index) const {
+    // Cuts ids to num_ctx (or refuses them); true when it cut.
+    bool fit(std::vector<std::int32_t>& ids, std::size_t index) const {
         const std::int64_t n = s_->n_ctx;
-        if (std::int64_t(ids.size()) <= n) return;
+        if (std::int64_t(ids.size()) <= n) return false;
         if (!s_->opt.truncate)
             STRATA_THROW(errc::argument, "embed: input " + std::to_string(index) + " has " + std::to_string(ids.size()) +
                                              " tokens, more than num_ctx " + std::to_string(n) + " (truncate is off)");
         const std::int32_t sep = s_->tok.vocabulary().sep;
         ids.resize(std::size_t(n));
         if (sep != tokenizer::null_token) ids.back() = sep;
-        ++s_->stats.n_truncated;
+        return true;
     }
 
     void finish(const float* pooled, std::vector<float>& y) const {

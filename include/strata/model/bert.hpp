@@ -30,6 +30,7 @@
 #include "strata/backend/cpu/ops.hpp"
 #include "strata/core/error.hpp"
 #include "strata/gguf/file.hpp"
+#include "strata/model/hparams.hpp"
 #include "strata/model/weights.hpp"
 #include "strata/quant/row.hpp"
 
@@ -82,26 +83,17 @@ inline encoder_hparams load_encoder_hparams(const gguf::file& f) {
     encoder_hparams h;
     h.arch = a == "bert" ? encoder_arch::bert : encoder_arch::nomic_bert;
     h.name = std::string(f.get_or<std::string_view>("general.name", ""));
-    const auto need = [&](const char* key) {
-        const std::string k = a + "." + key;
-        if (!f.contains(k)) STRATA_THROW(errc::missing, "metadata key '" + k + "' is missing", f.path());
-        const std::int64_t v = f.get_integer(k);
-        if (v <= 0 || v > (std::int64_t(1) << 30))
-            STRATA_THROW(errc::format, "metadata key '" + k + "' = " + std::to_string(v) + " is out of range", f.path());
-        return static_cast<std::uint32_t>(v);
-    };
-    h.n_ctx_train = need("context_length");
-    h.n_embd = need("embedding_length");
-    h.n_layer = need("block_count");
-    h.n_ff = need("feed_forward_length");
-    h.n_head = need("attention.head_count");
+    const detail::keys k{f, a + "."};
+    h.n_ctx_train = k.u32("context_length");
+    h.n_embd = k.u32("embedding_length");
+    h.n_layer = k.u32("block_count");
+    h.n_ff = k.u32("feed_forward_length");
+    h.n_head = k.u32("attention.head_count");
     if (h.n_embd % h.n_head != 0)
         STRATA_THROW(errc::format, "embedding_length " + std::to_string(h.n_embd) + " is not a multiple of head_count " +
                                        std::to_string(h.n_head), f.path());
     h.head_dim = h.n_embd / h.n_head;
-    const std::string eps_key = a + ".attention.layer_norm_epsilon";
-    if (!f.contains(eps_key)) STRATA_THROW(errc::missing, "metadata key '" + eps_key + "' is missing", f.path());
-    h.norm_eps = f.get<float>(eps_key);
+    h.norm_eps = f.get<float>(k.key("attention.layer_norm_epsilon"));
     if (f.get_or<bool>(a + ".attention.causal", false))
         STRATA_THROW(errc::unsupported, a + ".attention.causal is true: only bidirectional encoders are supported", f.path());
     const std::string pool_key = a + ".pooling_type";
@@ -117,7 +109,7 @@ inline encoder_hparams load_encoder_hparams(const gguf::file& f) {
             STRATA_THROW(errc::format, "tokenizer.ggml.token_type_count = " + std::to_string(n) + " is out of range", f.path());
         h.n_token_types = static_cast<std::uint32_t>(n);
     }
-    h.rope_theta = f.get_or<float>(a + ".rope.freq_base", 1000.0f);
+    h.rope_theta = k.f32_or("rope.freq_base", 1000.0f);
     const gguf::tensor_info* te = f.find_tensor("token_embd.weight");
     if (!te) STRATA_THROW(errc::missing, "tensor 'token_embd.weight' is missing", f.path());
     h.n_vocab = static_cast<std::uint32_t>(te->ne[1]);

@@ -17,6 +17,7 @@
 #include <span>
 #include <string>
 
+#include "strata/backend/cpu/attention.hpp"
 #include "strata/backend/cpu/backend.hpp"
 #include "strata/backend/cpu/ops.hpp"
 #include "strata/core/error.hpp"
@@ -58,26 +59,20 @@ inline void encoder_attention(const backend& be, const float* q, const float* k,
     const int n_threads = jobs < be.n_threads() ? int(jobs) : be.n_threads();
     if (scratch.size() < encoder_attention_scratch_floats(max_len, n_threads))
         STRATA_THROW(errc::argument, "encoder_attention: scratch of " + std::to_string(scratch.size()) + " floats is too small");
+    const detail::attention_vec vec = detail::attention_vec_for(be.level());  // q·k and acc += p v, as attention.hpp
     be.pool().run(n_threads, [&](int ti, int nt) {
         float* scores = scratch.data() + std::size_t(ti) * std::size_t(max_len);
         for (std::int64_t j = ti; j < jobs; j += nt) {
             const std::int64_t t = j / ap.n_head, h = j % ap.n_head;
             const sequence_span s = span_of(t);
             const float* qt = q + t * row + h * dh;
-            for (std::int64_t i = 0; i < s.len; ++i) {  // scores = q k^T * scale
-                const float* kt = k + (s.first + i) * row + h * dh;
-                float acc = 0.0f;
-                for (std::int64_t d = 0; d < dh; ++d) acc += qt[d] * kt[d];
-                scores[i] = acc * ap.kq_scale;
-            }
+            for (std::int64_t i = 0; i < s.len; ++i)  // scores = q k^T * scale
+                scores[i] = vec.dot(qt, k + (s.first + i) * row + h * dh, dh) * ap.kq_scale;
             softmax(scores, s.len);
             float* o = out + t * row + h * dh;
             for (std::int64_t d = 0; d < dh; ++d) o[d] = 0.0f;
-            for (std::int64_t i = 0; i < s.len; ++i) {  // out = softmax(scores) v
-                const float p = scores[i];
-                const float* vt = v + (s.first + i) * row + h * dh;
-                for (std::int64_t d = 0; d < dh; ++d) o[d] += p * vt[d];
-            }
+            for (std::int64_t i = 0; i < s.len; ++i)  // out = softmax(scores) v
+                vec.mad(scores[i], v + (s.first + i) * row + h * dh, o, dh);
         }
     });
 }
