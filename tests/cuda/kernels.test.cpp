@@ -20,12 +20,14 @@
 #include "cpu/helpers.hpp"
 #include "cuda/dequantize_all.hpp"
 #include "cuda/kernels_all.hpp"
+#include "quant/act_data.hpp"
 #include "strata/backend/cpu/matmul.hpp"
 #include "strata/backend/cpu/ops.hpp"
 #include "strata/quant/formats.hpp"
 #include "strata/quant/row.hpp"
 
 using namespace strata;
+using strata_test::act_data;
 
 namespace {
 
@@ -62,32 +64,6 @@ constexpr double matvec_budget = 1e-6;
 template <> constexpr double matvec_budget<f32> = 5e-6;
 template <> constexpr double matvec_budget<f16> = 5e-6;
 template <> constexpr double matvec_budget<bf16> = 5e-6;
-
-// n values in blocks of `block`: normal data of varied scale, or exact ties (amax = 127 * 2^e,
-// every other value (k + 0.5) * 2^e), zero blocks, and the largest magnitude with both signs.
-std::vector<float> act_data(std::size_t n, std::size_t block, bool ties, std::uint32_t seed) {
-    std::mt19937 rng(seed);
-    std::normal_distribution<float> nd(0.0f, 1.0f);
-    std::uniform_int_distribution<int> q(-127, 126), e(-10, 10), pos(1, int(block) - 1);
-    std::vector<float> x(n);
-    for (std::size_t b = 0; b < n / block; ++b) {
-        float* v = x.data() + b * block;
-        const float s = std::ldexp(1.0f, e(rng));
-        if (b % 17 == 5) {
-            for (std::size_t i = 0; i < block; ++i) v[i] = 0.0f;
-        } else if (ties) {
-            for (std::size_t i = 0; i < block; ++i) v[i] = (float(q(rng)) + 0.5f) * s;
-            v[pos(rng)] = (rng() & 1 ? 127.0f : -127.0f) * s;
-        } else {
-            for (std::size_t i = 0; i < block; ++i) v[i] = nd(rng) * s;
-        }
-        if (b % 13 == 7) {
-            v[1] = -200.0f * s;
-            v[block - 2] = 200.0f * s;
-        }
-    }
-    return x;
-}
 
 std::vector<float> uniform(std::size_t n, float lo, float hi, std::uint32_t seed) {
     std::mt19937 rng(seed);

@@ -66,12 +66,20 @@ FAILED="${FAILED:-$TOTAL}"
 PASSED=$(( TOTAL - FAILED ))
 (( RC == 124 )) && echo "run.sh: ctest ran past ${LEFT}s and was stopped" >&2
 (( TOTAL == 0 )) && RC=1
+# nvidia-smi sees a GPU, so a [cuda] test that WARNed "no CUDA device" and passed skipped its
+# checks (a driver the runtime cannot use): that is a failure here.
+SKIPPED="$(grep -c 'no CUDA device' "$LOG" 2>/dev/null || true)"; SKIPPED="${SKIPPED:-0}"
+if (( SKIPPED > 0 )); then
+  echo "run.sh: $SKIPPED [cuda] test messages say 'no CUDA device' although nvidia-smi sees $GPU" >&2
+  RC=1
+fi
 
 echo
 echo "================================ strata on the GPU ================================"
 printf '%-22s %s\n' "GPU" "$GPU (sm_$CAP)"
 printf '%-22s %s\n' "memory free / total" "$MEM"
 printf '%-22s %s passed, %s failed (of %s)\n' "[cuda] tests" "$PASSED" "$FAILED" "$TOTAL"
+(( SKIPPED > 0 )) && printf '%-22s %s\n' "skipped (no device)" "$SKIPPED messages: the runtime saw no GPU"
 printf '%-22s %s\n' "wall time" "$(elapsed)"
 grep -E '(gpu|timing): ' "$LOG" | sed -E 's/^[0-9]+: //' | grep -E '^(gpu|timing): ' | sort -u || true
 echo "full log: $LOG"

@@ -21,6 +21,7 @@
 #include <utility>
 
 #include "strata/backend/cuda/check.hpp"
+#include "strata/backend/cuda/device.hpp"
 #include "strata/core/arena.hpp"
 #include "strata/core/error.hpp"
 
@@ -34,9 +35,7 @@ struct arena_budget {
 
     std::uint64_t sum() const noexcept { return weights + kv + compute + overhead; }
     // The arena's capacity: the sum, rounded up to the alignment.
-    std::uint64_t capacity() const noexcept {
-        return (sum() + arena::alignment - 1) / arena::alignment * arena::alignment;
-    }
+    std::uint64_t capacity() const noexcept { return arena::padded(sum()); }
 };
 
 namespace detail {
@@ -69,8 +68,8 @@ public:
 
     // The offset of a piece of BYTES (aligned); WHAT names it in the error when it does not fit.
     std::uint64_t take(std::uint64_t bytes, std::string_view what) {
-        const std::uint64_t need = (bytes + arena::alignment - 1) / arena::alignment * arena::alignment;
-        if (need > capacity_ - used_ || need < bytes)
+        const std::uint64_t need = arena::padded(bytes);
+        if (need > capacity_ - used_ || need < bytes)  // need < bytes: the rounding wrapped
             STRATA_THROW(errc::memory, name_ + ": " + std::string(what) + " needs " + std::to_string(need) + " bytes, " +
                                            std::to_string(capacity_ - used_) + " of its " + std::to_string(capacity_) +
                                            " are left");
@@ -106,22 +105,18 @@ public:
     device_arena(int device, std::string name, const arena_budget& budget)
         : device_(device), budget_(budget), book_(std::move(name), budget.capacity()) {
         if (book_.capacity() == 0) return;
-        int previous = 0;
-        STRATA_CUDA_CHECK(cudaGetDevice(&previous));
-        STRATA_CUDA_CHECK(cudaSetDevice(device));
+        device_guard on(device);
         void* p = nullptr;
         const cudaError_t e = cudaMalloc(&p, book_.capacity());
         if (e == cudaErrorMemoryAllocation) {
             (void)cudaGetLastError();  // not sticky: clear it for the next launch check
             std::size_t free = 0, total = 0;
             (void)cudaMemGetInfo(&free, &total);
-            (void)cudaSetDevice(previous);
             STRATA_THROW(errc::memory, detail::out_of_memory_message(book_.name(), budget_,
                                                                      std::string(cudaGetErrorName(e)) + " (" +
                                                                          cudaGetErrorString(e) + ")",
                                                                      free, total));
         }
-        (void)cudaSetDevice(previous);
         STRATA_CUDA_CHECK(e);
         block_ = static_cast<std::byte*>(p);
     }
