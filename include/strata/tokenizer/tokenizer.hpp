@@ -153,12 +153,7 @@ public:
 
     // llama_token_to_piece: the bytes a token stands for. Control and unknown-type tokens give ""
     // unless `special`; an id outside the vocabulary gives "".
-    std::string piece(token_id id, bool special = false) const {
-        if (!vocab_.contains(id)) return {};
-        const auto i = static_cast<std::size_t>(id);
-        if (!special && (attrs_[i] & (attr::unknown | attr::control))) return {};
-        return pieces_[i];
-    }
+    std::string piece(token_id id, bool special = false) const { return std::string(piece_view(id, special)); }
 
     // llama_detokenize: the pieces joined, minus the space that add_space_prefix put before the
     // first one, with clean_spaces applied where the vocabulary asks. remove_special drops a
@@ -172,7 +167,7 @@ public:
         if (remove_special && vocab_.add_eos && !ids.empty() && ids.back() == vocab_.eos) ids = ids.first(ids.size() - 1);
         std::string out;
         for (token_id id : ids) {
-            const std::string p = piece(id, special);
+            const std::string_view p = piece_view(id, special);
             out.append(p, strip_space && !p.empty() && p.front() == ' ' ? 1 : 0);
             strip_space = false;
         }
@@ -181,6 +176,14 @@ public:
     }
 
 private:
+    // piece() without the copy: decode() runs it once per token.
+    std::string_view piece_view(token_id id, bool special) const noexcept {
+        if (!vocab_.contains(id)) return {};
+        const auto i = static_cast<std::size_t>(id);
+        if (!special && (attrs_[i] & (attr::unknown | attr::control))) return {};
+        return pieces_[i];
+    }
+
     void validate() const {
         const std::size_t n = vocab_.tokens.size();
         if (n == 0) STRATA_THROW(errc::argument, "tokenizer: the vocabulary has no tokens");
