@@ -14,6 +14,7 @@
 #include "strata/core/config.hpp"
 #include "strata/core/half.hpp"
 #include "strata/quant/f16.hpp"
+#include "strata/quant/act_quant.hpp"
 #include "strata/quant/f32.hpp"
 #include "strata/quant/format.hpp"
 #include "strata/quant/iq4_nl.hpp"
@@ -143,16 +144,7 @@ void quantize_policy(const float* x, void* dst, std::int64_t k) {
 // d = fp16(amax / 127) is the same in both.
 inline void quantize_row_q8_0_act_ref(const float* x, void* dst, std::int64_t k) {
     auto* out = static_cast<q8_0::block*>(dst);
-    for (std::int64_t b = 0; b < k / 32; ++b, x += 32) {
-        float amax = 0.0f;
-        for (int i = 0; i < 32; ++i) {
-            const float a = ::strata::detail::fabs_hd(x[i]);
-            amax = a > amax ? a : amax;
-        }
-        const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
-        out[b].d = to_fp16(amax / 127.0f);
-        for (int i = 0; i < 32; ++i) out[b].qs[i] = static_cast<std::int8_t>(::strata::detail::nearest_int(x[i] * id));
-    }
+    for (std::int64_t b = 0; b < k / 32; ++b) act_quant::quantize_q8_0(x + 32 * b, out[b]);
 }
 
 // Activations to Q8_1 (for Q4_1 and Q5_1 weights) as ggml-cpu's x86 quantize_row_q8_1 does:
@@ -162,22 +154,7 @@ inline void quantize_row_q8_0_act_ref(const float* x, void* dst, std::int64_t k)
 // kernels need anyway, and d and s convert together in one instruction.
 inline void quantize_row_q8_1_act_ref(const float* x, void* dst, std::int64_t k) {
     auto* out = static_cast<q8_1::block*>(dst);
-    for (std::int64_t b = 0; b < k / 32; ++b, x += 32) {
-        float amax = 0.0f;
-        for (int i = 0; i < 32; ++i) {
-            const float a = ::strata::detail::fabs_hd(x[i]);
-            amax = a > amax ? a : amax;
-        }
-        const float d = amax / 127.0f;
-        const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
-        int sum = 0;
-        for (int i = 0; i < 32; ++i) {
-            out[b].qs[i] = static_cast<std::int8_t>(::strata::detail::nearest_int(x[i] * id));
-            sum += out[b].qs[i];
-        }
-        out[b].d = to_fp16(d);
-        out[b].s = to_fp16(d * static_cast<float>(sum));
-    }
+    for (std::int64_t b = 0; b < k / 32; ++b) act_quant::quantize_q8_1(x + 32 * b, out[b]);
 }
 
 template <class F>

@@ -45,45 +45,41 @@ STRATA_TARGET_AVX2 inline __m256i pack_i32_to_i8_avx2(__m256i i0, __m256i i1, __
     return _mm256_permutevar8x32_epi32(p, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
 }
 
-STRATA_TARGET_AVX2 inline void quantize_row_q8_0_avx2(const float* x, void* dst, std::int64_t k) {
-    auto* out = static_cast<q8_0::block*>(dst);
+// One block of 32 as ggml-cpu quantizes activations (see quantize_row_q8_0_act_ref): the quants
+// to qs; returns amax (d is fp16(amax / 127)) and, for Q8_1, the quants' sum in *sum.
+STRATA_TARGET_AVX2 inline float quantize_block_q8_avx2(const float* x, std::int8_t* qs, int* sum) noexcept {
     const __m256 sign = _mm256_set1_ps(-0.0f);
-    for (std::int64_t b = 0; b < k / 32; ++b, x += 32) {
-        const __m256 v0 = _mm256_loadu_ps(x), v1 = _mm256_loadu_ps(x + 8);
-        const __m256 v2 = _mm256_loadu_ps(x + 16), v3 = _mm256_loadu_ps(x + 24);
-        const __m256 m = _mm256_max_ps(_mm256_max_ps(_mm256_andnot_ps(sign, v0), _mm256_andnot_ps(sign, v1)),
-                                       _mm256_max_ps(_mm256_andnot_ps(sign, v2), _mm256_andnot_ps(sign, v3)));
-        const float amax = hmax_avx2(m);
-        const float id = amax != 0.0f ? 127.0f / amax : 0.0f;  // as ggml-cpu: see quantize_row_q8_0_act_ref
-        out[b].d = to_fp16(amax / 127.0f);
-        const __m256 ids = _mm256_set1_ps(id);
-        const __m256i q = pack_i32_to_i8_avx2(round_even_avx2(_mm256_mul_ps(v0, ids)), round_even_avx2(_mm256_mul_ps(v1, ids)),
-                                              round_even_avx2(_mm256_mul_ps(v2, ids)), round_even_avx2(_mm256_mul_ps(v3, ids)));
-        _mm256_storeu_si256(reinterpret_cast<__m256i*>(out[b].qs), q);
-    }
-}
-
-STRATA_TARGET_AVX2 inline void quantize_row_q8_1_avx2(const float* x, void* dst, std::int64_t k) {
-    auto* out = static_cast<q8_1::block*>(dst);
-    const __m256 sign = _mm256_set1_ps(-0.0f);
-    for (std::int64_t b = 0; b < k / 32; ++b, x += 32) {
-        const __m256 v0 = _mm256_loadu_ps(x), v1 = _mm256_loadu_ps(x + 8);
-        const __m256 v2 = _mm256_loadu_ps(x + 16), v3 = _mm256_loadu_ps(x + 24);
-        const __m256 m = _mm256_max_ps(_mm256_max_ps(_mm256_andnot_ps(sign, v0), _mm256_andnot_ps(sign, v1)),
-                                       _mm256_max_ps(_mm256_andnot_ps(sign, v2), _mm256_andnot_ps(sign, v3)));
-        const float amax = hmax_avx2(m);
-        const float d = amax / 127.0f;
-        const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
-        const __m256 ids = _mm256_set1_ps(id);
-        const __m256i i0 = round_even_avx2(_mm256_mul_ps(v0, ids)), i1 = round_even_avx2(_mm256_mul_ps(v1, ids));
-        const __m256i i2 = round_even_avx2(_mm256_mul_ps(v2, ids)), i3 = round_even_avx2(_mm256_mul_ps(v3, ids));
+    const __m256 v0 = _mm256_loadu_ps(x), v1 = _mm256_loadu_ps(x + 8);
+    const __m256 v2 = _mm256_loadu_ps(x + 16), v3 = _mm256_loadu_ps(x + 24);
+    const __m256 m = _mm256_max_ps(_mm256_max_ps(_mm256_andnot_ps(sign, v0), _mm256_andnot_ps(sign, v1)),
+                                   _mm256_max_ps(_mm256_andnot_ps(sign, v2), _mm256_andnot_ps(sign, v3)));
+    const float amax = hmax_avx2(m);
+    const __m256 ids = _mm256_set1_ps(amax != 0.0f ? 127.0f / amax : 0.0f);
+    const __m256i i0 = round_even_avx2(_mm256_mul_ps(v0, ids)), i1 = round_even_avx2(_mm256_mul_ps(v1, ids));
+    const __m256i i2 = round_even_avx2(_mm256_mul_ps(v2, ids)), i3 = round_even_avx2(_mm256_mul_ps(v3, ids));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(qs), pack_i32_to_i8_avx2(i0, i1, i2, i3));
+    if (sum != nullptr) {
         const __m256i s8 = _mm256_add_epi32(_mm256_add_epi32(i0, i1), _mm256_add_epi32(i2, i3));
         __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(s8), _mm256_extracti128_si256(s8, 1));
         s4 = _mm_add_epi32(s4, _mm_unpackhi_epi64(s4, s4));
         s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 1));
-        _mm256_storeu_si256(reinterpret_cast<__m256i*>(out[b].qs), pack_i32_to_i8_avx2(i0, i1, i2, i3));
+        *sum = _mm_cvtsi128_si32(s4);
+    }
+    return amax;
+}
+
+STRATA_TARGET_AVX2 inline void quantize_row_q8_0_avx2(const float* x, void* dst, std::int64_t k) {
+    auto* out = static_cast<q8_0::block*>(dst);
+    for (std::int64_t b = 0; b < k / 32; ++b) out[b].d = to_fp16(quantize_block_q8_avx2(x + 32 * b, out[b].qs, nullptr) / 127.0f);
+}
+
+STRATA_TARGET_AVX2 inline void quantize_row_q8_1_avx2(const float* x, void* dst, std::int64_t k) {
+    auto* out = static_cast<q8_1::block*>(dst);
+    for (std::int64_t b = 0; b < k / 32; ++b) {
+        int sum = 0;
+        const float d = quantize_block_q8_avx2(x + 32 * b, out[b].qs, &sum) / 127.0f;
         out[b].d = to_fp16(d);
-        out[b].s = to_fp16(d * static_cast<float>(_mm_cvtsi128_si32(s4)));
+        out[b].s = to_fp16(d * static_cast<float>(sum));
     }
 }
 
@@ -148,33 +144,31 @@ STRATA_TARGET_AVX512 inline __m512i round_even_avx512(__m512 v) noexcept {
     return _mm512_cvttps_epi32(_mm512_roundscale_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
 }
 
+// quantize_block_q8_avx2 in two vectors.
+STRATA_TARGET_AVX512 inline float quantize_block_q8_avx512(const float* x, std::int8_t* qs, int* sum) noexcept {
+    const __m512 v0 = _mm512_loadu_ps(x), v1 = _mm512_loadu_ps(x + 16);
+    const float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(v0), _mm512_abs_ps(v1)));
+    const __m512 ids = _mm512_set1_ps(amax != 0.0f ? 127.0f / amax : 0.0f);
+    const __m512i i0 = round_even_avx512(_mm512_mul_ps(v0, ids)), i1 = round_even_avx512(_mm512_mul_ps(v1, ids));
+    // |quant| <= 127, so the saturating narrowing never saturates
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(qs), _mm512_cvtsepi32_epi8(i0));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(qs + 16), _mm512_cvtsepi32_epi8(i1));
+    if (sum != nullptr) *sum = _mm512_reduce_add_epi32(_mm512_add_epi32(i0, i1));
+    return amax;
+}
+
 STRATA_TARGET_AVX512 inline void quantize_row_q8_0_avx512(const float* x, void* dst, std::int64_t k) {
     auto* out = static_cast<q8_0::block*>(dst);
-    for (std::int64_t b = 0; b < k / 32; ++b, x += 32) {
-        const __m512 v0 = _mm512_loadu_ps(x), v1 = _mm512_loadu_ps(x + 16);
-        const float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(v0), _mm512_abs_ps(v1)));
-        const float id = amax != 0.0f ? 127.0f / amax : 0.0f;  // as ggml-cpu: see quantize_row_q8_0_act_ref
-        out[b].d = to_fp16(amax / 127.0f);
-        const __m512 ids = _mm512_set1_ps(id);
-        // |quant| <= 127, so the saturating narrowing never saturates
-        _mm_storeu_si128(reinterpret_cast<__m128i*>(out[b].qs), _mm512_cvtsepi32_epi8(round_even_avx512(_mm512_mul_ps(v0, ids))));
-        _mm_storeu_si128(reinterpret_cast<__m128i*>(out[b].qs + 16), _mm512_cvtsepi32_epi8(round_even_avx512(_mm512_mul_ps(v1, ids))));
-    }
+    for (std::int64_t b = 0; b < k / 32; ++b) out[b].d = to_fp16(quantize_block_q8_avx512(x + 32 * b, out[b].qs, nullptr) / 127.0f);
 }
 
 STRATA_TARGET_AVX512 inline void quantize_row_q8_1_avx512(const float* x, void* dst, std::int64_t k) {
     auto* out = static_cast<q8_1::block*>(dst);
-    for (std::int64_t b = 0; b < k / 32; ++b, x += 32) {
-        const __m512 v0 = _mm512_loadu_ps(x), v1 = _mm512_loadu_ps(x + 16);
-        const float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(v0), _mm512_abs_ps(v1)));
-        const float d = amax / 127.0f;
-        const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
-        const __m512 ids = _mm512_set1_ps(id);
-        const __m512i i0 = round_even_avx512(_mm512_mul_ps(v0, ids)), i1 = round_even_avx512(_mm512_mul_ps(v1, ids));
-        _mm_storeu_si128(reinterpret_cast<__m128i*>(out[b].qs), _mm512_cvtsepi32_epi8(i0));
-        _mm_storeu_si128(reinterpret_cast<__m128i*>(out[b].qs + 16), _mm512_cvtsepi32_epi8(i1));
+    for (std::int64_t b = 0; b < k / 32; ++b) {
+        int sum = 0;
+        const float d = quantize_block_q8_avx512(x + 32 * b, out[b].qs, &sum) / 127.0f;
         out[b].d = to_fp16(d);
-        out[b].s = to_fp16(d * static_cast<float>(_mm512_reduce_add_epi32(_mm512_add_epi32(i0, i1))));
+        out[b].s = to_fp16(d * static_cast<float>(sum));
     }
 }
 
