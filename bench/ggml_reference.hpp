@@ -9,6 +9,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -41,6 +42,11 @@ class library {
 public:
     // dir holds libggml-base.so and libggml-cpu.so (and their dependencies).
     explicit library(const std::string& dir) {
+        // ggml-cpu runs its threads with OpenMP, whose threads spin-wait between parallel
+        // regions by default: with the cores shared with other work, a 2-thread 640 x 2048 Q4_0
+        // gemv took 12-24 ms instead of 0.08 ms (2 cores, load average 6). Let them sleep,
+        // as Strata's pool does after its spin budget (libgomp reads this when it loads).
+        setenv("OMP_WAIT_POLICY", "passive", 0);
         base_ = dlopen((dir + "/libggml-base.so").c_str(), RTLD_NOW | RTLD_GLOBAL);
         cpu_ = base_ ? dlopen((dir + "/libggml-cpu.so").c_str(), RTLD_NOW | RTLD_GLOBAL) : nullptr;
         if (!cpu_) return;

@@ -2,7 +2,7 @@
 // dot a row with its activation format — in GB/s of weight bytes read (decode is bandwidth
 // bound, so bytes per second is the figure to compare with the machine's memory bandwidth).
 // These are the portable per-block functions; the CPU backend's SIMD kernels are measured by
-// strata-bench.
+// strata-bench-matmul.
 #include <fmt/core.h>
 
 #include <algorithm>
