@@ -290,10 +290,7 @@ private:
     void matmul(const cpu::backend& be, const tensor& W, const tensor& bias, const float* x, std::int64_t n, float* y,
                 encoder_workspace& ws) const {
         const cpu::weight_view wv{W.type, W.data, W.rows(), W.cols(), W.row_bytes};
-        auto* base = ws.mm_scratch.data();
-        const auto misalign = reinterpret_cast<std::uintptr_t>(base) % cpu::scratch_alignment;
-        const std::size_t skip = misalign ? cpu::scratch_alignment - misalign : 0;
-        cpu::matmul<Formats>(be, wv, x, n, y, std::span<std::byte>(base + skip, ws.mm_scratch.size() - skip));
+        cpu::matmul<Formats>(be, wv, x, n, y, cpu::aligned_scratch(ws.mm_scratch));
         if (bias) {
             const float* b = f32(bias, "bias");
             const std::int64_t m = W.rows();

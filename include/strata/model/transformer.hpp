@@ -170,11 +170,7 @@ private:
 
     void matmul(const cpu::backend& be, const tensor& W, const float* x, std::int64_t n, float* y, workspace& ws) const {
         const cpu::weight_view wv{W.type, W.data, W.rows(), W.cols(), W.row_bytes};
-        // the scratch must be 64-byte aligned
-        auto* base = ws.mm_scratch.data();
-        const auto misalign = reinterpret_cast<std::uintptr_t>(base) % cpu::scratch_alignment;
-        const std::size_t skip = misalign ? cpu::scratch_alignment - misalign : 0;
-        cpu::matmul<Formats>(be, wv, x, n, y, std::span<std::byte>(base + skip, ws.mm_scratch.size() - skip));
+        cpu::matmul<Formats>(be, wv, x, n, y, cpu::aligned_scratch(ws.mm_scratch));
     }
 
     static const float* f32_data(const tensor& t, const char* what) {

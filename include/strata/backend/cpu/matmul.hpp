@@ -75,6 +75,13 @@ constexpr std::optional<ggml_type> activation_type(ggml_type w) noexcept {
 // rows never share a cache line between the threads that write them.
 inline constexpr std::size_t scratch_alignment = 64;
 
+// The aligned part of a buffer allocated scratch_alignment bytes larger than it must be (a
+// std::vector<std::byte> gives no such alignment by itself).
+inline std::span<std::byte> aligned_scratch(std::span<std::byte> buf) noexcept {
+    const auto misalign = reinterpret_cast<std::uintptr_t>(buf.data()) % scratch_alignment;
+    return buf.subspan(misalign ? scratch_alignment - misalign : 0);
+}
+
 namespace detail {
 [[noreturn]] inline void no_activation_type(ggml_type w) {
     const auto ti = find_type_info(static_cast<std::uint32_t>(w));
