@@ -170,9 +170,10 @@ private:
     };
 
     std::size_t reserve(std::size_t bytes, std::string_view what) {
+        // (bytes is compared before rounding too: a size near SIZE_MAX would round up past 0)
         const std::size_t need = padded(bytes);
-        if (need > capacity_ - used_)
-            STRATA_THROW(errc::memory, name_ + ": " + std::string(what) + " needs " + std::to_string(need) + " bytes, " +
+        if (bytes > capacity_ - used_ || need > capacity_ - used_)
+            STRATA_THROW(errc::memory, name_ + ": " + std::string(what) + " needs " + std::to_string(bytes) + " bytes, " +
                                            std::to_string(capacity_ - used_) + " of its " + std::to_string(capacity_) +
                                            " are left");
         used_ += need;
@@ -8456,12 +8457,7 @@ public:
 
     // llama_token_to_piece: the bytes a token stands for. Control and unknown-type tokens give ""
     // unless `special`; an id outside the vocabulary gives "".
-    std::string piece(token_id id, bool special = false) const {
-        if (!vocab_.contains(id)) return {};
-        const auto i = static_cast<std::size_t>(id);
-        if (!special && (attrs_[i] & (attr::unknown | attr::control))) return {};
-        return pieces_[i];
-    }
+    std::string piece(token_id id, bool special = false) const { return std::string(piece_view(id, special)); }
 
     // llama_detokenize: the pieces joined, minus the space that add_space_prefix put before the
     // first one, with clean_spaces applied where the vocabulary asks. remove_special drops a
@@ -8475,7 +8471,7 @@ public:
         if (remove_special && vocab_.add_eos && !ids.empty() && ids.back() == vocab_.eos) ids = ids.first(ids.size() - 1);
         std::string out;
         for (token_id id : ids) {
-            const std::string p = piece(id, special);
+            const std::string_view p = piece_view(id, special);
             out.append(p, strip_space && !p.empty() && p.front() == ' ' ? 1 : 0);
             strip_space = false;
         }
@@ -8484,6 +8480,14 @@ public:
     }
 
 private:
+    // piece() without the copy: decode() runs it once per token.
+    std::string_view piece_view(token_id id, bool special) const noexcept {
+        if (!vocab_.contains(id)) return {};
+        const auto i = static_cast<std::size_t>(id);
+        if (!special && (attrs_[i] & (attr::unknown | attr::control))) return {};
+        return pieces_[i];
+    }
+
     void validate() const {
         const std::size_t n = vocab_.tokens.size();
         if (n == 0) STRATA_THROW(errc::argument, "tokenizer: the vocabulary has no tokens");
@@ -9673,12 +9677,6 @@ inline constexpr std::uint64_t kib = std::uint64_t{1} << 10;
 inline constexpr std::uint64_t mib = std::uint64_t{1} << 20;
 inline constexpr std::uint64_t gib = std::uint64_t{1} << 30;
 
-// Bytes of a tensor as Ollama counts them: elements × type size / block size, in that order
-// (so a shape that is not a whole number of blocks truncates instead of failing).
-constexpr std::uint64_t tensor_bytes(ggml_type t, std::uint64_t elements) noexcept {
-    return elements * info(t).block_bytes / info(t).block_elems;
-}
-
 // The layer a tensor belongs to, as Ollama groups them: the first dot-separated part, except
 // that "blk.N" / "mm.N" (wherever they appear) keep their number and what precedes them:
 // "blk.3.attn_q.weight" → "blk.3", "v.blk.0.ffn_up.weight" → "v.blk.0", "output.weight" →
@@ -9834,7 +9832,9 @@ inline model_facts read_model_facts(const gguf::file& f) {
     m.vocab = tokens->size();
 
     for (const gguf::tensor_info& t : f.tensors()) {
-        const std::uint64_t bytes = tensor_bytes(t.type, t.n_elements);
+        // Ollama's Tensor.Size (elements × type size / block size) is t.n_bytes: gguf::file admits
+        // only rows of whole blocks, so the division is exact.
+        const std::uint64_t bytes = t.n_bytes;
         auto it = m.layer_bytes.find(layer_of(t.name));
         if (it == m.layer_bytes.end()) it = m.layer_bytes.emplace(std::string(layer_of(t.name)), 0).first;
         it->second += bytes;
@@ -10698,12 +10698,25 @@ inline std::string to_json(const plan& p, int indent = 2) {
 
 namespace detail {
 
+// "blk.12.ffn_up_exps.weight" -> layer 12, rest "ffn_up_exps.weight"; -1 for a name outside the
+// blocks. A number past 10^8 saturates there: beyond any block count, never an int overflow.
+inline int block_of(std::string_view name, std::string_view* rest) {
+    if (name.substr(0, 4) != "blk.") return -1;
+    std::size_t i = 4;
+    int n = 0;
+    for (; i < name.size() && name[i] >= '0' && name[i] <= '9'; ++i)
+        if (n < 100'000'000) n = n * 10 + (name[i] - '0');
+    if (i == 4 || i >= name.size() || name[i] != '.') return -1;
+    *rest = name.substr(i + 1);
+    return n;
+}
+
 inline prediction read_prediction(const json_value& v) {
     return {v.at("decode_tps").as_double("predicted.decode_tps"), v.at("prefill_tps").as_double("predicted.prefill_tps")};
 }
 
 inline ggml_type kv_type_named(std::string_view s) {
-    for (ggml_type t : {ggml_type::f16, ggml_type::q8_0, ggml_type::q4_0, ggml_type::f32})
+    for (ggml_type t : {ggml_type::f16, ggml_type::q8_0, ggml_type::q4_0})
         if (type_name(t) == s) return t;
     STRATA_THROW(errc::format, "plan: kv_type '" + std::string(s) + "' is not f16, q8_0 or q4_0");
 }
@@ -10814,13 +10827,10 @@ inline void check_matches(const plan& p, const gguf::file& f) {
     if (static_cast<int>(p.layer_device.size()) + 1 != p.layers_total)
         fail("layers_total " + std::to_string(p.layers_total) + " is not the " + std::to_string(p.layer_device.size()) +
              " blocks + the output");
-    std::uint32_t blocks = 0;
+    std::size_t blocks = 0;  // as read_model numbers them
     for (const gguf::tensor_info& t : file_tensors) {
-        if (t.name.substr(0, 4) != "blk.") continue;
-        std::uint32_t n = 0;
-        std::size_t i = 4;
-        while (i < t.name.size() && t.name[i] >= '0' && t.name[i] <= '9') n = n * 10 + std::uint32_t(t.name[i++] - '0');
-        blocks = std::max(blocks, n + 1);
+        std::string_view rest;
+        if (const int n = detail::block_of(t.name, &rest); n >= 0) blocks = std::max(blocks, std::size_t(n) + 1);
     }
     if (blocks != p.layer_device.size())
         fail("the file has " + std::to_string(blocks) + " blocks, the plan " + std::to_string(p.layer_device.size()));
@@ -11728,16 +11738,7 @@ void quantize_policy(const float* x, void* dst, std::int64_t k) {
 // d = fp16(amax / 127) is the same in both.
 inline void quantize_row_q8_0_act_ref(const float* x, void* dst, std::int64_t k) {
     auto* out = static_cast<q8_0::block*>(dst);
-    for (std::int64_t b = 0; b < k / 32; ++b, x += 32) {
-        float amax = 0.0f;
-        for (int i = 0; i < 32; ++i) {
-            const float a = ::strata::detail::fabs_hd(x[i]);
-            amax = a > amax ? a : amax;
-        }
-        const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
-        out[b].d = to_fp16(amax / 127.0f);
-        for (int i = 0; i < 32; ++i) out[b].qs[i] = static_cast<std::int8_t>(::strata::detail::nearest_int(x[i] * id));
-    }
+    for (std::int64_t b = 0; b < k / 32; ++b) act_quant::quantize_q8_0(x + 32 * b, out[b]);
 }
 
 // Activations to Q8_1 (for Q4_1 and Q5_1 weights) as ggml-cpu's x86 quantize_row_q8_1 does:
@@ -11747,22 +11748,7 @@ inline void quantize_row_q8_0_act_ref(const float* x, void* dst, std::int64_t k)
 // kernels need anyway, and d and s convert together in one instruction.
 inline void quantize_row_q8_1_act_ref(const float* x, void* dst, std::int64_t k) {
     auto* out = static_cast<q8_1::block*>(dst);
-    for (std::int64_t b = 0; b < k / 32; ++b, x += 32) {
-        float amax = 0.0f;
-        for (int i = 0; i < 32; ++i) {
-            const float a = ::strata::detail::fabs_hd(x[i]);
-            amax = a > amax ? a : amax;
-        }
-        const float d = amax / 127.0f;
-        const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
-        int sum = 0;
-        for (int i = 0; i < 32; ++i) {
-            out[b].qs[i] = static_cast<std::int8_t>(::strata::detail::nearest_int(x[i] * id));
-            sum += out[b].qs[i];
-        }
-        out[b].d = to_fp16(d);
-        out[b].s = to_fp16(d * static_cast<float>(sum));
-    }
+    for (std::int64_t b = 0; b < k / 32; ++b) act_quant::quantize_q8_1(x + 32 * b, out[b]);
 }
 
 template <class F>
@@ -11939,15 +11925,10 @@ inline void layer_norm(const float* x, const float* w, const float* b, float* y,
     }
 }
 
-// GELU as BERT defines it (the erf form, not the tanh approximation): x * Phi(x).
-inline float gelu_erf(float x) {
-    constexpr float inv_sqrt2 = 0.70710678118654752440f;
-    return 0.5f * x * (1.0f + std::erf(x * inv_sqrt2));
-}
-
-// gelu_erf over a row, with Phi from a table at steps of 1/512 over [-8, 8] (built once, in
-// double, in a thread-safe static; immutable), linearly interpolated: within 1e-6 of gelu_erf
-// and four times faster (erf per element was a fifth of a BERT forward's time).
+// GELU as BERT defines it (the erf form, not the tanh approximation), x * Phi(x), over a row:
+// Phi from a table at steps of 1/512 over [-8, 8] (built once, in double, in a thread-safe
+// static; immutable), linearly interpolated, within 1e-6 of the exact form (tested). erf per
+// element showed as about a tenth of a MiniLM forward in a profile.
 inline const float* gelu_erf_phi_table() {
     static const std::vector<float> table = [] {
         std::vector<float> t(16 * 512 + 2);
@@ -12295,45 +12276,41 @@ STRATA_TARGET_AVX2 inline __m256i pack_i32_to_i8_avx2(__m256i i0, __m256i i1, __
     return _mm256_permutevar8x32_epi32(p, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
 }
 
-STRATA_TARGET_AVX2 inline void quantize_row_q8_0_avx2(const float* x, void* dst, std::int64_t k) {
-    auto* out = static_cast<q8_0::block*>(dst);
+// One block of 32 as ggml-cpu quantizes activations (see quantize_row_q8_0_act_ref): the quants
+// to qs; returns amax (d is fp16(amax / 127)) and, for Q8_1, the quants' sum in *sum.
+STRATA_TARGET_AVX2 inline float quantize_block_q8_avx2(const float* x, std::int8_t* qs, int* sum) noexcept {
     const __m256 sign = _mm256_set1_ps(-0.0f);
-    for (std::int64_t b = 0; b < k / 32; ++b, x += 32) {
-        const __m256 v0 = _mm256_loadu_ps(x), v1 = _mm256_loadu_ps(x + 8);
-        const __m256 v2 = _mm256_loadu_ps(x + 16), v3 = _mm256_loadu_ps(x + 24);
-        const __m256 m = _mm256_max_ps(_mm256_max_ps(_mm256_andnot_ps(sign, v0), _mm256_andnot_ps(sign, v1)),
-                                       _mm256_max_ps(_mm256_andnot_ps(sign, v2), _mm256_andnot_ps(sign, v3)));
-        const float amax = hmax_avx2(m);
-        const float id = amax != 0.0f ? 127.0f / amax : 0.0f;  // as ggml-cpu: see quantize_row_q8_0_act_ref
-        out[b].d = to_fp16(amax / 127.0f);
-        const __m256 ids = _mm256_set1_ps(id);
-        const __m256i q = pack_i32_to_i8_avx2(round_even_avx2(_mm256_mul_ps(v0, ids)), round_even_avx2(_mm256_mul_ps(v1, ids)),
-                                              round_even_avx2(_mm256_mul_ps(v2, ids)), round_even_avx2(_mm256_mul_ps(v3, ids)));
-        _mm256_storeu_si256(reinterpret_cast<__m256i*>(out[b].qs), q);
-    }
-}
-
-STRATA_TARGET_AVX2 inline void quantize_row_q8_1_avx2(const float* x, void* dst, std::int64_t k) {
-    auto* out = static_cast<q8_1::block*>(dst);
-    const __m256 sign = _mm256_set1_ps(-0.0f);
-    for (std::int64_t b = 0; b < k / 32; ++b, x += 32) {
-        const __m256 v0 = _mm256_loadu_ps(x), v1 = _mm256_loadu_ps(x + 8);
-        const __m256 v2 = _mm256_loadu_ps(x + 16), v3 = _mm256_loadu_ps(x + 24);
-        const __m256 m = _mm256_max_ps(_mm256_max_ps(_mm256_andnot_ps(sign, v0), _mm256_andnot_ps(sign, v1)),
-                                       _mm256_max_ps(_mm256_andnot_ps(sign, v2), _mm256_andnot_ps(sign, v3)));
-        const float amax = hmax_avx2(m);
-        const float d = amax / 127.0f;
-        const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
-        const __m256 ids = _mm256_set1_ps(id);
-        const __m256i i0 = round_even_avx2(_mm256_mul_ps(v0, ids)), i1 = round_even_avx2(_mm256_mul_ps(v1, ids));
-        const __m256i i2 = round_even_avx2(_mm256_mul_ps(v2, ids)), i3 = round_even_avx2(_mm256_mul_ps(v3, ids));
+    const __m256 v0 = _mm256_loadu_ps(x), v1 = _mm256_loadu_ps(x + 8);
+    const __m256 v2 = _mm256_loadu_ps(x + 16), v3 = _mm256_loadu_ps(x + 24);
+    const __m256 m = _mm256_max_ps(_mm256_max_ps(_mm256_andnot_ps(sign, v0), _mm256_andnot_ps(sign, v1)),
+                                   _mm256_max_ps(_mm256_andnot_ps(sign, v2), _mm256_andnot_ps(sign, v3)));
+    const float amax = hmax_avx2(m);
+    const __m256 ids = _mm256_set1_ps(amax != 0.0f ? 127.0f / amax : 0.0f);
+    const __m256i i0 = round_even_avx2(_mm256_mul_ps(v0, ids)), i1 = round_even_avx2(_mm256_mul_ps(v1, ids));
+    const __m256i i2 = round_even_avx2(_mm256_mul_ps(v2, ids)), i3 = round_even_avx2(_mm256_mul_ps(v3, ids));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(qs), pack_i32_to_i8_avx2(i0, i1, i2, i3));
+    if (sum != nullptr) {
         const __m256i s8 = _mm256_add_epi32(_mm256_add_epi32(i0, i1), _mm256_add_epi32(i2, i3));
         __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(s8), _mm256_extracti128_si256(s8, 1));
         s4 = _mm_add_epi32(s4, _mm_unpackhi_epi64(s4, s4));
         s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 1));
-        _mm256_storeu_si256(reinterpret_cast<__m256i*>(out[b].qs), pack_i32_to_i8_avx2(i0, i1, i2, i3));
+        *sum = _mm_cvtsi128_si32(s4);
+    }
+    return amax;
+}
+
+STRATA_TARGET_AVX2 inline void quantize_row_q8_0_avx2(const float* x, void* dst, std::int64_t k) {
+    auto* out = static_cast<q8_0::block*>(dst);
+    for (std::int64_t b = 0; b < k / 32; ++b) out[b].d = to_fp16(quantize_block_q8_avx2(x + 32 * b, out[b].qs, nullptr) / 127.0f);
+}
+
+STRATA_TARGET_AVX2 inline void quantize_row_q8_1_avx2(const float* x, void* dst, std::int64_t k) {
+    auto* out = static_cast<q8_1::block*>(dst);
+    for (std::int64_t b = 0; b < k / 32; ++b) {
+        int sum = 0;
+        const float d = quantize_block_q8_avx2(x + 32 * b, out[b].qs, &sum) / 127.0f;
         out[b].d = to_fp16(d);
-        out[b].s = to_fp16(d * static_cast<float>(_mm_cvtsi128_si32(s4)));
+        out[b].s = to_fp16(d * static_cast<float>(sum));
     }
 }
 
@@ -12398,33 +12375,31 @@ STRATA_TARGET_AVX512 inline __m512i round_even_avx512(__m512 v) noexcept {
     return _mm512_cvttps_epi32(_mm512_roundscale_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
 }
 
+// quantize_block_q8_avx2 in two vectors.
+STRATA_TARGET_AVX512 inline float quantize_block_q8_avx512(const float* x, std::int8_t* qs, int* sum) noexcept {
+    const __m512 v0 = _mm512_loadu_ps(x), v1 = _mm512_loadu_ps(x + 16);
+    const float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(v0), _mm512_abs_ps(v1)));
+    const __m512 ids = _mm512_set1_ps(amax != 0.0f ? 127.0f / amax : 0.0f);
+    const __m512i i0 = round_even_avx512(_mm512_mul_ps(v0, ids)), i1 = round_even_avx512(_mm512_mul_ps(v1, ids));
+    // |quant| <= 127, so the saturating narrowing never saturates
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(qs), _mm512_cvtsepi32_epi8(i0));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(qs + 16), _mm512_cvtsepi32_epi8(i1));
+    if (sum != nullptr) *sum = _mm512_reduce_add_epi32(_mm512_add_epi32(i0, i1));
+    return amax;
+}
+
 STRATA_TARGET_AVX512 inline void quantize_row_q8_0_avx512(const float* x, void* dst, std::int64_t k) {
     auto* out = static_cast<q8_0::block*>(dst);
-    for (std::int64_t b = 0; b < k / 32; ++b, x += 32) {
-        const __m512 v0 = _mm512_loadu_ps(x), v1 = _mm512_loadu_ps(x + 16);
-        const float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(v0), _mm512_abs_ps(v1)));
-        const float id = amax != 0.0f ? 127.0f / amax : 0.0f;  // as ggml-cpu: see quantize_row_q8_0_act_ref
-        out[b].d = to_fp16(amax / 127.0f);
-        const __m512 ids = _mm512_set1_ps(id);
-        // |quant| <= 127, so the saturating narrowing never saturates
-        _mm_storeu_si128(reinterpret_cast<__m128i*>(out[b].qs), _mm512_cvtsepi32_epi8(round_even_avx512(_mm512_mul_ps(v0, ids))));
-        _mm_storeu_si128(reinterpret_cast<__m128i*>(out[b].qs + 16), _mm512_cvtsepi32_epi8(round_even_avx512(_mm512_mul_ps(v1, ids))));
-    }
+    for (std::int64_t b = 0; b < k / 32; ++b) out[b].d = to_fp16(quantize_block_q8_avx512(x + 32 * b, out[b].qs, nullptr) / 127.0f);
 }
 
 STRATA_TARGET_AVX512 inline void quantize_row_q8_1_avx512(const float* x, void* dst, std::int64_t k) {
     auto* out = static_cast<q8_1::block*>(dst);
-    for (std::int64_t b = 0; b < k / 32; ++b, x += 32) {
-        const __m512 v0 = _mm512_loadu_ps(x), v1 = _mm512_loadu_ps(x + 16);
-        const float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(v0), _mm512_abs_ps(v1)));
-        const float d = amax / 127.0f;
-        const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
-        const __m512 ids = _mm512_set1_ps(id);
-        const __m512i i0 = round_even_avx512(_mm512_mul_ps(v0, ids)), i1 = round_even_avx512(_mm512_mul_ps(v1, ids));
-        _mm_storeu_si128(reinterpret_cast<__m128i*>(out[b].qs), _mm512_cvtsepi32_epi8(i0));
-        _mm_storeu_si128(reinterpret_cast<__m128i*>(out[b].qs + 16), _mm512_cvtsepi32_epi8(i1));
+    for (std::int64_t b = 0; b < k / 32; ++b) {
+        int sum = 0;
+        const float d = quantize_block_q8_avx512(x + 32 * b, out[b].qs, &sum) / 127.0f;
         out[b].d = to_fp16(d);
-        out[b].s = to_fp16(d * static_cast<float>(_mm512_reduce_add_epi32(_mm512_add_epi32(i0, i1))));
+        out[b].s = to_fp16(d * static_cast<float>(sum));
     }
 }
 
@@ -13785,6 +13760,13 @@ constexpr std::optional<ggml_type> activation_type(ggml_type w) noexcept {
 // rows never share a cache line between the threads that write them.
 inline constexpr std::size_t scratch_alignment = 64;
 
+// The aligned part of a buffer allocated scratch_alignment bytes larger than it must be (a
+// std::vector<std::byte> gives no such alignment by itself).
+inline std::span<std::byte> aligned_scratch(std::span<std::byte> buf) noexcept {
+    const auto misalign = reinterpret_cast<std::uintptr_t>(buf.data()) % scratch_alignment;
+    return buf.subspan(misalign ? scratch_alignment - misalign : 0);
+}
+
 namespace detail {
 [[noreturn]] inline void no_activation_type(ggml_type w) {
     const auto ti = find_type_info(static_cast<std::uint32_t>(w));
@@ -14180,6 +14162,14 @@ inline workspace_shape workspace_shape_for(const hparams& hp, const weights& w, 
             matmul_scratch_bytes(w, n_batch) + cpu::scratch_alignment};
 }
 
+// Bytes a workspace really holds (what workspace_bytes priced, read back from the buffers).
+inline std::size_t allocated_bytes(const workspace& w) noexcept {
+    std::size_t b = w.mm_scratch.size();
+    for (const auto* v : {&w.x, &w.h, &w.o, &w.q, &w.k, &w.v, &w.att, &w.gate, &w.up, &w.logits, &w.att_scratch})
+        b += v->size() * sizeof(float);
+    return b;
+}
+
 // Bytes of the activations of one session: the CPU backend's compute buffer.
 inline std::size_t workspace_bytes(const hparams& hp, const weights& w, std::int64_t n_batch, std::int64_t n_ctx,
                                    int n_threads) {
@@ -14218,16 +14208,9 @@ public:
     transformer(const hparams& hp, const weights& w) : hp_(hp), w_(w) {}
 
     // Runs tokens at positions pos0.. through every layer, filling the cache, and leaves the
-    // logits of the last token in ws.logits.
-    void forward(const cpu::backend& be, std::span<const std::int32_t> tokens, std::int64_t pos0, kv_cache& kv,
-                 workspace& ws) const {
-        const stage one{&be, &ws};
-        forward(std::span<const stage>(&one, 1), {}, 0, tokens, pos0, kv);
-    }
-
-    // The same, split over devices: layer il runs on stages[layer_stage[il]] (all on stages[0]
-    // when layer_stage is empty), the output head on stages[output_stage], where the logits are
-    // left. Embeddings are gathered on stages[0]; the residual stream crosses to the next
+    // logits of the last token in the output stage's workspace. Layer il runs on
+    // stages[layer_stage[il]] (all on stages[0] when layer_stage is empty), the output head on
+    // stages[output_stage]. Embeddings are gathered on stages[0]; the residual stream crosses to the next
     // device at every boundary.
     void forward(std::span<const stage> stages, std::span<const int> layer_stage, int output_stage,
                  std::span<const std::int32_t> tokens, std::int64_t pos0, kv_cache& kv) const {
@@ -14274,11 +14257,7 @@ private:
 
     void matmul(const cpu::backend& be, const tensor& W, const float* x, std::int64_t n, float* y, workspace& ws) const {
         const cpu::weight_view wv{W.type, W.data, W.rows(), W.cols(), W.row_bytes};
-        // the scratch must be 64-byte aligned
-        auto* base = ws.mm_scratch.data();
-        const auto misalign = reinterpret_cast<std::uintptr_t>(base) % cpu::scratch_alignment;
-        const std::size_t skip = misalign ? cpu::scratch_alignment - misalign : 0;
-        cpu::matmul<Formats>(be, wv, x, n, y, std::span<std::byte>(base + skip, ws.mm_scratch.size() - skip));
+        cpu::matmul<Formats>(be, wv, x, n, y, cpu::aligned_scratch(ws.mm_scratch));
     }
 
     static const float* f32_data(const tensor& t, const char* what) {
@@ -14505,17 +14484,6 @@ inline model::weights generic_weights(const gguf::file& f, const model::hparams&
     return w;
 }
 
-// "blk.12.ffn_up_exps.weight" -> layer 12, rest "ffn_up_exps.weight".
-inline int block_of(std::string_view name, std::string_view* rest) {
-    if (name.substr(0, 4) != "blk.") return -1;
-    std::size_t i = 4;
-    int n = 0;
-    while (i < name.size() && name[i] >= '0' && name[i] <= '9') n = n * 10 + (name[i++] - '0');
-    if (i == 4 || i >= name.size() || name[i] != '.') return -1;
-    *rest = name.substr(i + 1);
-    return n;
-}
-
 inline part classify(std::string_view name, int layer, std::string_view rest) {
     if (layer >= 0) {
         if (rest.find("_exps") != std::string_view::npos) return part::experts;
@@ -14679,15 +14647,6 @@ struct cost_breakdown {
     std::vector<double> read_bytes;  // per device, per generated token
 };
 
-namespace detail {
-
-inline double boundary_seconds(const device_spec& a, const device_spec& b, double bytes, double host_bw) {
-    const bool pcie = a.kind == device_kind::cuda || b.kind == device_kind::cuda;
-    return pcie ? pcie_latency + bytes / pcie_bandwidth : host_handoff_latency + bytes / host_bw;
-}
-
-}  // namespace detail
-
 inline cost_breakdown predict(const model_info& m, const std::vector<device_spec>& devs, const std::vector<int>& where,
                               const accounting& a) {
     const std::size_t nd = devs.size();
@@ -14715,17 +14674,18 @@ inline cost_breakdown predict(const model_info& m, const std::vector<device_spec
     // boundaries along the forward: CPU (embedding) -> blocks -> head -> CPU (sampling)
     const double host_bw = devs[0].bandwidth;
     const double act = 4.0 * m.hp.n_embd;
-    double per_batch_latency = 0, per_token_bytes_s = 0;
+    double per_batch_s = 0, per_token_bytes_s = 0;  // prefill: once per batch, once per token of it
     int at = 0;
-    auto step = [&](int next, double bytes) {
+    // ONCE: the copy happens once per batch in prefill (the logits of its last token)
+    auto step = [&](int next, double bytes, bool once = false) {
         if (next == at) return;
-        const device_spec& x = devs[static_cast<std::size_t>(at)];
-        const device_spec& y = devs[static_cast<std::size_t>(next)];
-        const double s = detail::boundary_seconds(x, y, bytes, host_bw);
-        c.transfer_s += s;
-        const bool pcie = x.kind == device_kind::cuda || y.kind == device_kind::cuda;
-        per_batch_latency += pcie ? pcie_latency : host_handoff_latency;
-        per_token_bytes_s += s - (pcie ? pcie_latency : host_handoff_latency);
+        const bool pcie = devs[static_cast<std::size_t>(at)].kind == device_kind::cuda ||
+                          devs[static_cast<std::size_t>(next)].kind == device_kind::cuda;
+        const double latency = pcie ? pcie_latency : host_handoff_latency;
+        const double copy = bytes / (pcie ? pcie_bandwidth : host_bw);
+        c.transfer_s += latency + copy;
+        per_batch_s += latency + (once ? copy : 0);
+        per_token_bytes_s += once ? 0 : copy;
         ++c.crossings;
         at = next;
     };
@@ -14734,12 +14694,7 @@ inline cost_breakdown predict(const model_info& m, const std::vector<device_spec
         step(a.ffn_stage[l], act);
     }
     step(a.output_stage, act);
-    // the logits come back once per batch in prefill (those of its last token), every token in decode
-    const double before_bytes = per_token_bytes_s, before_latency = per_batch_latency;
-    step(0, 4.0 * m.hp.n_vocab);
-    const double logits_s = (per_token_bytes_s - before_bytes) + (per_batch_latency - before_latency);
-    per_token_bytes_s = before_bytes;
-    per_batch_latency = before_latency + logits_s;
+    step(0, 4.0 * m.hp.n_vocab, true);  // the logits back to the CPU for sampling
 
     double seconds = per_token_overhead + c.transfer_s, prefill = 0;
     const double batch = double(m.n_batch);
@@ -14749,7 +14704,7 @@ inline cost_breakdown predict(const model_info& m, const std::vector<device_spec
         const double memory = devs[d].bandwidth > 0 ? batch_bytes[d] / (devs[d].bandwidth * batch) : 0;
         prefill += std::max(compute, memory);
     }
-    prefill += per_token_bytes_s + per_batch_latency / batch + per_token_overhead / batch;
+    prefill += per_token_bytes_s + per_batch_s / batch + per_token_overhead / batch;
     c.decode_s = seconds;
     c.predicted.decode_tps = seconds > 0 ? 1.0 / seconds : 0;
     c.predicted.prefill_tps = prefill > 0 ? 1.0 / prefill : 0;
@@ -15203,7 +15158,7 @@ inline void common_reasons(plan& p, const model_info& m, const config& c, bool n
     for (const std::string& n : m.notes) p.reasons.push_back(n);
 }
 
-inline plan make_native(const gguf::file& f, const config& c, const model_info& m, const std::vector<device_spec>& devs) {
+inline plan make_native(const config& c, const model_info& m, const std::vector<device_spec>& devs) {
     const native_result r = search(m, devs, c);
     plan p;
     fill_from(p, m, devs, r.chosen);
@@ -15235,7 +15190,6 @@ inline plan make_native(const gguf::file& f, const config& c, const model_info& 
                 p.reasons.push_back("does not fit: " + devs[d].name + " needs " + gib_string(best.acc.usage[d].total_bytes) +
                                     ", its budget is " + gib_string(budget(devs[d])));
     common_reasons(p, m, c);
-    (void)f;
     return p;
 }
 
@@ -15339,7 +15293,7 @@ inline plan make_ollama(const gguf::file& f, const config& c, const std::vector<
 inline plan make(const gguf::file& f, const config& c) {
     const std::vector<device_spec> devs = devices_for(c);
     const model_info m = read_model(f, c);
-    plan p = c.estimator == estimator::native ? detail::make_native(f, c, m, devs) : detail::make_ollama(f, c, devs);
+    plan p = c.estimator == estimator::native ? detail::make_native(c, m, devs) : detail::make_ollama(f, c, devs);
     p.model = !m.name.empty() ? m.name : f.path();
     p.arch = m.arch;
     p.num_ctx = p.ollama ? p.ollama->num_ctx : m.n_ctx;
@@ -15389,9 +15343,7 @@ struct arena_budget {
 
     std::uint64_t sum() const noexcept { return weights + kv + compute + overhead; }
     // The arena's capacity: the sum, rounded up to the alignment.
-    std::uint64_t capacity() const noexcept {
-        return (sum() + arena::alignment - 1) / arena::alignment * arena::alignment;
-    }
+    std::uint64_t capacity() const noexcept { return arena::padded(sum()); }
 };
 
 namespace detail {
@@ -15424,8 +15376,8 @@ public:
 
     // The offset of a piece of BYTES (aligned); WHAT names it in the error when it does not fit.
     std::uint64_t take(std::uint64_t bytes, std::string_view what) {
-        const std::uint64_t need = (bytes + arena::alignment - 1) / arena::alignment * arena::alignment;
-        if (need > capacity_ - used_ || need < bytes)
+        const std::uint64_t need = arena::padded(bytes);
+        if (need > capacity_ - used_ || need < bytes)  // need < bytes: the rounding wrapped
             STRATA_THROW(errc::memory, name_ + ": " + std::string(what) + " needs " + std::to_string(need) + " bytes, " +
                                            std::to_string(capacity_ - used_) + " of its " + std::to_string(capacity_) +
                                            " are left");
@@ -15461,22 +15413,18 @@ public:
     device_arena(int device, std::string name, const arena_budget& budget)
         : device_(device), budget_(budget), book_(std::move(name), budget.capacity()) {
         if (book_.capacity() == 0) return;
-        int previous = 0;
-        STRATA_CUDA_CHECK(cudaGetDevice(&previous));
-        STRATA_CUDA_CHECK(cudaSetDevice(device));
+        device_guard on(device);
         void* p = nullptr;
         const cudaError_t e = cudaMalloc(&p, book_.capacity());
         if (e == cudaErrorMemoryAllocation) {
             (void)cudaGetLastError();  // not sticky: clear it for the next launch check
             std::size_t free = 0, total = 0;
             (void)cudaMemGetInfo(&free, &total);
-            (void)cudaSetDevice(previous);
             STRATA_THROW(errc::memory, detail::out_of_memory_message(book_.name(), budget_,
                                                                      std::string(cudaGetErrorName(e)) + " (" +
                                                                          cudaGetErrorString(e) + ")",
                                                                      free, total));
         }
-        (void)cudaSetDevice(previous);
         STRATA_CUDA_CHECK(e);
         block_ = static_cast<std::byte*>(p);
     }
@@ -15649,26 +15597,20 @@ inline void encoder_attention(const backend& be, const float* q, const float* k,
     const int n_threads = jobs < be.n_threads() ? int(jobs) : be.n_threads();
     if (scratch.size() < encoder_attention_scratch_floats(max_len, n_threads))
         STRATA_THROW(errc::argument, "encoder_attention: scratch of " + std::to_string(scratch.size()) + " floats is too small");
+    const detail::attention_vec vec = detail::attention_vec_for(be.level());  // q·k and acc += p v, as attention.hpp
     be.pool().run(n_threads, [&](int ti, int nt) {
         float* scores = scratch.data() + std::size_t(ti) * std::size_t(max_len);
         for (std::int64_t j = ti; j < jobs; j += nt) {
             const std::int64_t t = j / ap.n_head, h = j % ap.n_head;
             const sequence_span s = span_of(t);
             const float* qt = q + t * row + h * dh;
-            for (std::int64_t i = 0; i < s.len; ++i) {  // scores = q k^T * scale
-                const float* kt = k + (s.first + i) * row + h * dh;
-                float acc = 0.0f;
-                for (std::int64_t d = 0; d < dh; ++d) acc += qt[d] * kt[d];
-                scores[i] = acc * ap.kq_scale;
-            }
+            for (std::int64_t i = 0; i < s.len; ++i)  // scores = q k^T * scale
+                scores[i] = vec.dot(qt, k + (s.first + i) * row + h * dh, dh) * ap.kq_scale;
             softmax(scores, s.len);
             float* o = out + t * row + h * dh;
             for (std::int64_t d = 0; d < dh; ++d) o[d] = 0.0f;
-            for (std::int64_t i = 0; i < s.len; ++i) {  // out = softmax(scores) v
-                const float p = scores[i];
-                const float* vt = v + (s.first + i) * row + h * dh;
-                for (std::int64_t d = 0; d < dh; ++d) o[d] += p * vt[d];
-            }
+            for (std::int64_t i = 0; i < s.len; ++i)  // out = softmax(scores) v
+                vec.mad(scores[i], v + (s.first + i) * row + h * dh, o, dh);
         }
     });
 }
@@ -15948,26 +15890,17 @@ inline encoder_hparams load_encoder_hparams(const gguf::file& f) {
     encoder_hparams h;
     h.arch = a == "bert" ? encoder_arch::bert : encoder_arch::nomic_bert;
     h.name = std::string(f.get_or<std::string_view>("general.name", ""));
-    const auto need = [&](const char* key) {
-        const std::string k = a + "." + key;
-        if (!f.contains(k)) STRATA_THROW(errc::missing, "metadata key '" + k + "' is missing", f.path());
-        const std::int64_t v = f.get_integer(k);
-        if (v <= 0 || v > (std::int64_t(1) << 30))
-            STRATA_THROW(errc::format, "metadata key '" + k + "' = " + std::to_string(v) + " is out of range", f.path());
-        return static_cast<std::uint32_t>(v);
-    };
-    h.n_ctx_train = need("context_length");
-    h.n_embd = need("embedding_length");
-    h.n_layer = need("block_count");
-    h.n_ff = need("feed_forward_length");
-    h.n_head = need("attention.head_count");
+    const detail::keys k{f, a + "."};
+    h.n_ctx_train = k.u32("context_length");
+    h.n_embd = k.u32("embedding_length");
+    h.n_layer = k.u32("block_count");
+    h.n_ff = k.u32("feed_forward_length");
+    h.n_head = k.u32("attention.head_count");
     if (h.n_embd % h.n_head != 0)
         STRATA_THROW(errc::format, "embedding_length " + std::to_string(h.n_embd) + " is not a multiple of head_count " +
                                        std::to_string(h.n_head), f.path());
     h.head_dim = h.n_embd / h.n_head;
-    const std::string eps_key = a + ".attention.layer_norm_epsilon";
-    if (!f.contains(eps_key)) STRATA_THROW(errc::missing, "metadata key '" + eps_key + "' is missing", f.path());
-    h.norm_eps = f.get<float>(eps_key);
+    h.norm_eps = f.get<float>(k.key("attention.layer_norm_epsilon"));
     if (f.get_or<bool>(a + ".attention.causal", false))
         STRATA_THROW(errc::unsupported, a + ".attention.causal is true: only bidirectional encoders are supported", f.path());
     const std::string pool_key = a + ".pooling_type";
@@ -15983,7 +15916,7 @@ inline encoder_hparams load_encoder_hparams(const gguf::file& f) {
             STRATA_THROW(errc::format, "tokenizer.ggml.token_type_count = " + std::to_string(n) + " is out of range", f.path());
         h.n_token_types = static_cast<std::uint32_t>(n);
     }
-    h.rope_theta = f.get_or<float>(a + ".rope.freq_base", 1000.0f);
+    h.rope_theta = k.f32_or("rope.freq_base", 1000.0f);
     const gguf::tensor_info* te = f.find_tensor("token_embd.weight");
     if (!te) STRATA_THROW(errc::missing, "tensor 'token_embd.weight' is missing", f.path());
     h.n_vocab = static_cast<std::uint32_t>(te->ne[1]);
@@ -16164,10 +16097,7 @@ private:
     void matmul(const cpu::backend& be, const tensor& W, const tensor& bias, const float* x, std::int64_t n, float* y,
                 encoder_workspace& ws) const {
         const cpu::weight_view wv{W.type, W.data, W.rows(), W.cols(), W.row_bytes};
-        auto* base = ws.mm_scratch.data();
-        const auto misalign = reinterpret_cast<std::uintptr_t>(base) % cpu::scratch_alignment;
-        const std::size_t skip = misalign ? cpu::scratch_alignment - misalign : 0;
-        cpu::matmul<Formats>(be, wv, x, n, y, std::span<std::byte>(base + skip, ws.mm_scratch.size() - skip));
+        cpu::matmul<Formats>(be, wv, x, n, y, cpu::aligned_scratch(ws.mm_scratch));
         if (bias) {
             const float* b = f32(bias, "bias");
             const std::int64_t m = W.rows();
@@ -16308,7 +16238,7 @@ public:
     // cut or refused by the options.
     std::vector<std::int32_t> tokenize(std::string_view text, std::size_t index = 0) const {
         std::vector<std::int32_t> ids = s_->tok.encode(text, true, true);
-        fit(ids, index);
+        (void)fit(ids, index);
         return ids;
     }
 
@@ -16322,9 +16252,14 @@ public:
     std::vector<std::vector<float>> embed(std::span<const std::string_view> texts) {
         std::vector<std::vector<std::int32_t>> ids;
         ids.reserve(texts.size());
-        s_->stats = {};
-        for (std::size_t i = 0; i < texts.size(); ++i) ids.push_back(tokenize(texts[i], i));
-        return embed_tokens(ids);
+        std::int64_t truncated = 0;
+        for (std::size_t i = 0; i < texts.size(); ++i) {
+            ids.push_back(s_->tok.encode(texts[i], true, true));
+            truncated += fit(ids.back(), i);
+        }
+        auto out = embed_tokens(ids);
+        s_->stats.n_truncated = truncated;
+        return out;
     }
 
     // Token sequences as tokenize() makes them (each 1..num_ctx tokens).
@@ -16332,13 +16267,13 @@ public:
         state& s = *s_;
         const std::int64_t e = s.hp.n_embd;
         std::vector<std::vector<float>> out(seqs.size(), std::vector<float>(std::size_t(e)));
-        const std::int64_t truncated = s.stats.n_truncated;
         s.stats = {};
-        s.stats.n_truncated = truncated;
         s.stats.n_texts = std::int64_t(seqs.size());
-        std::vector<std::int32_t> tokens;
-        std::vector<cpu::sequence_span> spans;
-        std::vector<float> pooled;
+        std::vector<std::int32_t>& tokens = s.tokens;  // the pass being gathered (kept across calls)
+        std::vector<cpu::sequence_span>& spans = s.spans;
+        std::vector<float>& pooled = s.pooled;
+        tokens.clear();
+        spans.clear();
         std::size_t first = 0;  // first sequence of the pass being gathered
         const auto run = [&](std::size_t end) {
             if (spans.empty()) return;
@@ -16376,6 +16311,9 @@ private:
         embed_options opt;
         std::int64_t n_ctx, n_batch;
         model::encoder_workspace ws;
+        std::vector<std::int32_t> tokens;  // one pass: (n_batch) token ids, spans, pooled vectors
+        std::vector<cpu::sequence_span> spans;
+        std::vector<float> pooled;
         embed_stats stats;
 
         state(const std::string& path, embed_options o)
@@ -16407,16 +16345,17 @@ private:
 
     explicit basic_embedder(std::unique_ptr<state> s) : s_(std::move(s)) {}
 
-    void fit(std::vector<std::int32_t>& ids, std::size_t index) const {
+    // Cuts ids to num_ctx (or refuses them); true when it cut.
+    bool fit(std::vector<std::int32_t>& ids, std::size_t index) const {
         const std::int64_t n = s_->n_ctx;
-        if (std::int64_t(ids.size()) <= n) return;
+        if (std::int64_t(ids.size()) <= n) return false;
         if (!s_->opt.truncate)
             STRATA_THROW(errc::argument, "embed: input " + std::to_string(index) + " has " + std::to_string(ids.size()) +
                                              " tokens, more than num_ctx " + std::to_string(n) + " (truncate is off)");
         const std::int32_t sep = s_->tok.vocabulary().sep;
         ids.resize(std::size_t(n));
         if (sep != tokenizer::null_token) ids.back() = sep;
-        ++s_->stats.n_truncated;
+        return true;
     }
 
     void finish(const float* pooled, std::vector<float>& y) const {
@@ -16688,7 +16627,7 @@ private:
             put(w.output_norm, place.output_device);
             // a tied head shares token_embd's bytes on the host; elsewhere it is a copy
             if (w.output.info != w.token_embd.info || place.output_device != 0) put(w.output, place.output_device);
-            if (w.rope_freqs) put(w.rope_freqs, 0);  // read by every layer: a few bytes, kept on the host
+            put(w.rope_freqs, 0);  // read by every layer: a few bytes, kept on the host
         }
 
         // Every tensor type must be compiled in: say so at load, not at the first token.
@@ -16746,7 +16685,7 @@ public:
         const auto& st = *e.s_;
         for (std::size_t d = 0; d < st.devices.size(); ++d) {
             ws_.push_back(model::make_workspace(st.hp, st.w, opt_.n_batch, opt_.n_ctx, st.backend_of(int(d)).n_threads()));
-            if (arenas_[d]) arenas_[d]->charge(workspace_bytes(ws_.back()), "activations");
+            if (arenas_[d]) arenas_[d]->charge(model::allocated_bytes(ws_.back()), "activations");
         }
         for (std::size_t d = 0; d < st.devices.size(); ++d) stages_.push_back({&st.backend_of(int(d)), &ws_[d]});
     }
@@ -16811,13 +16750,6 @@ public:
 
     std::size_t kv_bytes() const noexcept { return kv_.bytes(); }
     ggml_type kv_type() const noexcept { return kv_.type; }
-    // Bytes of the activations on every device, as model::workspace_bytes prices them.
-    std::size_t compute_bytes() const noexcept {
-        std::size_t b = 0;
-        for (const auto& w : ws_) b += workspace_bytes(w);
-        return b;
-    }
-
     // What each device holds for this engine and session, measured from the allocations: its
     // weights, the KV cache of its layers, its activations.
     std::vector<measured_usage> usage() const {
@@ -16826,20 +16758,13 @@ public:
             const auto& L = kv_.layers[il];
             u[std::size_t(e_->placement().device_of_layer(il))].kv_bytes += L.k.size() + L.v.size();
         }
-        for (std::size_t d = 0; d < ws_.size(); ++d) u[d].compute_bytes = workspace_bytes(ws_[d]);
+        for (std::size_t d = 0; d < ws_.size(); ++d) u[d].compute_bytes = model::allocated_bytes(ws_[d]);
         return u;
     }
     // How many times the window has shifted.
     std::int64_t shifts() const noexcept { return shifts_; }
 
 private:
-    static std::size_t workspace_bytes(const model::workspace& w) noexcept {
-        std::size_t b = w.mm_scratch.size();
-        for (const auto* v : {&w.x, &w.h, &w.o, &w.q, &w.k, &w.v, &w.att, &w.gate, &w.up, &w.logits, &w.att_scratch})
-            b += v->size() * sizeof(float);
-        return b;
-    }
-
     // A session's part of each sim device: what the engine's weights left of its capacity.
     static std::vector<std::unique_ptr<arena>> make_arenas(const engine& e) {
         std::vector<std::unique_ptr<arena>> a;
