@@ -5401,6 +5401,15 @@ struct dist {
     // The seed in use: the drawn one when params.seed was random_seed.
     std::uint32_t seed() const noexcept { return seed_; }
 
+    // The uniform number the next draw will use, without using it up, and the step that uses
+    // it: a device sampler (backend/cuda/sampler.hpp) draws on the host the number its kernel
+    // needs and commits it only when the kernel says a draw happened (a set of one draws none).
+    double peek_uniform() const {
+        std::mt19937 r = rng_;
+        return std::uniform_real_distribution<double>(0.0, 1.0)(r);
+    }
+    void commit_uniform() { (void)std::uniform_real_distribution<double>(0.0, 1.0)(rng_); }
+
     void apply(candidates& c, const params&, const history&) {
         if (c.empty()) return;
         c.select(0);
@@ -11188,13 +11197,16 @@ STRATA_NAMESPACE_END
 //     a = Wo attention(q, cache)  [gemma: a = rms_norm(a)] ; x = x + a
 //     h = rms_norm(x) ; f = Wdown (act(Wgate h) * Wup h)  [gemma: f = rms_norm(f)] ; x = x + f
 //   logits = Wout rms_norm(x)  [gemma2: soft-capped]
-// act is SiLU for llama, GELU (tanh) for gemma. Every buffer is preallocated in `workspace`.
+// act is SiLU for llama, GELU (tanh) for gemma. The ops run on the stage a layer is placed on
+// (cpu_stage.hpp, cuda_stage.hpp); every buffer is preallocated there.
 
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <type_traits>
+#include <variant>
 #include <vector>
 
 // ---- begin include/strata/backend/cpu/attention.hpp ----
@@ -12187,6 +12199,25 @@ inline void attention(const backend& be, const float* q, std::int64_t n_tokens, 
 }  // namespace cpu
 STRATA_NAMESPACE_END
 // ---- end include/strata/backend/cpu/attention.hpp ----
+// ---- begin include/strata/model/cpu_stage.hpp ----
+// strata/model/cpu_stage.hpp — the ops of the forward pass on a CPU backend (the host, or a sim
+// device): what transformer.hpp calls for the layers placed on it.
+//
+// A stage is one device's part of a forward pass: its backend, its activations, and the ops of
+// a layer over them. Every stage type offers the same members (see cuda_stage.hpp for the GPU's),
+// so the forward pass is written once:
+//   acts()                         the activation buffers (raw pointers in the stage's memory)
+//   norm_rows, matmul, rope, scale, store_kv, attention, add, swiglu, geglu, softcap
+//   host_x(), x_to_host, x_from_host      the residual stream crossing a device boundary
+//   begin_segment, end_segment            around each run of consecutive work on the stage
+//   logits()                              the last token's logits, readable on the host
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+
 // ---- begin include/strata/backend/cpu/matmul.hpp ----
 // strata/backend/cpu/matmul.hpp — y = W x on the CPU, for every weight format in a format list.
 //
@@ -14113,9 +14144,24 @@ inline std::string check(const gguf::file& f) {
 }  // namespace model
 STRATA_NAMESPACE_END
 // ---- end include/strata/model/weights.hpp ----
+// ---- begin include/strata/model/workspace.hpp ----
+// strata/model/workspace.hpp — the activations of one batch on the host (the CPU backend's
+// compute buffer), sized by one function the planner prices and the session allocates with.
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
 
 STRATA_NAMESPACE_BEGIN
 namespace model {
+
+// The buffers of one forward pass as raw pointers, wherever they live (host memory for a CPU
+// stage, device memory for a GPU's): what the forward pass writes and reads.
+struct activations {
+    float *x, *h, *q, *k, *v, *att, *o, *gate, *up, *logits;
+};
 
 // Activations of one batch of up to n_batch tokens.
 struct workspace {
@@ -14196,11 +14242,118 @@ inline workspace make_workspace(const hparams& hp, const weights& w, std::int64_
     return ws;
 }
 
-// One device's part of a forward pass: the backend that computes there and its activations.
-struct stage {
-    const cpu::backend* be = nullptr;
-    workspace* ws = nullptr;
+inline activations views_of(workspace& ws) noexcept {
+    return {ws.x.data(), ws.h.data(), ws.q.data(), ws.k.data(), ws.v.data(), ws.att.data(), ws.o.data(),
+            ws.gate.data(), ws.up.data(), ws.logits.data()};
+}
+
+}  // namespace model
+STRATA_NAMESPACE_END
+// ---- end include/strata/model/workspace.hpp ----
+
+STRATA_NAMESPACE_BEGIN
+namespace model {
+
+// Norm gains are read as floats by every backend.
+inline const float* f32_data(const tensor& t, const char* what) {
+    if (t.type != ggml_type::f32) STRATA_THROW(errc::unsupported, std::string(what) + ": norm weights must be f32");
+    return static_cast<const float*>(t.data);
+}
+
+template <class Formats>
+class cpu_stage {
+public:
+    cpu_stage(const cpu::backend& be, workspace& ws) : be_(&be), ws_(&ws) {}
+
+    std::int64_t n_batch() const noexcept { return ws_->n_batch; }
+    activations acts() const noexcept { return views_of(*ws_); }
+
+    // The residual stream lives in host memory here: a boundary is a copy.
+    float* host_x() const noexcept { return ws_->x.data(); }
+    void x_to_host(float* dst, std::size_t count) const { std::copy_n(ws_->x.data(), count, dst); }
+    void x_from_host(const float* src, std::size_t count) const { std::copy_n(src, count, ws_->x.data()); }
+
+    void begin_segment(std::int64_t /*n_tokens*/, std::int64_t /*pos0*/, int /*key*/) const noexcept {}
+    void end_segment() const noexcept {}
+
+    std::span<const float> logits() const noexcept { return ws_->logits; }
+
+    void norm_rows(const tensor& w, const float* x, float* y, std::int64_t n, std::int64_t len, float eps) const {
+        cpu::rms_norm_rows(x, f32_data(w, "norm"), y, n, len, eps);
+    }
+
+    void matmul(const tensor& W, const float* x, std::int64_t n, float* y) const {
+        const cpu::weight_view wv{W.type, W.data, W.rows(), W.cols(), W.row_bytes};
+        cpu::matmul<Formats>(*be_, wv, x, n, y, cpu::aligned_scratch(ws_->mm_scratch));
+    }
+
+    // n_tokens x n_heads head vectors of head_dim, token t at position pos0 + t.
+    void rope(float* x, std::int64_t n_tokens, std::int64_t n_heads, std::int64_t head_dim, std::int64_t pos0,
+              const cpu::rope_params& rp) const {
+        for (std::int64_t t = 0; t < n_tokens; ++t)
+            for (std::int64_t hh = 0; hh < n_heads; ++hh) cpu::rope(x + (t * n_heads + hh) * head_dim, pos0 + t, rp);
+    }
+
+    void scale(float* x, std::int64_t n, float s) const { cpu::scale(x, n, s); }
+    void add(float* x, const float* y, std::int64_t n) const { cpu::add(x, y, n); }
+    void swiglu(float* g, const float* u, std::int64_t n) const { cpu::swiglu(g, u, g, n); }
+    void geglu(float* g, const float* u, std::int64_t n) const { cpu::geglu(g, u, g, n); }
+    void softcap(float* x, std::int64_t n, float c) const { cpu::softcap(x, n, c); }
+
+    // The cache rows of positions pos0.., in the cache's type (Q8_0 with the activation
+    // quantizer, as ggml-cpu converts rows it copies into a quantized cache).
+    void store_kv(kv_layer& kv, std::int64_t pos0, std::int64_t n, const float* k, const float* v) const {
+        for (std::int64_t t = 0; t < n; ++t) {
+            std::byte* kd = kv.k.data() + std::size_t(pos0 + t) * kv.row_k_bytes;
+            std::byte* vd = kv.v.data() + std::size_t(pos0 + t) * kv.row_v_bytes;
+            const float* kt = k + t * kv.row_k;
+            const float* vt = v + t * kv.row_v;
+            if (kv.type == ggml_type::q8_0) {
+                cpu::detail::quantize_row_q8_0_act_ref(kt, kd, kv.row_k);
+                cpu::detail::quantize_row_q8_0_act_ref(vt, vd, kv.row_v);
+                continue;
+            }
+            auto* k16 = reinterpret_cast<std::uint16_t*>(kd);
+            auto* v16 = reinterpret_cast<std::uint16_t*>(vd);
+            for (std::int64_t i = 0; i < kv.row_k; ++i) k16[i] = fp32_to_fp16(kt[i]);
+            for (std::int64_t i = 0; i < kv.row_v; ++i) v16[i] = fp32_to_fp16(vt[i]);
+        }
+    }
+
+    void attention(const float* q, std::int64_t n, std::int64_t pos0, const kv_layer& kv,
+                   const cpu::attention_params& ap, float* out) const {
+        const cpu::kv_view view{kv.type, kv.k.data(), kv.v.data(), kv.row_k, kv.row_v, kv.row_k_bytes, kv.row_v_bytes};
+        cpu::attention(*be_, q, n, pos0, view, ap, out, ws_->att_scratch);
+    }
+
+private:
+    const cpu::backend* be_;
+    workspace* ws_;
 };
+
+}  // namespace model
+STRATA_NAMESPACE_END
+// ---- end include/strata/model/cpu_stage.hpp ----
+
+STRATA_NAMESPACE_BEGIN
+namespace model {
+
+namespace detail {
+
+template <class T>
+struct is_variant : std::false_type {};
+template <class... T>
+struct is_variant<std::variant<T...>> : std::true_type {};
+
+// Runs fn on the stage itself: the one place a variant over the compiled backends becomes the
+// backend a layer was placed on.
+template <class Stage, class Fn>
+decltype(auto) with_stage(Stage& s, Fn&& fn) {
+    if constexpr (is_variant<std::remove_const_t<Stage>>::value) return std::visit(fn, s);
+    else return fn(s);
+}
+
+}  // namespace detail
 
 template <class Formats>
 class transformer {
@@ -14208,65 +14361,81 @@ public:
     transformer(const hparams& hp, const weights& w) : hp_(hp), w_(w) {}
 
     // Runs tokens at positions pos0.. through every layer, filling the cache, and leaves the
-    // logits of the last token in the output stage's workspace. Layer il runs on
-    // stages[layer_stage[il]] (all on stages[0] when layer_stage is empty), the output head on
-    // stages[output_stage]. Embeddings are gathered on stages[0]; the residual stream crosses to the next
-    // device at every boundary.
-    void forward(std::span<const stage> stages, std::span<const int> layer_stage, int output_stage,
+    // logits of the last token in the output stage. Layer il runs on stages[layer_stage[il]]
+    // (all on stages[0] when layer_stage is empty), the output head on stages[output_stage].
+    // Embeddings are gathered on stages[0], the host; the residual stream crosses to the next
+    // device at every boundary. A Stage is cpu_stage, cuda_stage or a variant of them.
+    template <class Stage>
+    void forward(std::span<Stage> stages, std::span<const int> layer_stage, int output_stage,
                  std::span<const std::int32_t> tokens, std::int64_t pos0, kv_cache& kv) const {
         const auto n = static_cast<std::int64_t>(tokens.size());
-        for (const stage& s : stages)
-            if (n == 0 || n > s.ws->n_batch) STRATA_THROW(errc::argument, "forward: batch of " + std::to_string(n) + " tokens (max " + std::to_string(s.ws->n_batch) + ")");
-        if (pos0 + n > kv.n_ctx) STRATA_THROW(errc::argument, "forward: positions up to " + std::to_string(pos0 + n) + " exceed the context of " + std::to_string(kv.n_ctx));
-        embed(tokens, *stages[0].ws);
-        int at = 0;
-        for (std::uint32_t il = 0; il < hp_.n_layer; ++il) {
-            const int d = layer_stage.empty() ? 0 : layer_stage[il];
-            if (d != at) cross(*stages[std::size_t(at)].ws, *stages[std::size_t(d)].ws, n), at = d;
-            const stage& s = stages[std::size_t(d)];
-            attention_block(*s.be, il, n, pos0, kv.layers[il], *s.ws);
-            ffn_block(*s.be, il, n, *s.ws);
+        for (auto& st : stages) {
+            const std::int64_t nb = detail::with_stage(st, [](auto& s) { return s.n_batch(); });
+            if (n == 0 || n > nb) STRATA_THROW(errc::argument, "forward: batch of " + std::to_string(n) + " tokens (max " + std::to_string(nb) + ")");
         }
-        if (output_stage != at) cross(*stages[std::size_t(at)].ws, *stages[std::size_t(output_stage)].ws, n);
-        const stage& out = stages[std::size_t(output_stage)];
-        output_head(*out.be, n, *out.ws);
+        if (pos0 + n > kv.n_ctx) STRATA_THROW(errc::argument, "forward: positions up to " + std::to_string(pos0 + n) + " exceed the context of " + std::to_string(kv.n_ctx));
+        float* x0 = detail::with_stage(stages[0], [](auto& s) { return s.host_x(); });
+        if (x0 == nullptr) STRATA_THROW(errc::internal, "forward: stage 0 must be the host");
+        embed(tokens, x0);
+        auto stage_of = [&](std::uint32_t il) { return layer_stage.empty() ? 0 : layer_stage[il]; };
+        std::uint32_t il = 0;
+        int at = 0;
+        // Runs of consecutive layers on one device are its segments (a CUDA stage captures a
+        // decode step's segment in a graph); the output head closes the last one.
+        while (il < hp_.n_layer) {
+            const int d = stage_of(il);
+            if (d != at) cross(stages[std::size_t(at)], stages[std::size_t(d)], n), at = d;
+            const bool head_here = [&] {
+                std::uint32_t j = il;
+                while (j < hp_.n_layer && stage_of(j) == d) ++j;
+                return j == hp_.n_layer && output_stage == d;
+            }();
+            detail::with_stage(stages[std::size_t(d)], [&](auto& s) {
+                s.begin_segment(n, pos0, int(il));
+                for (; il < hp_.n_layer && stage_of(il) == d; ++il) {
+                    attention_block(s, il, n, pos0, kv.layers[il]);
+                    ffn_block(s, il, n);
+                }
+                if (head_here) output_head(s, n);
+                s.end_segment();
+            });
+            if (head_here) return;
+        }
+        if (output_stage != at) cross(stages[std::size_t(at)], stages[std::size_t(output_stage)], n);
+        detail::with_stage(stages[std::size_t(output_stage)], [&](auto& s) {
+            s.begin_segment(n, pos0, int(hp_.n_layer));
+            output_head(s, n);
+            s.end_segment();
+        });
     }
 
 private:
-    // The residual stream of the batch moves to the next device (a copy between host buffers
-    // here; through pinned memory for a GPU).
-    void cross(const workspace& from, workspace& to, std::int64_t n) const {
-        std::copy_n(from.x.data(), std::size_t(n * hp_.n_embd), to.x.data());
+    // The residual stream of the batch moves to the next device: straight into a host stage's
+    // buffer, or out of one (a GPU stage copies through its pinned staging buffer).
+    template <class Stage>
+    void cross(Stage& from, Stage& to, std::int64_t n) const {
+        const std::size_t count = std::size_t(n * hp_.n_embd);
+        float* to_host = detail::with_stage(to, [](auto& s) { return s.host_x(); });
+        float* from_host = detail::with_stage(from, [](auto& s) { return s.host_x(); });
+        if (to_host) return detail::with_stage(from, [&](auto& s) { s.x_to_host(to_host, count); });
+        if (from_host) return detail::with_stage(to, [&](auto& s) { s.x_from_host(from_host, count); });
+        STRATA_THROW(errc::unsupported, "forward: consecutive layers on two GPUs: the engine crosses between a GPU and the host only");
     }
 
-    // x = token_embd[tokens] * embd_scale
-    void embed(std::span<const std::int32_t> tokens, workspace& ws) const {
+    // x = token_embd[tokens] * embd_scale, on the host
+    void embed(std::span<const std::int32_t> tokens, float* x0) const {
         const tensor& E = w_.token_embd;
         for (std::size_t t = 0; t < tokens.size(); ++t) {
             const std::int32_t id = tokens[t];
             if (id < 0 || id >= E.rows())
                 STRATA_THROW(errc::argument, "token id " + std::to_string(id) + " is outside the vocabulary of " + std::to_string(E.rows()));
-            float* x = ws.x.data() + t * hp_.n_embd;
+            float* x = x0 + t * hp_.n_embd;
             const auto* row = static_cast<const std::byte*>(E.data) + std::size_t(id) * E.row_bytes;
             Formats::dispatch(E.type, "token_embd.weight", [&](auto f) {
                 dequantize_row<decltype(f)>(row, x, std::size_t(hp_.n_embd));
             });
             if (hp_.embd_scale != 1.0f) cpu::scale(x, hp_.n_embd, hp_.embd_scale);
         }
-    }
-
-    void matmul(const cpu::backend& be, const tensor& W, const float* x, std::int64_t n, float* y, workspace& ws) const {
-        const cpu::weight_view wv{W.type, W.data, W.rows(), W.cols(), W.row_bytes};
-        cpu::matmul<Formats>(be, wv, x, n, y, cpu::aligned_scratch(ws.mm_scratch));
-    }
-
-    static const float* f32_data(const tensor& t, const char* what) {
-        if (t.type != ggml_type::f32) STRATA_THROW(errc::unsupported, std::string(what) + ": norm weights must be f32");
-        return static_cast<const float*>(t.data);
-    }
-
-    void norm_rows(const tensor& w, const float* x, float* y, std::int64_t n, std::int64_t len) const {
-        cpu::rms_norm_rows(x, f32_data(w, "norm"), y, n, len, hp_.rms_eps);
     }
 
     cpu::rope_params rope_for(std::uint32_t il) const {
@@ -14276,76 +14445,54 @@ private:
     }
 
     // q, k = rope(norm(Wq h), norm(Wk h)); cache k, v; att = attention(q, cache); x += norm(Wo att)
-    void attention_block(const cpu::backend& be, std::uint32_t il, std::int64_t n, std::int64_t pos0, kv_layer& kv,
-                         workspace& ws) const {
+    template <class S>
+    void attention_block(S& s, std::uint32_t il, std::int64_t n, std::int64_t pos0, kv_layer& kv) const {
         const layer_weights& L = w_.layers[il];
+        const activations a = s.acts();
         const std::int64_t dk = hp_.head_dim_k, n_head = hp_.n_head, n_kv = hp_.n_head_kv;
-        norm_rows(L.attn_norm, ws.x.data(), ws.h.data(), n, hp_.n_embd);
-        matmul(be, L.wq, ws.h.data(), n, ws.q.data(), ws);
-        matmul(be, L.wk, ws.h.data(), n, ws.k.data(), ws);
-        matmul(be, L.wv, ws.h.data(), n, ws.v.data(), ws);
-        if (L.q_norm) norm_rows(L.q_norm, ws.q.data(), ws.q.data(), n * n_head, dk);
-        if (L.k_norm) norm_rows(L.k_norm, ws.k.data(), ws.k.data(), n * n_kv, dk);
+        s.norm_rows(L.attn_norm, a.x, a.h, n, hp_.n_embd, hp_.rms_eps);
+        s.matmul(L.wq, a.h, n, a.q);
+        s.matmul(L.wk, a.h, n, a.k);
+        s.matmul(L.wv, a.h, n, a.v);
+        if (L.q_norm) s.norm_rows(L.q_norm, a.q, a.q, n * n_head, dk, hp_.rms_eps);
+        if (L.k_norm) s.norm_rows(L.k_norm, a.k, a.k, n * n_kv, dk, hp_.rms_eps);
         const cpu::rope_params rp = rope_for(il);
+        s.rope(a.q, n, n_head, dk, pos0, rp);
+        s.rope(a.k, n, n_kv, dk, pos0, rp);
         // gemma scales q before q·k (llama.cpp does it with a scale op); llama scales the scores
         const bool gemma = hp_.arch != arch::llama;
-        for (std::int64_t t = 0; t < n; ++t) {
-            for (std::int64_t hh = 0; hh < n_head; ++hh) {
-                float* q = ws.q.data() + (t * n_head + hh) * dk;
-                cpu::rope(q, pos0 + t, rp);
-                if (gemma) cpu::scale(q, dk, hp_.attn_scale);
-            }
-            for (std::int64_t hh = 0; hh < n_kv; ++hh) cpu::rope(ws.k.data() + (t * n_kv + hh) * dk, pos0 + t, rp);
-            store_kv(kv, pos0 + t, ws.k.data() + t * kv.row_k, ws.v.data() + t * kv.row_v);
-        }
-        cpu::attention_params ap{n_head, n_kv, dk, hp_.head_dim_v, gemma ? 1.0f : hp_.attn_scale, hp_.attn_softcap,
-                                 hp_.is_swa(il) ? std::int64_t(hp_.n_swa) : 0};
-        const cpu::kv_view view{kv.type, kv.k.data(), kv.v.data(), kv.row_k, kv.row_v, kv.row_k_bytes, kv.row_v_bytes};
-        cpu::attention(be, ws.q.data(), n, pos0, view, ap, ws.att.data(), ws.att_scratch);
-        matmul(be, L.wo, ws.att.data(), n, ws.o.data(), ws);
-        if (L.post_attn_norm) norm_rows(L.post_attn_norm, ws.o.data(), ws.o.data(), n, hp_.n_embd);
-        cpu::add(ws.x.data(), ws.o.data(), n * hp_.n_embd);
-    }
-
-    // The cache row of one position, in the cache's type (Q8_0 with the activation quantizer,
-    // as ggml-cpu converts rows it copies into a quantized cache).
-    static void store_kv(kv_layer& kv, std::int64_t pos, const float* k, const float* v) {
-        std::byte* kd = kv.k.data() + std::size_t(pos) * kv.row_k_bytes;
-        std::byte* vd = kv.v.data() + std::size_t(pos) * kv.row_v_bytes;
-        if (kv.type == ggml_type::q8_0) {
-            cpu::detail::quantize_row_q8_0_act_ref(k, kd, kv.row_k);
-            cpu::detail::quantize_row_q8_0_act_ref(v, vd, kv.row_v);
-            return;
-        }
-        auto* k16 = reinterpret_cast<std::uint16_t*>(kd);
-        auto* v16 = reinterpret_cast<std::uint16_t*>(vd);
-        for (std::int64_t i = 0; i < kv.row_k; ++i) k16[i] = fp32_to_fp16(k[i]);
-        for (std::int64_t i = 0; i < kv.row_v; ++i) v16[i] = fp32_to_fp16(v[i]);
+        if (gemma) s.scale(a.q, n * n_head * dk, hp_.attn_scale);
+        s.store_kv(kv, pos0, n, a.k, a.v);
+        const cpu::attention_params ap{n_head, n_kv, dk, hp_.head_dim_v, gemma ? 1.0f : hp_.attn_scale, hp_.attn_softcap,
+                                       hp_.is_swa(il) ? std::int64_t(hp_.n_swa) : 0};
+        s.attention(a.q, n, pos0, kv, ap, a.att);
+        s.matmul(L.wo, a.att, n, a.o);
+        if (L.post_attn_norm) s.norm_rows(L.post_attn_norm, a.o, a.o, n, hp_.n_embd, hp_.rms_eps);
+        s.add(a.x, a.o, n * hp_.n_embd);
     }
 
     // x += norm(Wdown (act(Wgate h) * Wup h)),  h = norm(x)
-    void ffn_block(const cpu::backend& be, std::uint32_t il, std::int64_t n, workspace& ws) const {
+    template <class S>
+    void ffn_block(S& s, std::uint32_t il, std::int64_t n) const {
         const layer_weights& L = w_.layers[il];
-        norm_rows(L.ffn_norm, ws.x.data(), ws.h.data(), n, hp_.n_embd);
-        matmul(be, L.ffn_gate, ws.h.data(), n, ws.gate.data(), ws);
-        matmul(be, L.ffn_up, ws.h.data(), n, ws.up.data(), ws);
-        const std::int64_t m = n * hp_.n_ff;
-        if (hp_.arch == arch::llama) {
-            cpu::swiglu(ws.gate.data(), ws.up.data(), ws.gate.data(), m);
-        } else {
-            cpu::geglu(ws.gate.data(), ws.up.data(), ws.gate.data(), m);
-        }
-        matmul(be, L.ffn_down, ws.gate.data(), n, ws.o.data(), ws);
-        if (L.post_ffn_norm) norm_rows(L.post_ffn_norm, ws.o.data(), ws.o.data(), n, hp_.n_embd);
-        cpu::add(ws.x.data(), ws.o.data(), n * hp_.n_embd);
+        const activations a = s.acts();
+        s.norm_rows(L.ffn_norm, a.x, a.h, n, hp_.n_embd, hp_.rms_eps);
+        s.matmul(L.ffn_gate, a.h, n, a.gate);
+        s.matmul(L.ffn_up, a.h, n, a.up);
+        if (hp_.arch == arch::llama) s.swiglu(a.gate, a.up, n * hp_.n_ff);
+        else s.geglu(a.gate, a.up, n * hp_.n_ff);
+        s.matmul(L.ffn_down, a.gate, n, a.o);
+        if (L.post_ffn_norm) s.norm_rows(L.post_ffn_norm, a.o, a.o, n, hp_.n_embd, hp_.rms_eps);
+        s.add(a.x, a.o, n * hp_.n_embd);
     }
 
     // logits = Wout norm(x_last)  [soft-capped]
-    void output_head(const cpu::backend& be, std::int64_t n, workspace& ws) const {
-        const float* last = ws.x.data() + (n - 1) * hp_.n_embd;
-        norm_rows(w_.output_norm, last, ws.h.data(), 1, hp_.n_embd);
-        matmul(be, w_.output, ws.h.data(), 1, ws.logits.data(), ws);
-        if (hp_.final_softcap > 0.0f) cpu::softcap(ws.logits.data(), hp_.n_vocab, hp_.final_softcap);
+    template <class S>
+    void output_head(S& s, std::int64_t n) const {
+        const activations a = s.acts();
+        s.norm_rows(w_.output_norm, a.x + (n - 1) * hp_.n_embd, a.h, 1, hp_.n_embd, hp_.rms_eps);
+        s.matmul(w_.output, a.h, 1, a.logits);
+        if (hp_.final_softcap > 0.0f) s.softcap(a.logits, hp_.n_vocab, hp_.final_softcap);
     }
 
     const hparams& hp_;
@@ -16677,6 +16824,7 @@ template <class Formats, class Backends, class Sampler>
 class basic_session {
 public:
     using engine = basic_engine<Formats, Backends, Sampler>;
+    using stage = model::cpu_stage<Formats>;
 
     basic_session(const engine& e, const session_options& opt)
         : e_(&e), opt_(checked(opt)), arenas_(make_arenas(e)),
@@ -16687,7 +16835,7 @@ public:
             ws_.push_back(model::make_workspace(st.hp, st.w, opt_.n_batch, opt_.n_ctx, st.backend_of(int(d)).n_threads()));
             if (arenas_[d]) arenas_[d]->charge(model::allocated_bytes(ws_.back()), "activations");
         }
-        for (std::size_t d = 0; d < st.devices.size(); ++d) stages_.push_back({&st.backend_of(int(d)), &ws_[d]});
+        for (std::size_t d = 0; d < st.devices.size(); ++d) stages_.emplace_back(st.backend_of(int(d)), ws_[d]);
     }
 
     std::int64_t position() const noexcept { return static_cast<std::int64_t>(tokens_.size()); }
@@ -16785,7 +16933,7 @@ private:
 
     void forward(std::span<const std::int32_t> batch) {
         const auto& p = e_->placement();
-        e_->s_->tf.forward(stages_, p.layer_device, p.output_device, batch, position(), kv_);
+        e_->s_->tf.forward(std::span<stage>(stages_), p.layer_device, p.output_device, batch, position(), kv_);
         tokens_.insert(tokens_.end(), batch.begin(), batch.end());
     }
 
@@ -16823,7 +16971,7 @@ private:
     std::vector<std::unique_ptr<arena>> arenas_;  // per device; null for the host
     model::kv_cache kv_;
     std::vector<model::workspace> ws_;            // per device
-    std::vector<model::stage> stages_;
+    std::vector<stage> stages_;
     Sampler sampler_;
     std::vector<std::int32_t> tokens_;
     bool has_logits_ = false;

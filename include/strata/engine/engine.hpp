@@ -219,6 +219,7 @@ template <class Formats, class Backends, class Sampler>
 class basic_session {
 public:
     using engine = basic_engine<Formats, Backends, Sampler>;
+    using stage = model::cpu_stage<Formats>;
 
     basic_session(const engine& e, const session_options& opt)
         : e_(&e), opt_(checked(opt)), arenas_(make_arenas(e)),
@@ -229,7 +230,7 @@ public:
             ws_.push_back(model::make_workspace(st.hp, st.w, opt_.n_batch, opt_.n_ctx, st.backend_of(int(d)).n_threads()));
             if (arenas_[d]) arenas_[d]->charge(model::allocated_bytes(ws_.back()), "activations");
         }
-        for (std::size_t d = 0; d < st.devices.size(); ++d) stages_.push_back({&st.backend_of(int(d)), &ws_[d]});
+        for (std::size_t d = 0; d < st.devices.size(); ++d) stages_.emplace_back(st.backend_of(int(d)), ws_[d]);
     }
 
     std::int64_t position() const noexcept { return static_cast<std::int64_t>(tokens_.size()); }
@@ -327,7 +328,7 @@ private:
 
     void forward(std::span<const std::int32_t> batch) {
         const auto& p = e_->placement();
-        e_->s_->tf.forward(stages_, p.layer_device, p.output_device, batch, position(), kv_);
+        e_->s_->tf.forward(std::span<stage>(stages_), p.layer_device, p.output_device, batch, position(), kv_);
         tokens_.insert(tokens_.end(), batch.begin(), batch.end());
     }
 
@@ -365,7 +366,7 @@ private:
     std::vector<std::unique_ptr<arena>> arenas_;  // per device; null for the host
     model::kv_cache kv_;
     std::vector<model::workspace> ws_;            // per device
-    std::vector<model::stage> stages_;
+    std::vector<stage> stages_;
     Sampler sampler_;
     std::vector<std::int32_t> tokens_;
     bool has_logits_ = false;
