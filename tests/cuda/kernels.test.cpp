@@ -19,6 +19,7 @@
 
 #include "cpu/helpers.hpp"
 #include "cuda/dequantize_all.hpp"
+#include "cuda/support.hpp"
 #include "cuda/kernels_all.hpp"
 #include "quant/act_data.hpp"
 #include "strata/backend/cpu/matmul.hpp"
@@ -29,30 +30,12 @@
 using namespace strata;
 using strata_test::act_data;
 
+using strata_test::nerr;
+
 namespace {
 
 using formats_tuple = std::tuple<f32, f16, bf16, q4_0, q4_1, q5_0, q5_1, q8_0, q8_1, q2_k, q3_k, q4_k, q5_k, q6_k,
                                  q8_k, iq4_nl, iq4_xs, mxfp4>;
-
-#define STRATA_TEST_NEEDS_GPU()                    \
-    do {                                           \
-        if (!strata_test::cuda_device_present()) { \
-            WARN("no CUDA device: skipped");       \
-            return;                                \
-        }                                          \
-    } while (0)
-
-// sqrt(sum (a - b)^2 / sum b^2); infinity if a holds a NaN (a poisoned value never written).
-double nerr(const std::vector<float>& gpu, const std::vector<float>& cpu) {
-    double num = 0, den = 0;
-    for (std::size_t i = 0; i < cpu.size(); ++i) {
-        if (std::isnan(gpu[i])) return std::numeric_limits<double>::infinity();
-        const double d = double(gpu[i]) - double(cpu[i]);
-        num += d * d;
-        den += double(cpu[i]) * double(cpu[i]);
-    }
-    return den > 0 ? std::sqrt(num / den) : std::sqrt(num);
-}
 
 // matvec's budget: the same per-block dots summed in another order (lane partials, then a
 // butterfly) and with FMAs. An emulation of the kernel's order on the CPU measured, at k = 1024:
