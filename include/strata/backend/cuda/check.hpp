@@ -50,6 +50,11 @@ STRATA_NAMESPACE_END
 
 #if defined(__CUDACC__) || defined(STRATA_CUDA_RUNTIME)
 #include <cuda_runtime.h>
+// nvcc always has cuBLAS's header: its statuses are checked in every CUDA translation unit
+// (linking cuBLAS is only needed where one is called).
+#if defined(__CUDACC__) && !defined(STRATA_CUBLAS)
+#define STRATA_CUBLAS
+#endif
 #if defined(STRATA_CUBLAS)
 #include <cublas_v2.h>
 #endif
