@@ -47,6 +47,15 @@ struct dist {
     // The seed in use: the drawn one when params.seed was random_seed.
     std::uint32_t seed() const noexcept { return seed_; }
 
+    // The uniform number the next draw will use, without using it up, and the step that uses
+    // it: a device sampler (backend/cuda/sampler.hpp) draws on the host the number its kernel
+    // needs and commits it only when the kernel says a draw happened (a set of one draws none).
+    double peek_uniform() const {
+        std::mt19937 r = rng_;
+        return std::uniform_real_distribution<double>(0.0, 1.0)(r);
+    }
+    void commit_uniform() { (void)std::uniform_real_distribution<double>(0.0, 1.0)(rng_); }
+
     void apply(candidates& c, const params&, const history&) {
         if (c.empty()) return;
         c.select(0);
