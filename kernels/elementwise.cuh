@@ -233,5 +233,83 @@ cudaError_t get_rows(const void* table, std::size_t row_bytes, const std::int32_
     return cudaGetLastError();
 }
 
+// ---- layer_norm -------------------------------------------------------------------------------
+// ops.hpp's layer_norm per row: y = (x - mean) / sqrt(var + eps) * w + b (w, b may be null),
+// one thread block per row. Mean and variance are summed in double like the CPU's, in another
+// order (lane partials, then warps): the float mean and scale they round to agree with the CPU's
+// but for a rare last-bit tie. Every read of the row precedes the barriers before the first
+// write, so y == x runs in place.
+
+inline constexpr int layer_norm_threads = 256;  // n: 384 - 1024 for the bert encoders
+
+namespace detail {
+// The block's total of one double per thread, in every thread (the same order in each).
+template <int Threads>
+__device__ inline double block_sum_f64(double v, double* part) {
+    v = warp_sum(v);
+    if (threadIdx.x % warp_size == 0) part[threadIdx.x / warp_size] = v;
+    __syncthreads();
+    v = 0.0;
+    for (int i = 0; i < Threads / warp_size; ++i) v += part[i];
+    return v;
+}
+}  // namespace detail
+
+template <int Threads>
+__global__ void __launch_bounds__(Threads)
+    layer_norm_kernel(const float* x, const float* __restrict__ w, const float* __restrict__ b, float* y, std::int64_t n,
+                      float eps) {
+    const float* xr = x + std::int64_t(blockIdx.x) * n;
+    float* yr = y + std::int64_t(blockIdx.x) * n;
+    __shared__ double part_sum[Threads / detail::warp_size];  // two arrays: no barrier between the sums
+    __shared__ double part_var[Threads / detail::warp_size];
+    double sum = 0.0;
+    for (std::int64_t i = threadIdx.x; i < n; i += Threads) sum += double(xr[i]);
+    const float mean = float(detail::block_sum_f64<Threads>(sum, part_sum) / double(n));
+    double var = 0.0;
+    for (std::int64_t i = threadIdx.x; i < n; i += Threads) {
+        const double d = double(__fsub_rn(xr[i], mean));
+        var += d * d;
+    }
+    var = detail::block_sum_f64<Threads>(var, part_var);
+    const float scale = __fdiv_rn(1.0f, __fsqrt_rn(__fadd_rn(float(var / double(n)), eps)));
+    for (std::int64_t i = threadIdx.x; i < n; i += Threads) {
+        float v = __fmul_rn(__fsub_rn(xr[i], mean), scale);
+        if (w) v = __fmul_rn(v, w[i]);
+        if (b) v = __fadd_rn(v, b[i]);
+        yr[i] = v;
+    }
+}
+
+inline cudaError_t layer_norm(const float* x, const float* w, const float* b, float* y, std::int64_t n_tokens, std::int64_t n,
+                              float eps, cudaStream_t stream) {
+    if (n_tokens < 0 || n <= 0) return cudaErrorInvalidValue;
+    if (n_tokens == 0) return cudaSuccess;
+    layer_norm_kernel<layer_norm_threads>
+        <<<static_cast<unsigned>(n_tokens), layer_norm_threads, 0, stream>>>(x, w, b, y, n, eps);
+    return cudaGetLastError();
+}
+
+// ---- swiglu_oai ------------------------------------------------------------------------------
+// ops.hpp's swiglu_oai (gpt-oss): g' = min(g, limit), u' = clamp(u, -limit, limit),
+// y = g' * sigmoid(alpha * g') * (u' + 1), the clamps as the CPU compares (a NaN passes).
+
+namespace detail {
+struct swiglu_oai_op {
+    float alpha, limit;
+    __device__ float operator()(float g, float u) const {
+        const float x = g > limit ? limit : g;
+        const float l = u > limit ? limit : u < -limit ? -limit : u;
+        const float s = __fdiv_rn(x, __fadd_rn(1.0f, expf(__fmul_rn(-alpha, x))));
+        return __fmul_rn(s, __fadd_rn(l, 1.0f));
+    }
+};
+}  // namespace detail
+
+inline cudaError_t swiglu_oai(const float* g, const float* u, float* y, std::int64_t n, float alpha, float limit,
+                              cudaStream_t stream) {
+    return detail::map(g, u, y, n, detail::swiglu_oai_op{alpha, limit}, stream);
+}
+
 }  // namespace kernels
 STRATA_NAMESPACE_END

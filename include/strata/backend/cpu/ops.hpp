@@ -179,5 +179,26 @@ inline void gelu_erf_row(float* x, std::int64_t n) {
     }
 }
 
+// layer_norm over n_tokens contiguous rows of n (the device's kernels::layer_norm runs the same
+// rows; y == x runs in place).
+inline void layer_norm_rows(const float* x, const float* w, const float* b, float* y, std::int64_t n_tokens, std::int64_t n,
+                            float eps) {
+    for (std::int64_t t = 0; t < n_tokens; ++t) layer_norm(x + t * n, w, b, y + t * n, n, eps);
+}
+
+// gpt-oss's gated activation (the gpt-oss reference implementation; llama.cpp calls the op
+// swiglu_oai): the gate is clamped from above only, the linear input from both sides, and the
+// linear input is offset by one:
+//   g' = min(g, limit), u' = clamp(u, -limit, limit), y = g' * sigmoid(alpha * g') * (u' + 1),
+// with alpha = 1.702 and limit = 7 in gpt-oss. The clamps are written as comparisons that keep
+// a NaN input (as std::min and std::clamp do), and the device's op compares the same way.
+inline void swiglu_oai(const float* g, const float* u, float* y, std::int64_t n, float alpha, float limit) {
+    for (std::int64_t i = 0; i < n; ++i) {
+        const float x = g[i] > limit ? limit : g[i];
+        const float l = u[i] > limit ? limit : u[i] < -limit ? -limit : u[i];
+        y[i] = (x / (1.0f + std::exp(-alpha * x))) * (l + 1.0f);
+    }
+}
+
 }  // namespace cpu
 STRATA_NAMESPACE_END
