@@ -8989,6 +8989,11 @@ STRATA_NAMESPACE_END
 
 #if defined(__CUDACC__) || defined(STRATA_CUDA_RUNTIME)
 #include <cuda_runtime.h>
+// nvcc always has cuBLAS's header: its statuses are checked in every CUDA translation unit
+// (linking cuBLAS is only needed where one is called).
+#if defined(__CUDACC__) && !defined(STRATA_CUBLAS)
+#define STRATA_CUBLAS
+#endif
 #if defined(STRATA_CUBLAS)
 #include <cublas_v2.h>
 #endif
@@ -10890,8 +10895,9 @@ STRATA_NAMESPACE_END
 //              device of the block's attention: the very function the session allocates with
 //              (every block holds num_ctx positions today, sliding-window ones included).
 //   compute  — model::workspace_bytes(hparams, weights, n_batch, num_ctx, n_threads) per
-//              sequence on every device that runs a part of the model (the CPU always: it
-//              gathers the embeddings): the function the session sizes its scratch with.
+//              sequence on every CPU or sim device that runs a part of the model (the CPU
+//              always: it gathers the embeddings), model::cuda_workspace_bytes(hparams,
+//              weights, n_batch, num_ctx) on a GPU: the functions the session sizes them with.
 //   overhead — a fixed amount per kind (below, with the reason) plus the user's reserve.
 
 #include <algorithm>
@@ -10901,6 +10907,1277 @@ STRATA_NAMESPACE_END
 #include <thread>
 #include <vector>
 
+// ---- begin include/strata/model/cuda_workspace.hpp ----
+// strata/model/cuda_workspace.hpp — the device memory of a GPU stage's activations, as pieces:
+// the one list the stage takes from its arena (cuda_stage.hpp) and the planner prices
+// (plan/memory.hpp), so the estimate cannot drift from the allocation. CUDA-free.
+
+#include <algorithm>
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+// ---- begin include/strata/backend/cuda/flash_attention.hpp ----
+// strata/backend/cuda/flash_attention.hpp — flash attention of a batch of queries against a
+// layer's KV cache: cpu::attention's contract (backend/cpu/attention.hpp, with its roundings),
+// plus attention sinks and non-causal (encoder) attention.
+//
+//   q:   n_tokens x (n_head * head_dim_k) floats; token t at position pos[t]
+//   K,V: the cache, F16 or Q8_0, row p = position p: n_head_kv * head_dim values, head-major,
+//        rows row_k_bytes / row_v_bytes apart (model/kv_cache.hpp's layout, as cpu::kv_view)
+//   out: n_tokens x (n_head * head_dim_v)
+//
+// The kernel (kernels/flash_attention.cuh) and its host emulation here share everything but
+// the lanes: a thread block takes one KV head, a tile of its queries (token-major, then the
+// group's heads) and one split of the keys; keys come in tiles of fa_tile_keys = 32, lane j of
+// a warp scoring key j of the tile. Per tile and query the running state (max m, sum l, the
+// accumulator) advances by the pieces below; splits leave partial states in scratch and a
+// combine folds them in split order, then the sink. Rounding follows cpu::attention: q to K's
+// type (fp16, or Q8_0 blocks with the activation quantizer), and with an F16 V the weights to
+// fp16 before they weight V — here the unnormalised exp(s - m), the CPU's normalised ones: the
+// results differ by fp16 rounding of the weights (the tests bound it).
+//
+// Everything below is CUDA-free (the plan, the scratch size, the per-tile math, the host
+// emulation), so the CPU tests cover it; the kernels are in kernels/flash_attention.cuh.
+
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+
+STRATA_NAMESPACE_BEGIN
+namespace cuda {
+
+struct fa_params {
+    std::int64_t n_head = 0, n_head_kv = 0, head_dim_k = 0, head_dim_v = 0;
+    float kq_scale = 1.0f;   // applied to the scores
+    float softcap = 0.0f;    // > 0: scores = c * tanh(scores / c)
+    std::int64_t n_swa = 0;  // > 0 (causal only): a query at p sees keys p - n_swa < j <= p
+    bool causal = true;      // false: every key 0 .. kv_len - 1 is visible (encoders)
+};
+
+struct fa_kv {
+    ggml_type type = ggml_type::f16;  // f16 or q8_0, for K and V alike
+    const std::byte* k = nullptr;
+    const std::byte* v = nullptr;
+    std::size_t row_k_bytes = 0, row_v_bytes = 0;
+};
+
+inline constexpr int fa_warps = 4;                       // warps per thread block
+inline constexpr int fa_tile_keys = 32;                  // keys per tile: one per lane
+inline constexpr std::int64_t fa_decode_max_tokens = 4;  // up to this many tokens: a query per warp
+inline constexpr std::int64_t fa_min_split_keys = 64;    // a split reads at least two tiles
+inline constexpr std::int64_t fa_target_blocks = 256;    // enough blocks to fill a large GPU twice
+
+// Empty when the kernel runs these parameters, else why not.
+inline std::string_view flash_attention_unsupported(const fa_params& p, ggml_type type) noexcept {
+    if (type != ggml_type::f16 && type != ggml_type::q8_0) return "flash attention reads an F16 or Q8_0 cache only";
+    if (p.n_head <= 0 || p.n_head_kv <= 0 || p.n_head % p.n_head_kv != 0)
+        return "flash attention needs n_head a positive multiple of n_head_kv";
+    const auto dim_ok = [](std::int64_t d) { return d > 0 && d <= 256 && d % 32 == 0; };
+    if (!dim_ok(p.head_dim_k) || !dim_ok(p.head_dim_v)) return "flash attention needs head dims that are multiples of 32 up to 256";
+    if (p.n_swa > 0 && !p.causal) return "flash attention's sliding window needs causal attention";
+    if (!(p.softcap >= 0.0f)) return "flash attention's softcap must be >= 0";
+    return {};
+}
+
+// How a call is cut up: `chunks` 32-wide pieces of the widest head dim a lane holds (2, 4 or 8:
+// the kernel's template), `rows` queries per warp (1 for decode), q_tile = fa_warps * rows
+// queries per block, n_q_tiles of them per KV head; the keys in n_splits splits of split_keys
+// (a multiple of fa_tile_keys). Decode has few query tiles: the keys are split until about
+// fa_target_blocks blocks run. Depends on the host arguments only (never on pos), so that a
+// captured decode step replays with the same grid.
+struct fa_plan {
+    int chunks = 2, rows = 1;
+    std::int64_t q_tile = fa_warps, n_q_tiles = 1, n_splits = 1, split_keys = fa_tile_keys;
+};
+
+namespace detail {
+inline fa_plan fa_plan_tiles(const fa_params& p, std::int64_t n_tokens) noexcept {
+    fa_plan pl;
+    const std::int64_t dmax = p.head_dim_k > p.head_dim_v ? p.head_dim_k : p.head_dim_v;
+    pl.chunks = dmax <= 64 ? 2 : dmax <= 128 ? 4 : 8;
+    pl.rows = n_tokens <= fa_decode_max_tokens ? 1 : pl.chunks == 8 ? 2 : 4;  // shared memory < 48 KiB
+    pl.q_tile = fa_warps * pl.rows;
+    const std::int64_t n_q = n_tokens * (p.n_head / p.n_head_kv);
+    pl.n_q_tiles = n_q > 0 ? (n_q + pl.q_tile - 1) / pl.q_tile : 1;
+    return pl;
+}
+}  // namespace detail
+
+// The splits asked for before rounding them to whole tiles: the plan's n_splits is at most
+// this, and it never falls as kv_len_max grows (n_splits may: the rounding), so scratch sized
+// with it at n_ctx covers every shorter call.
+inline std::int64_t fa_split_bound(const fa_params& p, std::int64_t n_tokens, std::int64_t kv_len_max) noexcept {
+    const std::int64_t base = detail::fa_plan_tiles(p, n_tokens).n_q_tiles * p.n_head_kv;
+    const std::int64_t want = base >= fa_target_blocks ? 1 : (fa_target_blocks + base - 1) / base;
+    const std::int64_t most = kv_len_max > fa_min_split_keys ? (kv_len_max + fa_min_split_keys - 1) / fa_min_split_keys : 1;
+    return want < most ? want : most;
+}
+
+inline fa_plan plan_flash_attention(const fa_params& p, std::int64_t n_tokens, std::int64_t kv_len_max) noexcept {
+    fa_plan pl = detail::fa_plan_tiles(p, n_tokens);
+    const std::int64_t splits = fa_split_bound(p, n_tokens, kv_len_max);
+    const std::int64_t per = kv_len_max > 0 ? (kv_len_max + splits - 1) / splits : 1;
+    pl.split_keys = (per + fa_tile_keys - 1) / fa_tile_keys * fa_tile_keys;
+    pl.n_splits = kv_len_max > 0 ? (kv_len_max + pl.split_keys - 1) / pl.split_keys : 1;
+    return pl;
+}
+
+// A partial state in scratch: m, l, then head_dim_v accumulator values; split-major, then
+// token, then head.
+inline std::size_t fa_partial_floats(const fa_params& p) noexcept { return static_cast<std::size_t>(p.head_dim_v) + 2; }
+
+inline std::size_t fa_scratch_bytes_for(const fa_params& p, std::int64_t n_tokens, std::int64_t kv_len_max) noexcept {
+    const fa_plan pl = plan_flash_attention(p, n_tokens, kv_len_max);
+    if (pl.n_splits <= 1) return 0;  // one split writes the output directly
+    return static_cast<std::size_t>(pl.n_splits * n_tokens * p.n_head) * fa_partial_floats(p) * sizeof(float);
+}
+
+// Scratch for any call of up to n_batch tokens over up to n_ctx keys (kv_len_max <= n_ctx):
+// the split bound at n_ctx for each batch size (the splits fall with the tokens, but not their
+// product with them), the largest.
+inline std::size_t flash_attention_scratch_bytes(const fa_params& p, std::int64_t n_batch, std::int64_t n_ctx) noexcept {
+    std::size_t most = 0;
+    for (std::int64_t n = 1; n <= n_batch; ++n) {
+        const std::int64_t splits = fa_split_bound(p, n, n_ctx);
+        if (splits <= 1) continue;
+        const std::size_t b = static_cast<std::size_t>(splits * n * p.n_head) * fa_partial_floats(p) * sizeof(float);
+        most = b > most ? b : most;
+    }
+    return most;
+}
+
+// ---- the per-tile math, shared by the kernel and the host emulation -----------------------
+// Products and sums are rounded apart (nvcc would otherwise fuse them into FMAs the host does
+// not), the FMAs are explicit: host and device run the same operations and differ only by
+// expf / tanhf (within 2 ulp) and by nothing else.
+
+STRATA_HD inline float fa_mul(float a, float b) noexcept {
+#if defined(__CUDA_ARCH__)
+    return __fmul_rn(a, b);
+#else
+    return a * b;
+#endif
+}
+STRATA_HD inline float fa_add(float a, float b) noexcept {
+#if defined(__CUDA_ARCH__)
+    return __fadd_rn(a, b);
+#else
+    return a + b;
+#endif
+}
+STRATA_HD inline float fa_fma(float a, float b, float c) noexcept { return fmaf(a, b, c); }
+STRATA_HD inline float fa_exp(float x) noexcept { return expf(x); }
+
+// q rounded as cpu::attention rounds it for K's type, 32 values at a time.
+STRATA_HD inline void fa_round_q_block(ggml_type type, const float* q, float* out) noexcept {
+    if (type == ggml_type::q8_0) {
+        q8_0::block b;
+        act_quant::quantize_q8_0(q, b);
+        q8_0::dequantize(b, out);
+        return;
+    }
+    for (int i = 0; i < 32; ++i) out[i] = fp16_to_fp32(fp32_to_fp16(q[i]));
+}
+
+// The score of a q·k: scaled, then soft-capped as cpu::softcap does (by the reciprocal).
+STRATA_HD inline float fa_score(float dot, const fa_params& p) noexcept {
+    float s = fa_mul(dot, p.kq_scale);
+    if (p.softcap > 0.0f) s = fa_mul(tanhf(fa_mul(s, 1.0f / p.softcap)), p.softcap);
+    return s;
+}
+
+// Whether key j is visible to a query at position pos (the caller bounds j by the key count).
+STRATA_HD inline bool fa_visible(std::int64_t j, std::int64_t pos, const fa_params& p) noexcept {
+    if (!p.causal) return true;
+    return j <= pos && (p.n_swa <= 0 || j > pos - p.n_swa);
+}
+
+// exp(m_old - m_new), the factor a state's l and accumulator take when its max rises to
+// m_new: exactly 1 when it does not rise, 0 for an empty state (m_old = -inf), never a NaN.
+STRATA_HD inline float fa_rescale(float m_old, float m_new) noexcept {
+    if (m_old == m_new) return 1.0f;
+    if (m_old == -INFINITY) return 0.0f;
+    return fa_exp(m_old - m_new);
+}
+
+// One tile's step of the online softmax: the new max and the old state's factor.
+struct fa_step {
+    float m = -INFINITY, alpha = 1.0f;
+};
+STRATA_HD inline fa_step fa_advance(float m_old, float tile_max) noexcept {
+    const float m = tile_max > m_old ? tile_max : m_old;
+    return {m, fa_rescale(m_old, m)};
+}
+// A key's weight under the running max (0 for a masked key, score -inf).
+STRATA_HD inline float fa_weight(float s, float m) noexcept { return s == -INFINITY ? 0.0f : fa_exp(s - m); }
+// The weight that multiplies V: fp16 with an F16 cache (as cpu::attention), else as it is.
+STRATA_HD inline float fa_value_weight(ggml_type type, float w) noexcept {
+    return type == ggml_type::f16 ? fp16_to_fp32(fp32_to_fp16(w)) : w;
+}
+// l after a tile: l * alpha + the tile's sum of weights.
+STRATA_HD inline float fa_running_sum(float l, float alpha, float tile_sum) noexcept { return fa_fma(l, alpha, tile_sum); }
+
+// Combining two states (a, b) — splits, or a state and a sink: the max of both and each one's
+// factor; every l and accumulator value then merges as fa_merged(a, wa, b, wb). Two empty
+// states (both m = -inf) give factors 1 on zeros: empty again, no NaN.
+struct fa_merge {
+    float m = -INFINITY, wa = 1.0f, wb = 1.0f;
+};
+STRATA_HD inline fa_merge fa_merge_weights(float m_a, float m_b) noexcept {
+    const float m = m_b > m_a ? m_b : m_a;
+    return {m, fa_rescale(m_a, m), fa_rescale(m_b, m)};
+}
+STRATA_HD inline float fa_merged(float a, float wa, float b, float wb) noexcept { return fa_add(fa_mul(a, wa), fa_mul(b, wb)); }
+
+// 1 / l for the output (0 when no key was visible: the output is then 0, not a NaN).
+STRATA_HD inline float fa_inverse_sum(float l) noexcept { return l > 0.0f ? 1.0f / l : 0.0f; }
+
+// ---- host emulation ------------------------------------------------------------------------
+
+namespace detail {
+
+// The sum of 32 lane values in the kernel's butterfly order (warp.cuh's group_sum<32>): lane i
+// adds lane i ^ o for o = 16, 8, .., 1 (every lane ends with the same value).
+inline float fa_butterfly_sum(const float* v) noexcept {
+    float a[32], b[32];
+    for (int i = 0; i < 32; ++i) a[i] = v[i];
+    for (int o = 16; o > 0; o >>= 1) {
+        for (int i = 0; i < 32; ++i) b[i] = fa_add(a[i], a[i ^ o]);
+        for (int i = 0; i < 32; ++i) a[i] = b[i];
+    }
+    return a[0];
+}
+
+// A cache row's values widened to float (F16 exactly, Q8_0 by the format's dequantize).
+inline void fa_widen_row(ggml_type type, const std::byte* row, std::int64_t n, float* out) {
+    if (type == ggml_type::q8_0) {
+        const auto* b = reinterpret_cast<const q8_0::block*>(row);
+        for (std::int64_t i = 0; i < n / 32; ++i) q8_0::dequantize(b[i], out + 32 * i);
+        return;
+    }
+    const auto* h = reinterpret_cast<const std::uint16_t*>(row);
+    for (std::int64_t i = 0; i < n; ++i) out[i] = fp16_to_fp32(h[i]);
+}
+
+// One query's state over one split: tiles of 32 keys from k_begin, each scored in lane order
+// (q·k as a chain of FMAs over d), then the tile step. kf, vf: the widened head slices.
+struct fa_query {
+    const float* q;                   // rounded, head_dim_k
+    const std::vector<float>* kf;     // kv_len rows of row_k floats
+    const std::vector<float>* vf;
+    std::int64_t row_k, row_v, kv_head, pos;
+};
+
+inline void fa_split_state(const fa_query& qu, std::int64_t k_begin, std::int64_t k_end, const fa_params& p,
+                           ggml_type type, float* state) {
+    const std::int64_t dk = p.head_dim_k, dv = p.head_dim_v;
+    float& m = state[0];
+    float& l = state[1];
+    float* acc = state + 2;
+    float s[32], w[32];
+    for (std::int64_t k0 = k_begin; k0 < k_end; k0 += fa_tile_keys) {
+        float tmax = -INFINITY;
+        for (int j = 0; j < 32; ++j) {
+            const std::int64_t key = k0 + j;
+            s[j] = -INFINITY;
+            if (key < k_end && fa_visible(key, qu.pos, p)) {
+                const float* k = qu.kf->data() + key * qu.row_k + qu.kv_head * dk;
+                float dot = 0.0f;
+                for (std::int64_t d = 0; d < dk; ++d) dot = fa_fma(qu.q[d], k[d], dot);
+                s[j] = fa_score(dot, p);
+            }
+            tmax = s[j] > tmax ? s[j] : tmax;
+        }
+        const fa_step st = fa_advance(m, tmax);
+        for (int j = 0; j < 32; ++j) w[j] = fa_weight(s[j], st.m);
+        l = fa_running_sum(l, st.alpha, fa_butterfly_sum(w));
+        m = st.m;
+        for (std::int64_t d = 0; d < dv; ++d) acc[d] = fa_mul(acc[d], st.alpha);
+        for (int j = 0; j < 32; ++j) {
+            if (s[j] == -INFINITY) continue;  // the kernel adds 0 times a finite (or zeroed) value
+            const float pv = fa_value_weight(type, w[j]);
+            const float* v = qu.vf->data() + (k0 + j) * qu.row_v + qu.kv_head * dv;
+            for (std::int64_t d = 0; d < dv; ++d) acc[d] = fa_fma(pv, v[d], acc[d]);
+        }
+    }
+}
+
+}  // namespace detail
+
+// The kernel's computation on the host, split for split and tile for tile (the same plan),
+// combined in the same order: what the GPU test compares against, and what the CPU test checks
+// against cpu::attention. kv_len: the keys the cache holds (the kernel's kv_len_max); causal
+// queries read keys up to their own pos[t] only. Host pointers; sinks: n_head logits or null.
+inline void flash_attention_reference(const float* q, std::int64_t n_tokens, const std::int32_t* pos, std::int64_t kv_len,
+                                      const fa_kv& kv, const fa_params& p, const float* sinks, float* out) {
+    if (const auto why = flash_attention_unsupported(p, kv.type); !why.empty()) STRATA_THROW(errc::argument, std::string(why));
+    if (n_tokens < 0 || kv_len < 0 || (p.causal && n_tokens > 0 && pos == nullptr))
+        STRATA_THROW(errc::argument, "flash_attention_reference: bad token count, key count or positions");
+    const std::int64_t dk = p.head_dim_k, dv = p.head_dim_v, group = p.n_head / p.n_head_kv;
+    const std::int64_t row_k = p.n_head_kv * dk, row_v = p.n_head_kv * dv;
+    std::vector<float> kf(static_cast<std::size_t>(kv_len * row_k)), vf(static_cast<std::size_t>(kv_len * row_v));
+    for (std::int64_t r = 0; r < kv_len; ++r) {
+        detail::fa_widen_row(kv.type, kv.k + std::size_t(r) * kv.row_k_bytes, row_k, kf.data() + r * row_k);
+        detail::fa_widen_row(kv.type, kv.v + std::size_t(r) * kv.row_v_bytes, row_v, vf.data() + r * row_v);
+    }
+    const fa_plan pl = plan_flash_attention(p, n_tokens, kv_len);
+    const std::size_t nf = fa_partial_floats(p);
+    std::vector<float> qr(static_cast<std::size_t>(dk)), part(nf), total(nf);
+    for (std::int64_t t = 0; t < n_tokens; ++t) {
+        for (std::int64_t h = 0; h < p.n_head; ++h) {
+            const float* qt = q + (t * p.n_head + h) * dk;
+            for (std::int64_t b = 0; b < dk; b += 32) fa_round_q_block(kv.type, qt + b, qr.data() + b);
+            const detail::fa_query qu{qr.data(), &kf, &vf, row_k, row_v, h / group, p.causal ? pos[t] : 0};
+            total.assign(nf, 0.0f);
+            total[0] = -INFINITY;
+            for (std::int64_t s = 0; s < pl.n_splits; ++s) {
+                part.assign(nf, 0.0f);
+                part[0] = -INFINITY;
+                const std::int64_t k_begin = s * pl.split_keys;
+                const std::int64_t k_end = k_begin + pl.split_keys < kv_len ? k_begin + pl.split_keys : kv_len;
+                detail::fa_split_state(qu, k_begin, k_end, p, kv.type, part.data());
+                const fa_merge mw = fa_merge_weights(total[0], part[0]);
+                for (std::size_t i = 1; i < nf; ++i) total[i] = fa_merged(total[i], mw.wa, part[i], mw.wb);
+                total[0] = mw.m;
+            }
+            if (sinks != nullptr) {  // a state of one key with weight exp(sink) and no value
+                const fa_merge mw = fa_merge_weights(total[0], sinks[h]);
+                total[1] = fa_merged(total[1], mw.wa, 1.0f, mw.wb);
+                for (std::size_t i = 2; i < nf; ++i) total[i] = fa_merged(total[i], mw.wa, 0.0f, mw.wb);
+            }
+            const float inv = fa_inverse_sum(total[1]);
+            float* o = out + (t * p.n_head + h) * dv;
+            for (std::int64_t d = 0; d < dv; ++d) o[d] = fa_mul(total[2 + std::size_t(d)], inv);
+        }
+    }
+}
+
+}  // namespace cuda
+STRATA_NAMESPACE_END
+// ---- end include/strata/backend/cuda/flash_attention.hpp ----
+// ---- begin include/strata/backend/cuda/matmul.hpp ----
+// strata/backend/cuda/matmul.hpp — y = W x on the GPU for a batch of n tokens, every weight
+// format: the contract of cpu::matmul (backend/cpu/matmul.hpp), with device pointers.
+//
+//   W: rows x k in its file format, row r at w + r * row_bytes
+//   x: n x k floats, row-major (one activation row per token)
+//   y: n x rows floats, row-major: y[t * rows + r] = dot(W row r, x row t)
+//
+// Three ways to compute it (choose_matmul_path):
+//   matvec          n == 1: x quantized to the format's dot_format (kernels/quantize_act.cuh),
+//                   then kernels/matvec.cuh, one warp per output row.
+//   matvec_batched  2 <= n <= matvec_batch_max: the same, every weight block read once for all
+//                   n tokens (kernels/mul_mat.cuh).
+//   gemm_f16        n > matvec_batch_max: W dequantized to F16 on the device, gemm_chunk_target
+//                   bytes of rows at a time, and multiplied by x rounded to F16 with cuBLAS
+//                   (F16 x F16 on tensor cores, FP32 accumulation, F32 out). F16 weights are
+//                   multiplied as they are, with no copy.
+//   gemm_f32        n > matvec_batch_max, F32 weights: an FP32 GEMM (CUBLAS_COMPUTE_32F, no
+//                   TF32) on W and x as they are. F32 matrices are rare and small in model files
+//                   (what a converter kept unquantized on purpose), so they keep their precision
+//                   rather than being rounded to 11 bits.
+//
+// Why 8 tokens: a batched matvec reads W once and spends about n times one matvec's arithmetic
+// on it, so it stays bandwidth bound while n is small; the GEMM path instead writes and re-reads
+// W as F16 (16 bits per weight, against 4.5 for Q4_K: over 7 times the traffic of one read),
+// which only the tensor cores' throughput repays once a batch is wider than a few tokens.
+// llama.cpp moves from its batched matvec to its matrix kernels at the same 8.
+//
+// Scratch (no allocation per call): the quantized activations on the matvec paths; x as F16 and
+// one chunk of W as F16 on the GEMM path. matmul_plan is the one computation of those sizes:
+// matmul checks the caller's scratch against it and matmul_scratch_bytes budgets a model with it.
+//
+// The plan, the choices and the argument checks are CUDA-free (tested on the CPU); matmul and
+// matmul_context exist only under nvcc (they launch kernels of kernels/).
+
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <span>
+#include <string>
+#include <string_view>
+
+
+#if defined(__CUDACC__)
+// ---- begin include/strata/backend/cuda/blas.hpp ----
+// strata/backend/cuda/blas.hpp — one cuBLAS handle, owned: created bound to a stream, its
+// statuses checked (check.hpp's cuBLAS table: the same error categories as the runtime's).
+//
+//   cuda::blas_handle blas(stream);             // cublasCreate + cublasSetStream
+//   cublasGemmEx(blas.get(), ...);              // every call on `stream`
+//
+// Math mode: CUBLAS_DEFAULT_MATH. Since cuBLAS 11 that already runs F16 and BF16 GEMMs on tensor
+// cores (the old CUBLAS_TENSOR_OP_MATH is deprecated), while an F32 GEMM computed as
+// CUBLAS_COMPUTE_32F stays true FP32: TF32 is chosen per call (CUBLAS_COMPUTE_32F_FAST_TF32),
+// never by the handle, so no caller loses precision it did not ask to lose. The pointer mode is
+// host (alpha and beta are host floats).
+//
+// Exists only under nvcc, or for a host compiler with both STRATA_CUDA_RUNTIME and STRATA_CUBLAS
+// defined (linked with cudart and cublas). check.hpp compiles its cuBLAS part only when
+// STRATA_CUBLAS is defined at its first inclusion: under nvcc this header defines it, so it must
+// come before any other backend/cuda header of the translation unit (an #error says so).
+
+#if defined(__CUDACC__) || (defined(STRATA_CUDA_RUNTIME) && defined(STRATA_CUBLAS))
+
+#if defined(STRATA_CUDA_CHECK) && !defined(STRATA_CUBLAS)
+#error "strata/backend/cuda/check.hpp was included without STRATA_CUBLAS: include blas.hpp (or matmul.hpp) first, or define STRATA_CUBLAS for the whole translation unit"
+#endif
+#if !defined(STRATA_CUBLAS)
+#define STRATA_CUBLAS 1
+#endif
+
+#include <cstddef>
+#include <cublas_v2.h>
+#include <cuda_runtime.h>
+#include <utility>
+
+
+STRATA_NAMESPACE_BEGIN
+namespace cuda {
+
+class blas_handle {
+public:
+    // Throws strata::error (errc::io when no device or driver is usable, errc::memory when the
+    // library's workspace cannot be allocated).
+    explicit blas_handle(cudaStream_t stream) {
+        STRATA_CUDA_CHECK(cublasCreate(&h_));
+        try {
+            STRATA_CUDA_CHECK(cublasSetMathMode(h_, CUBLAS_DEFAULT_MATH));
+            STRATA_CUDA_CHECK(cublasSetPointerMode(h_, CUBLAS_POINTER_MODE_HOST));
+            set_stream(stream);
+        } catch (...) {
+            cublasDestroy(h_);
+            throw;
+        }
+    }
+    blas_handle(const blas_handle&) = delete;
+    blas_handle& operator=(const blas_handle&) = delete;
+    blas_handle(blas_handle&& o) noexcept : h_(std::exchange(o.h_, nullptr)) {}
+    blas_handle& operator=(blas_handle&& o) noexcept {
+        if (this != &o) {
+            reset();
+            h_ = std::exchange(o.h_, nullptr);
+        }
+        return *this;
+    }
+    ~blas_handle() { reset(); }
+
+    // Later calls run on `stream` (cuBLAS then falls back to its default workspace).
+    void set_stream(cudaStream_t stream) { STRATA_CUDA_CHECK(cublasSetStream(h_, stream)); }
+
+    // A workspace of the caller's (e.g. a piece of the plan's arena), so that cuBLAS allocates
+    // nothing of its own while a stream is captured into a CUDA graph. Call after set_stream.
+    void set_workspace(void* p, std::size_t bytes) { STRATA_CUDA_CHECK(cublasSetWorkspace(h_, p, bytes)); }
+
+    cublasHandle_t get() const noexcept { return h_; }
+
+private:
+    void reset() noexcept {
+        if (h_ != nullptr) cublasDestroy(h_);  // a destructor reports nothing
+        h_ = nullptr;
+    }
+
+    cublasHandle_t h_ = nullptr;
+};
+
+}  // namespace cuda
+STRATA_NAMESPACE_END
+
+#endif  // __CUDACC__ || (STRATA_CUDA_RUNTIME && STRATA_CUBLAS)
+// ---- end include/strata/backend/cuda/blas.hpp ----
+#endif
+
+STRATA_NAMESPACE_BEGIN
+namespace cuda {
+
+enum class matmul_path { matvec, matvec_batched, gemm_f16, gemm_f32 };
+
+constexpr std::string_view path_name(matmul_path p) noexcept {
+    switch (p) {
+        case matmul_path::matvec: return "matvec";
+        case matmul_path::matvec_batched: return "matvec_batched";
+        case matmul_path::gemm_f16: return "gemm_f16";
+        case matmul_path::gemm_f32: return "gemm_f32";
+    }
+    return "unknown";
+}
+
+// The widest batch the batched matvec takes (the top of this file says why 8).
+inline constexpr std::int64_t matvec_batch_max = 8;
+
+// Rows and k do not move the choice today: the thresholds above hold for every transformer shape
+// we plan for (k 896..28672); they are parameters so that a shape rule measured later (a tiny
+// matrix, a very wide k) changes no caller.
+constexpr matmul_path choose_matmul_path(ggml_type type, std::int64_t n_tokens, [[maybe_unused]] std::int64_t rows,
+                                         [[maybe_unused]] std::int64_t k) noexcept {
+    if (n_tokens <= 1) return matmul_path::matvec;
+    if (n_tokens <= matvec_batch_max) return matmul_path::matvec_batched;
+    return type == ggml_type::f32 ? matmul_path::gemm_f32 : matmul_path::gemm_f16;
+}
+
+// The GEMM path dequantizes this many bytes of F16 rows at a time: 32 MiB is 8192 rows of k =
+// 2048 (a 128256-row output head in 16 chunks, against 525 MB at once) or 2048 rows of k = 8192,
+// each chunk still a GEMM of billions of FLOPs at prefill widths. Chunks are whole multiples of
+// gemm_chunk_multiple rows (cuBLAS's tile heights), and never fewer than that many rows, so a k
+// beyond 128K would take more than the target.
+inline constexpr std::size_t gemm_chunk_target = std::size_t{32} << 20;
+inline constexpr std::int64_t gemm_chunk_multiple = 128;
+
+// Scratch pieces start on the arena's 256 B boundary (their sizes are padded to it).
+inline constexpr std::size_t matmul_scratch_alignment = arena::alignment;
+
+// (chunk_target: gemm_chunk_target everywhere but in the tests, which cut small matrices.)
+constexpr std::int64_t gemm_chunk_rows(std::int64_t rows, std::int64_t k,
+                                       std::size_t chunk_target = gemm_chunk_target) noexcept {
+    const std::int64_t per_row = 2 * (k > 0 ? k : 1);
+    std::int64_t c = static_cast<std::int64_t>(chunk_target) / per_row / gemm_chunk_multiple * gemm_chunk_multiple;
+    if (c < gemm_chunk_multiple) c = gemm_chunk_multiple;
+    return c < rows ? c : rows;
+}
+
+struct row_range {
+    std::int64_t begin = 0, end = 0;
+};
+
+// Chunk i of rows cut into chunk_rows-row pieces, the last one shorter.
+constexpr std::int64_t chunk_count(std::int64_t rows, std::int64_t chunk_rows) noexcept {
+    return chunk_rows > 0 ? (rows + chunk_rows - 1) / chunk_rows : 0;
+}
+constexpr row_range chunk_at(std::int64_t rows, std::int64_t chunk_rows, std::int64_t i) noexcept {
+    const std::int64_t b = i * chunk_rows, e = b + chunk_rows;
+    return {b, e < rows ? e : rows};
+}
+
+// What one matmul needs, and where it lies in the scratch.
+struct matmul_plan {
+    matmul_path path = matmul_path::matvec;
+    ggml_type act_type = ggml_type::f32;  // matvec paths: the activations' format (f32: the floats, no copy)
+    std::size_t act_bytes = 0;            // matvec paths: n rows of act_type, dense, at offset 0
+    std::size_t x_bytes = 0;              // gemm_f16: x as F16, at offset 0
+    std::int64_t chunk_rows = 0;          // gemm_f16: rows of W per GEMM (0: W multiplied as it is)
+    std::size_t chunk_bytes = 0;          // gemm_f16: chunk_rows x k halves, at offset x_bytes
+
+    std::size_t scratch_bytes() const noexcept { return act_bytes + x_bytes + chunk_bytes; }
+};
+
+namespace detail {
+
+struct format_facts {
+    std::uint32_t block_elems = 0, block_bytes = 0;
+    std::size_t block_align = 1;
+    ggml_type act = ggml_type::f32;  // what the matvec kernels read: dot_format, or the floats
+};
+
+// From the format policy itself (the one run-time -> compile-time switch): errc::unsupported
+// naming a type Strata has no format for.
+inline format_facts facts_of(ggml_type t) {
+    return all_formats::dispatch(t, "cuda matmul weight", [](auto f) {
+        using F = decltype(f);
+        return format_facts{F::block_elems, F::block_bytes, alignof(typename F::block),
+                            F::block_elems == 1 ? ggml_type::f32 : F::dot_format::type};
+    });
+}
+
+}  // namespace detail
+
+// The plan of a matmul of n_tokens with W of `type`, rows x k (shapes assumed valid: see
+// check_matmul). Throws errc::unsupported for a type without a format.
+inline matmul_plan plan_matmul(ggml_type type, std::int64_t rows, std::int64_t k, std::int64_t n_tokens,
+                               std::size_t chunk_target = gemm_chunk_target) {
+    const detail::format_facts ff = detail::facts_of(type);
+    const auto n = static_cast<std::uint64_t>(n_tokens > 0 ? n_tokens : 0);
+    const auto kk = static_cast<std::uint64_t>(k > 0 ? k : 0);
+    matmul_plan p;
+    p.path = choose_matmul_path(type, n_tokens, rows, k);
+    p.act_type = ff.act;
+    switch (p.path) {
+        case matmul_path::matvec:
+        case matmul_path::matvec_batched:
+            if (ff.act != ggml_type::f32) p.act_bytes = arena::padded(n * row_bytes(ff.act, kk));
+            break;
+        case matmul_path::gemm_f16:
+            p.x_bytes = arena::padded(n * kk * 2);
+            if (type != ggml_type::f16) {
+                p.chunk_rows = gemm_chunk_rows(rows, k, chunk_target);
+                p.chunk_bytes = arena::padded(static_cast<std::uint64_t>(p.chunk_rows) * kk * 2);
+            }
+            break;
+        case matmul_path::gemm_f32: break;
+    }
+    return p;
+}
+
+// One cublasGemmEx(CUBLAS_OP_T, CUBLAS_OP_N, m, n, k, A, lda, B, ldb, C, ldc) of the GEMM
+// paths (the column-major reading is explained at detail::gemm_wt_x): A holds W's rows
+// [row0, row0 + m) — W itself (F16 or F32, lda = row_bytes / element size) or their chunk
+// dequantized to dense halves (lda = k); B is x (ldb = k); C is y + row0 (ldc = rows). Here, not
+// in the CUDA part, so that the CPU tests replay the calls against a reference GEMM.
+struct gemm_call {
+    std::int64_t row0 = 0;
+    int m = 0, n = 0, k = 0, lda = 0, ldb = 0, ldc = 0;
+};
+
+constexpr std::int64_t gemm_call_count(const matmul_plan& p, std::int64_t rows) noexcept {
+    return p.chunk_rows > 0 ? chunk_count(rows, p.chunk_rows) : 1;
+}
+
+// Call i of gemm_call_count (dimensions already checked to fit int: check_matmul).
+constexpr gemm_call gemm_call_at(const matmul_plan& p, std::int64_t rows, std::int64_t k, std::size_t row_bytes_,
+                                 std::int64_t n, std::int64_t i) noexcept {
+    gemm_call c;
+    c.n = static_cast<int>(n);
+    c.k = c.ldb = static_cast<int>(k);
+    c.ldc = static_cast<int>(rows);
+    if (p.chunk_rows > 0) {
+        const row_range r = chunk_at(rows, p.chunk_rows, i);
+        c.row0 = r.begin;
+        c.m = static_cast<int>(r.end - r.begin);
+        c.lda = static_cast<int>(k);
+    } else {
+        c.m = static_cast<int>(rows);
+        c.lda = static_cast<int>(row_bytes_ / (p.path == matmul_path::gemm_f32 ? 4 : 2));
+    }
+    return c;
+}
+
+struct matmul_shape {
+    ggml_type type = ggml_type::f32;
+    std::int64_t rows = 0, k = 0;
+};
+
+// The scratch for the biggest matmul of a model with these weights, for any batch of 1 ..
+// n_batch tokens. Within a path the need grows with n, so the widest batch of each path that
+// n_batch reaches is the one to price: 1, min(n_batch, matvec_batch_max), n_batch.
+inline std::size_t matmul_scratch_bytes(std::span<const matmul_shape> weights, std::int64_t n_batch) {
+    std::size_t most = 0;
+    const std::int64_t small = n_batch < matvec_batch_max ? n_batch : matvec_batch_max;
+    for (const matmul_shape& s : weights)
+        for (const std::int64_t n : {std::int64_t{1}, small, n_batch}) {
+            const std::size_t b = plan_matmul(s.type, s.rows, s.k, n).scratch_bytes();
+            if (b > most) most = b;
+        }
+    return most;
+}
+
+// Checks one call's arguments and returns its plan; errc::argument (message starting "cuda
+// matmul: ") for a null pointer, an empty or misaligned shape, dimensions cuBLAS cannot take, or
+// too little or misaligned scratch. CUDA-free: the pointers are only compared, never read.
+inline matmul_plan check_matmul(ggml_type type, const void* w, std::int64_t rows, std::int64_t k, std::size_t row_bytes_,
+                                const void* x, std::int64_t n, const void* y, const void* scratch,
+                                std::size_t scratch_bytes) {
+    const auto fail = [](const std::string& m) { STRATA_THROW(errc::argument, "cuda matmul: " + m); };
+    const detail::format_facts ff = detail::facts_of(type);
+    const std::string tn(type_name(type));
+    if (w == nullptr || x == nullptr || y == nullptr) fail("null weight, activation or output pointer");
+    if (rows < 1 || k < 1 || n < 1) fail("empty shape");
+    if (k % ff.block_elems != 0)
+        fail("k = " + std::to_string(k) + " is not a multiple of the block size of " + tn);
+    if (row_bytes_ < row_bytes(type, static_cast<std::uint64_t>(k))) fail("row_bytes is smaller than one row");
+    if (row_bytes_ % ff.block_align != 0 || reinterpret_cast<std::uintptr_t>(w) % ff.block_align != 0)
+        fail("the weight rows are not aligned to " + tn + "'s blocks");
+    const matmul_plan p = plan_matmul(type, rows, k, n);
+    if (p.path == matmul_path::gemm_f16 || p.path == matmul_path::gemm_f32) {
+        constexpr std::int64_t lim = std::numeric_limits<int>::max();  // cuBLAS's dimensions are int
+        if (rows > lim || k > lim || n > lim || row_bytes_ / ff.block_bytes > std::size_t(lim))
+            fail("a dimension of " + std::to_string(rows) + " x " + std::to_string(k) + ", n = " + std::to_string(n) +
+                 " exceeds cuBLAS's int");
+    }
+    const std::size_t need = p.scratch_bytes();
+    const std::string what = tn + " " + std::to_string(rows) + " x " + std::to_string(k) + ", n = " + std::to_string(n) +
+                             " (" + std::string(path_name(p.path)) + ")";
+    if (need > 0 && scratch == nullptr) fail("no scratch for " + what + ", which needs " + std::to_string(need) + " bytes");
+    if (scratch_bytes < need)
+        fail("scratch holds " + std::to_string(scratch_bytes) + " bytes, " + what + " needs " + std::to_string(need) +
+             " (size it with matmul_scratch_bytes)");
+    if (need > 0 && reinterpret_cast<std::uintptr_t>(scratch) % matmul_scratch_alignment != 0)
+        fail("scratch is not 256-byte aligned");
+    return p;
+}
+
+}  // namespace cuda
+STRATA_NAMESPACE_END
+
+#if defined(__CUDACC__)
+#include <cublas_v2.h>
+#include <cuda_runtime.h>
+
+// ---- begin kernels/matvec.cuh ----
+// kernels/matvec.cuh — decode's y = W x for one activation row, every weight format: one warp
+// per output row, its lanes over the row's blocks, each calling the format's STRATA_HD
+// F::dot(block, activation block) (the code the CPU's portable kernels run), then a warp
+// shuffle sum.
+//
+//   W:   rows x k in its file format, row r at w + r * row_bytes
+//   act: for the quantized formats, the activation row quantized to F::dot_format
+//        (kernels/quantize_act.cuh: Q8_0, Q8_1 or Q8_K blocks); for F32, F16 and BF16 the k
+//        floats themselves (BF16 rounds them to bf16 as it reads them, as the CPU converts
+//        its activations to bf16; F16 and F32 multiply them as they are, as the CPU does)
+//   y:   rows floats
+//
+// The per-row sum runs in a different order than the CPU's left-to-right one (lane partial
+// sums, then a butterfly), and nvcc may fuse multiply-adds, so y agrees with cpu::matmul to
+// rounding. Decode is bandwidth bound; this first version reads each block with plain loads
+// (no vectorised or cached weight loads yet).
+//
+// Included only by nvcc translation units (under __CUDACC__).
+
+#include <cstddef>
+#include <cstdint>
+#include <cuda_runtime.h>
+#include <type_traits>
+
+// ---- begin kernels/warp.cuh ----
+// kernels/warp.cuh — the warp-wide reductions the kernels share (full warps only: every lane of
+// the warp must call them).
+//
+// Included only by nvcc translation units (under __CUDACC__).
+
+#include <cuda_runtime.h>
+
+
+STRATA_NAMESPACE_BEGIN
+namespace kernels::detail {
+
+inline constexpr unsigned full_mask = 0xffffffffu;
+inline constexpr int warp_size = 32;
+
+// Butterfly sums over aligned groups of `Width` lanes (a power of two <= 32): each lane ends
+// with its group's total. Float sums are in a fixed tree order (not the CPU's left-to-right
+// order): results agree with the CPU to rounding, not to the bit.
+template <int Width, class T>
+__device__ inline T group_sum(T v) {
+    for (int o = Width / 2; o > 0; o >>= 1) v += __shfl_xor_sync(full_mask, v, o);
+    return v;
+}
+
+// The whole warp's sum, in every lane.
+template <class T>
+__device__ inline T warp_sum(T v) {
+    return group_sum<warp_size>(v);
+}
+
+// The largest value, exact in any order. Another lane's NaN is ignored (as the CPU's
+// `a > m ? a : m` ignores it), but a lane holding a NaN keeps it: pass none (quantize_act's
+// abs_for_max).
+__device__ inline float warp_max(float v) {
+    for (int o = warp_size / 2; o > 0; o >>= 1) {
+        const float u = __shfl_xor_sync(full_mask, v, o);
+        v = u > v ? u : v;
+    }
+    return v;
+}
+
+}  // namespace kernels::detail
+STRATA_NAMESPACE_END
+// ---- end kernels/warp.cuh ----
+
+STRATA_NAMESPACE_BEGIN
+namespace kernels {
+
+// Output rows (warps) per thread block.
+inline constexpr int matvec_warps = 4;
+
+namespace detail {
+
+// Formats of one element per block read the f32 activations.
+template <class F>
+inline constexpr bool reads_f32_act = F::block_elems == 1;
+
+template <class F>
+__device__ inline float dot_f32_act(const typename F::block& w, float x) {
+    if constexpr (F::type == ggml_type::f16) {
+        return to_float(w.v) * x;  // the weight widens exactly; x is not rounded to f16
+    } else {
+        typename F::dot_format::block a;  // f32: a copy; bf16: rounded to bf16
+        F::dot_format::quantize(&x, a);
+        return F::dot(w, a);
+    }
+}
+
+}  // namespace detail
+
+template <class F>
+__global__ void __launch_bounds__(matvec_warps * 32)
+    matvec_kernel(const std::byte* __restrict__ w, std::int64_t rows, std::int64_t nb, std::size_t row_bytes,
+                  const void* __restrict__ act, float* __restrict__ y) {
+    const int lane = static_cast<int>(threadIdx.x) % detail::warp_size;
+    const std::int64_t r = std::int64_t(blockIdx.x) * matvec_warps + threadIdx.x / detail::warp_size;
+    if (r >= rows) return;  // the whole warp leaves together
+    const auto* wr = reinterpret_cast<const typename F::block*>(w + static_cast<std::size_t>(r) * row_bytes);
+    float sum = 0.0f;
+    if constexpr (detail::reads_f32_act<F>) {
+        const auto* x = static_cast<const float*>(act);
+        for (std::int64_t b = lane; b < nb; b += detail::warp_size) sum += detail::dot_f32_act<F>(wr[b], x[b]);
+    } else {
+        const auto* a = static_cast<const typename F::dot_format::block*>(act);
+        for (std::int64_t b = lane; b < nb; b += detail::warp_size) sum += F::dot(wr[b], a[b]);
+    }
+    sum = detail::warp_sum(sum);
+    if (lane == 0) y[r] = sum;
+}
+
+// y = W x (shapes at the top of this file); k a multiple of F::block_elems, row_bytes at least
+// one row's bytes and a multiple of the block's alignment. Asynchronous on `stream`; returns the
+// launch error (cudaErrorInvalidValue for bad shapes).
+template <dot_capable F>
+cudaError_t matvec(const void* w, std::int64_t rows, std::int64_t k, std::size_t row_bytes, const void* act, float* y,
+                   cudaStream_t stream) {
+    if (rows < 0 || k < 0 || k % F::block_elems != 0) return cudaErrorInvalidValue;
+    const std::int64_t nb = k / F::block_elems;
+    if (row_bytes < static_cast<std::size_t>(nb) * F::block_bytes || row_bytes % alignof(typename F::block) != 0)
+        return cudaErrorInvalidValue;
+    if (rows == 0) return cudaSuccess;
+    const auto grid = static_cast<unsigned>((rows + matvec_warps - 1) / matvec_warps);
+    matvec_kernel<F><<<grid, matvec_warps * 32, 0, stream>>>(static_cast<const std::byte*>(w), rows, nb, row_bytes, act, y);
+    return cudaGetLastError();
+}
+
+}  // namespace kernels
+STRATA_NAMESPACE_END
+// ---- end kernels/matvec.cuh ----
+// ---- begin kernels/mul_mat.cuh ----
+// kernels/mul_mat.cuh — the device halves of the general y = W x for a batch of n tokens
+// (strata/backend/cuda/matmul.hpp chooses among them and calls cuBLAS):
+//
+//   matvec_batched:      2..MaxN tokens (decode-like batches, still bandwidth bound): as
+//                        kernels/matvec.cuh — one warp per output row, lanes over the row's
+//                        blocks — but each weight block, once loaded, is multiplied with the
+//                        same block of every token's activations, so W is read from memory once
+//                        for all n tokens instead of n times.
+//   dequantize_rows_f16: a chunk of W's rows to a dense F16 matrix (row j at dst + j * k) for
+//                        the prefill GEMM: one thread per quant block, running the format's
+//                        STRATA_HD F::dequantize (the CPU's code), then rounding each value to
+//                        half (round to nearest even, as core/half.hpp's to_fp16 does); blocks
+//                        of 256 values staged in shared memory (see there why).
+//   f32_to_f16:          the activations to half for the same GEMM.
+//
+// Layouts, as matvec.cuh: W rows x k in its file format, row r at w + r * row_bytes; act: n
+// rows act_stride bytes apart, each the row quantized to F::dot_format (kernels/quantize_act.cuh)
+// or, for F32, F16 and BF16 weights, the k floats; y: n x rows floats, row-major (token-major).
+//
+// Included only by nvcc translation units (under __CUDACC__).
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <cuda_fp16.h>
+#include <cuda_runtime.h>
+
+
+STRATA_NAMESPACE_BEGIN
+namespace kernels {
+
+// Threads per block of the element-wise conversions.
+inline constexpr int mul_mat_threads = 256;
+
+// Each lane keeps MaxN partial sums in registers (the token loop is unrolled; a token past n is
+// skipped by a warp-uniform branch), so a warp's row needs no shared memory and rows never wait
+// on each other. The per-token sums run in matvec's order: the same lane partials and butterfly,
+// so token t's output equals what matvec gives for that token alone.
+template <class F, int MaxN>
+__global__ void __launch_bounds__(matvec_warps * 32)
+    matvec_batched_kernel(const std::byte* __restrict__ w, std::int64_t rows, std::int64_t nb, std::size_t row_bytes,
+                          const std::byte* __restrict__ act, std::size_t act_stride, int n, float* __restrict__ y) {
+    const int lane = static_cast<int>(threadIdx.x) % detail::warp_size;
+    const std::int64_t r = std::int64_t(blockIdx.x) * matvec_warps + threadIdx.x / detail::warp_size;
+    if (r >= rows) return;  // the whole warp leaves together
+    const auto* wr = reinterpret_cast<const typename F::block*>(w + static_cast<std::size_t>(r) * row_bytes);
+    float sum[MaxN];
+#pragma unroll
+    for (int t = 0; t < MaxN; ++t) sum[t] = 0.0f;
+    for (std::int64_t b = lane; b < nb; b += detail::warp_size) {
+        const typename F::block& wb = wr[b];
+#pragma unroll
+        for (int t = 0; t < MaxN; ++t) {
+            if (t >= n) break;
+            const std::byte* at = act + static_cast<std::size_t>(t) * act_stride;
+            if constexpr (detail::reads_f32_act<F>) {
+                sum[t] += detail::dot_f32_act<F>(wb, reinterpret_cast<const float*>(at)[b]);
+            } else {
+                sum[t] += F::dot(wb, reinterpret_cast<const typename F::dot_format::block*>(at)[b]);
+            }
+        }
+    }
+#pragma unroll
+    for (int t = 0; t < MaxN; ++t) {
+        if (t >= n) break;
+        const float s = detail::warp_sum(sum[t]);
+        if (lane == 0) y[static_cast<std::size_t>(t) * static_cast<std::size_t>(rows) + static_cast<std::size_t>(r)] = s;
+    }
+}
+
+// y = W x for 1 <= n <= MaxN tokens (shapes at the top of this file; the checks of matvec).
+// Asynchronous on `stream`; returns the launch error (cudaErrorInvalidValue for bad shapes).
+template <dot_capable F, int MaxN>
+cudaError_t matvec_batched(const void* w, std::int64_t rows, std::int64_t k, std::size_t row_bytes, const void* act,
+                           std::size_t act_stride, int n, float* y, cudaStream_t stream) {
+    if (rows < 0 || k < 0 || k % F::block_elems != 0 || n < 1 || n > MaxN) return cudaErrorInvalidValue;
+    const std::int64_t nb = k / F::block_elems;
+    if (row_bytes < static_cast<std::size_t>(nb) * F::block_bytes || row_bytes % alignof(typename F::block) != 0)
+        return cudaErrorInvalidValue;
+    if (rows == 0) return cudaSuccess;
+    const auto grid = static_cast<unsigned>((rows + matvec_warps - 1) / matvec_warps);
+    matvec_batched_kernel<F, MaxN><<<grid, matvec_warps * 32, 0, stream>>>(
+        static_cast<const std::byte*>(w), rows, nb, row_bytes, static_cast<const std::byte*>(act), act_stride, n, y);
+    return cudaGetLastError();
+}
+
+namespace detail {
+
+// Eight halves per 16-byte store where a block holds a multiple of eight values (every
+// quantized format: 32 or 256); the destination is then 16-byte aligned (see below).
+template <int N>
+__device__ inline void store_half(const float* v, __half* out) {
+    if constexpr (N % 8 == 0) {
+#pragma unroll
+        for (int i = 0; i < N; i += 8) {
+            __half2 h[4];
+#pragma unroll
+            for (int q = 0; q < 4; ++q) h[q] = __floats2half2_rn(v[i + 2 * q], v[i + 2 * q + 1]);
+            uint4 u;
+            std::memcpy(&u, h, sizeof u);
+            *reinterpret_cast<uint4*>(out + i) = u;
+        }
+    } else {
+#pragma unroll
+        for (int i = 0; i < N; ++i) out[i] = __float2half_rn(v[i]);
+    }
+}
+
+}  // namespace detail
+
+// Block i of the chunk: row i / nb, block i % nb of that row; it lands at dst + i *
+// block_elems, since the chunk is dense (row j starts j * k = j * nb * block_elems halves in).
+// For blocks of 32 values (Q4_0 .. Q8_0, IQ4_NL, MXFP4) the floats stay in registers between
+// F::dequantize and the stores.
+template <quant_format F>
+__global__ void __launch_bounds__(mul_mat_threads)
+    dequantize_rows_f16_kernel(const std::byte* __restrict__ w, std::size_t row_bytes, std::int64_t nb,
+                               std::int64_t n_blocks, __half* __restrict__ dst) {
+    const std::int64_t i = std::int64_t(blockIdx.x) * mul_mat_threads + threadIdx.x;
+    if (i >= n_blocks) return;
+    const std::int64_t j = i / nb, b = i % nb;
+    const auto* src = reinterpret_cast<const typename F::block*>(w + static_cast<std::size_t>(j) * row_bytes) + b;
+    float v[F::block_elems];
+    F::dequantize(*src, v);
+    // with dst 16-byte aligned, every block of a multiple of eight values starts 16-byte aligned
+    detail::store_half<static_cast<int>(F::block_elems)>(v, dst + static_cast<std::size_t>(i) * F::block_elems);
+}
+
+// Blocks of 256 values (the K formats, IQ4_XS) would need a 1 KB array per thread, which nvcc
+// puts in local memory: traffic through L2 of twice the output, and local memory the driver
+// reserves for every resident thread at the first launch (hundreds of MB on a large GPU),
+// outside the plan's arena. Instead one warp per thread block stages its 32 blocks in shared
+// memory (32 x 257 floats, 32.9 KB: each thread's values one bank from the next thread's, so
+// F::dequantize's stores do not conflict), then the warp stores the 32 consecutive blocks — one
+// contiguous run of dst — together, coalesced.
+inline constexpr int staged_warp_blocks = 32;
+
+template <quant_format F>
+__global__ void __launch_bounds__(staged_warp_blocks)
+    dequantize_rows_f16_staged_kernel(const std::byte* __restrict__ w, std::size_t row_bytes, std::int64_t nb,
+                                      std::int64_t n_blocks, __half* __restrict__ dst) {
+    constexpr int be = static_cast<int>(F::block_elems), stride = be + 1;
+    __shared__ float v[staged_warp_blocks * stride];
+    const int lane = static_cast<int>(threadIdx.x);
+    const std::int64_t first = std::int64_t(blockIdx.x) * staged_warp_blocks, i = first + lane;
+    if (i < n_blocks) {
+        const std::int64_t j = i / nb, b = i % nb;
+        F::dequantize(*(reinterpret_cast<const typename F::block*>(w + static_cast<std::size_t>(j) * row_bytes) + b),
+                      v + lane * stride);
+    }
+    __syncwarp();
+    const std::int64_t left = n_blocks - first;
+    const int count = static_cast<int>(left < staged_warp_blocks ? left : staged_warp_blocks);
+    __half* out = dst + static_cast<std::size_t>(first) * be;
+    for (int e = 2 * lane; e < count * be; e += 2 * detail::warp_size) {  // be is even: pairs never straddle blocks
+        const float* p = v + (e / be) * stride + e % be;
+        *reinterpret_cast<__half2*>(out + e) = __floats2half2_rn(p[0], p[1]);
+    }
+}
+
+// rows x k of W (file format, rows row_bytes apart) to rows x k halves at dst, dense (leading
+// dimension k); dst 16-byte aligned. Asynchronous on `stream`; returns the launch error.
+template <quant_format F>
+cudaError_t dequantize_rows_f16(const void* w, std::size_t row_bytes, std::int64_t rows, std::int64_t k, void* dst,
+                                cudaStream_t stream) {
+    if (rows < 0 || k < 0 || k % F::block_elems != 0) return cudaErrorInvalidValue;
+    if (reinterpret_cast<std::uintptr_t>(dst) % 16 != 0 || row_bytes % alignof(typename F::block) != 0)
+        return cudaErrorInvalidValue;
+    const std::int64_t nb = k / F::block_elems;
+    const std::int64_t n_blocks = rows * nb;
+    if (n_blocks == 0) return cudaSuccess;
+    const auto* wb = static_cast<const std::byte*>(w);
+    auto* out = static_cast<__half*>(dst);
+    if constexpr (F::block_elems > 32) {
+        const auto grid = static_cast<unsigned>((n_blocks + staged_warp_blocks - 1) / staged_warp_blocks);
+        dequantize_rows_f16_staged_kernel<F><<<grid, staged_warp_blocks, 0, stream>>>(wb, row_bytes, nb, n_blocks, out);
+    } else {
+        const auto grid = static_cast<unsigned>((n_blocks + mul_mat_threads - 1) / mul_mat_threads);
+        dequantize_rows_f16_kernel<F><<<grid, mul_mat_threads, 0, stream>>>(wb, row_bytes, nb, n_blocks, out);
+    }
+    return cudaGetLastError();
+}
+
+// A template (of its block size) only so that, like every kernel of a header, it has one
+// definition however many translation units include it: a plain __global__ function here
+// would be defined again by each.
+template <int Threads>
+__global__ void __launch_bounds__(Threads) f32_to_f16_kernel(const float* __restrict__ x, __half* __restrict__ y, std::int64_t n) {
+    const std::int64_t stride = std::int64_t(gridDim.x) * Threads;
+    for (std::int64_t i = std::int64_t(blockIdx.x) * Threads + threadIdx.x; i < n; i += stride)
+        y[i] = __float2half_rn(x[i]);
+}
+
+// n floats to n halves (round to nearest even). Asynchronous on `stream`.
+inline cudaError_t f32_to_f16(const float* x, void* y, std::int64_t n, cudaStream_t stream) {
+    if (n < 0) return cudaErrorInvalidValue;
+    if (n == 0) return cudaSuccess;
+    constexpr std::int64_t max_grid = 65536;  // a grid-stride loop beyond this
+    std::int64_t grid = (n + mul_mat_threads - 1) / mul_mat_threads;
+    if (grid > max_grid) grid = max_grid;
+    f32_to_f16_kernel<mul_mat_threads><<<static_cast<unsigned>(grid), mul_mat_threads, 0, stream>>>(x, static_cast<__half*>(y), n);
+    return cudaGetLastError();
+}
+
+}  // namespace kernels
+STRATA_NAMESPACE_END
+// ---- end kernels/mul_mat.cuh ----
+// ---- begin kernels/quantize_act.cuh ----
+// kernels/quantize_act.cuh — f32 activations to Q8_0 / Q8_1 / Q8_K blocks on the device, with
+// the bytes the CPU backend produces (quant/act_quant.hpp holds the arithmetic, shared).
+//
+//   Q8_0, Q8_1: one warp per block of 32, lane i quantizes value i.
+//   Q8_K:       one warp per block of 256, lane l quantizes values l, l + 32, ..., l + 224
+//               (loads coalesced); the 16-value bsums are half-warp sums.
+// What crosses lanes is exact in any order (the maximum, integer sums), so the blocks equal
+// the CPU's byte for byte.
+//
+// Included only by nvcc translation units (under __CUDACC__).
+
+#include <cstddef>
+#include <cstdint>
+#include <cuda_runtime.h>
+
+
+STRATA_NAMESPACE_BEGIN
+namespace kernels {
+
+// Warps (quant blocks) per thread block: decode rows are 8-40 blocks of Q8_K or 64-300 of Q8_0.
+inline constexpr int quantize_act_warps = 4;
+
+namespace detail {
+
+// |x| as the CPU's amax loop sees it: a NaN never becomes the maximum.
+__device__ inline float abs_for_max(float x) {
+    const float a = ::strata::detail::fabs_hd(x);
+    return a > 0.0f ? a : 0.0f;
+}
+
+}  // namespace detail
+
+template <class A>
+__global__ void __launch_bounds__(quantize_act_warps * 32)
+    quantize_act_kernel(const float* __restrict__ x, typename A::block* __restrict__ dst, std::int64_t n_blocks) {
+    namespace aq = ::strata::act_quant;
+    const int lane = static_cast<int>(threadIdx.x) % detail::warp_size;
+    const std::int64_t b = std::int64_t(blockIdx.x) * quantize_act_warps + threadIdx.x / detail::warp_size;
+    if (b >= n_blocks) return;  // the whole warp leaves together
+    const float* xb = x + b * A::block_elems;
+    typename A::block& out = dst[b];
+
+    if constexpr (A::type == ggml_type::q8_0 || A::type == ggml_type::q8_1) {
+        const float v = xb[lane];
+        const float amax = detail::warp_max(detail::abs_for_max(v));
+        const std::int8_t q = aq::q8_quant(v, aq::q8_inverse_scale(amax));
+        out.qs[lane] = q;
+        if constexpr (A::type == ggml_type::q8_1) {
+            const int sum = detail::warp_sum(static_cast<int>(q));
+            if (lane == 0) out.s = aq::q8_1_sum(amax, sum);
+        }
+        if (lane == 0) out.d = aq::q8_scale(amax);
+    } else {
+        static_assert(A::type == ggml_type::q8_k, "activations are quantized to Q8_0, Q8_1 or Q8_K");
+        // The first value of largest magnitude: each lane scans its values in index order,
+        // then lanes combine by (larger magnitude, else lower index).
+        float v[8];
+        float amax = 0.0f, max = 0.0f;
+        int idx = 256;
+        for (int j = 0; j < 8; ++j) {
+            v[j] = xb[lane + 32 * j];
+            const float ax = ::strata::detail::fabs_hd(v[j]);
+            if (ax > amax) amax = ax, max = v[j], idx = lane + 32 * j;
+        }
+        for (int o = 16; o > 0; o >>= 1) {
+            const float o_amax = __shfl_xor_sync(detail::full_mask, amax, o);
+            const float o_max = __shfl_xor_sync(detail::full_mask, max, o);
+            const int o_idx = __shfl_xor_sync(detail::full_mask, idx, o);
+            if (o_amax > amax || (o_amax == amax && o_idx < idx)) amax = o_amax, max = o_max, idx = o_idx;
+        }
+        if (amax == 0.0f) {
+            for (int j = 0; j < 8; ++j) out.qs[lane + 32 * j] = 0;
+            if (lane < 16) out.bsums[lane] = 0;
+            if (lane == 0) out.d = 0.0f;
+            return;
+        }
+        const float iscale = aq::q8_k_inverse_scale(max);
+        for (int j = 0; j < 8; ++j) {
+            const std::int8_t q = aq::q8_k_quant(v[j], iscale);
+            out.qs[lane + 32 * j] = q;
+            // values 32j .. 32j+15 (lanes 0-15) and 32j+16 .. 32j+31 (lanes 16-31)
+            const int s = detail::group_sum<16>(static_cast<int>(q));
+            if (lane % 16 == 0) out.bsums[2 * j + lane / 16] = static_cast<std::int16_t>(s);
+        }
+        if (lane == 0) out.d = 1.0f / iscale;
+    }
+}
+
+// Quantizes k floats (any number of contiguous rows: k a multiple of A::block_elems) at x to
+// k / A::block_elems blocks of A at dst. Asynchronous on `stream`; returns the launch error.
+template <class A>
+cudaError_t quantize_act(const float* x, void* dst, std::int64_t k, cudaStream_t stream) {
+    if (k < 0 || k % A::block_elems != 0) return cudaErrorInvalidValue;
+    const std::int64_t n_blocks = k / A::block_elems;
+    if (n_blocks == 0) return cudaSuccess;
+    const auto grid = static_cast<unsigned>((n_blocks + quantize_act_warps - 1) / quantize_act_warps);
+    quantize_act_kernel<A><<<grid, quantize_act_warps * 32, 0, stream>>>(x, static_cast<typename A::block*>(dst), n_blocks);
+    return cudaGetLastError();
+}
+
+}  // namespace kernels
+STRATA_NAMESPACE_END
+// ---- end kernels/quantize_act.cuh ----
+
+STRATA_NAMESPACE_BEGIN
+namespace cuda {
+
+// Everything a matmul runs with: its stream, a cuBLAS handle (bound to that stream, or rebound
+// here), and device scratch of at least matmul_scratch_bytes, 256-byte aligned.
+struct matmul_context {
+    cudaStream_t stream = nullptr;
+    cublasHandle_t blas = nullptr;
+    std::byte* scratch = nullptr;
+    std::size_t scratch_bytes = 0;
+};
+
+namespace detail {
+
+// cuBLAS is column-major. Row-major y (n x rows) is, read column-major, the rows x n matrix
+// Y' with leading dimension ldc = rows (Y'(r, t) = y[r + t * rows]); row-major W (rows x k, lda
+// elements apart) is the column-major k x rows matrix W', W = W'^T; row-major x (n x k) is the
+// column-major k x n matrix X'. Y'(r, t) = sum_i W(r, i) x(t, i) = (W'^T X')(r, t): so
+// transa = T on A = W' (lda), transb = N on B = X' (ldb = k), m = rows, n = tokens, k = k.
+// A chunk of rows r0.. is A at its first row and C at y + r0 with the same ldc = rows.
+//
+// FP32 accumulation (CUBLAS_COMPUTE_32F) for both input types: tensor cores for halves, plain
+// FP32 (no TF32) for floats; C is F32.
+inline void gemm_wt_x(cublasHandle_t h, const gemm_call& g, const void* a, cudaDataType at, const void* b, cudaDataType bt,
+                      float* c) {
+    const float alpha = 1.0f, beta = 0.0f;
+    STRATA_CUDA_CHECK(cublasGemmEx(h, CUBLAS_OP_T, CUBLAS_OP_N, g.m, g.n, g.k, &alpha, a, at, g.lda, b, bt, g.ldb, &beta,
+                                   c, CUDA_R_32F, g.ldc, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+}
+
+inline void bind_stream(const matmul_context& ctx) {
+    if (ctx.blas == nullptr) STRATA_THROW(errc::argument, "cuda matmul: the GEMM path needs a cuBLAS handle");
+    cudaStream_t s = nullptr;
+    STRATA_CUDA_CHECK(cublasGetStream(ctx.blas, &s));
+    if (s != ctx.stream) STRATA_CUDA_CHECK(cublasSetStream(ctx.blas, ctx.stream));
+}
+
+template <class F>
+void run_matvec(const matmul_context& ctx, const void* w, std::int64_t rows, std::int64_t k, std::size_t row_bytes_,
+                const float* x, std::int64_t n, float* y) {
+    const void* act = x;
+    std::size_t act_stride = static_cast<std::size_t>(k) * sizeof(float);
+    if constexpr (!kernels::detail::reads_f32_act<F>) {
+        using A = typename F::dot_format;
+        STRATA_CUDA_CHECK_LAUNCH(kernels::quantize_act<A>(x, ctx.scratch, k * n, ctx.stream), ctx.stream);
+        act = ctx.scratch;
+        act_stride = static_cast<std::size_t>(row_bytes(A::type, static_cast<std::uint64_t>(k)));
+    }
+    if (n == 1) {
+        STRATA_CUDA_CHECK_LAUNCH(kernels::matvec<F>(w, rows, k, row_bytes_, act, y, ctx.stream), ctx.stream);
+    } else {
+        constexpr int max_n = static_cast<int>(matvec_batch_max);
+        STRATA_CUDA_CHECK_LAUNCH((kernels::matvec_batched<F, max_n>(w, rows, k, row_bytes_, act, act_stride,
+                                                                    static_cast<int>(n), y, ctx.stream)),
+                                 ctx.stream);
+    }
+}
+
+// F16 GEMM: x to half at scratch + 0; W as it is (F16) or dequantized a chunk at a time to
+// scratch + x_bytes, each chunk's GEMM queued before the next chunk overwrites it (one stream).
+template <class F>
+void run_gemm_f16(const matmul_context& ctx, const matmul_plan& p, const void* w, std::int64_t rows, std::int64_t k,
+                  std::size_t row_bytes_, const float* x, std::int64_t n, float* y) {
+    bind_stream(ctx);
+    void* xh = ctx.scratch;
+    STRATA_CUDA_CHECK_LAUNCH(kernels::f32_to_f16(x, xh, n * k, ctx.stream), ctx.stream);
+    const auto* wb = static_cast<const std::byte*>(w);
+    for (std::int64_t i = 0, nc = gemm_call_count(p, rows); i < nc; ++i) {
+        const gemm_call c = gemm_call_at(p, rows, k, row_bytes_, n, i);
+        const void* a = wb + static_cast<std::size_t>(c.row0) * row_bytes_;  // F16: W as it is
+        if constexpr (F::type != ggml_type::f16) {
+            a = ctx.scratch + p.x_bytes;
+            STRATA_CUDA_CHECK_LAUNCH(kernels::dequantize_rows_f16<F>(wb + static_cast<std::size_t>(c.row0) * row_bytes_,
+                                                                     row_bytes_, c.m, k, ctx.scratch + p.x_bytes,
+                                                                     ctx.stream),
+                                     ctx.stream);
+        }
+        gemm_wt_x(ctx.blas, c, a, CUDA_R_16F, xh, CUDA_R_16F, y + c.row0);
+    }
+}
+
+// FP32 GEMM on W and x as they are (no scratch): one call.
+inline void run_gemm_f32(const matmul_context& ctx, const matmul_plan& p, const void* w, std::int64_t rows,
+                         std::int64_t k, std::size_t row_bytes_, const float* x, std::int64_t n, float* y) {
+    bind_stream(ctx);
+    gemm_wt_x(ctx.blas, gemm_call_at(p, rows, k, row_bytes_, n, 0), w, CUDA_R_32F, x, CUDA_R_32F, y);
+}
+
+}  // namespace detail
+
+// y = W x for n tokens (shapes at the top of this file), asynchronous on ctx.stream. Throws
+// strata::error: errc::unsupported for a type not in Formats (naming it), errc::argument for bad
+// shapes or too little scratch (check_matmul), and a failed launch or cuBLAS call as check.hpp
+// categorises it.
+template <class Formats>
+void matmul(const matmul_context& ctx, ggml_type type, const void* w, std::int64_t rows, std::int64_t k,
+            std::size_t row_bytes_, const float* x, std::int64_t n, float* y) {
+    Formats::dispatch(type, "cuda matmul weight", [&](auto f) {
+        using F = decltype(f);
+        const matmul_plan p = check_matmul(type, w, rows, k, row_bytes_, x, n, y, ctx.scratch, ctx.scratch_bytes);
+        switch (p.path) {
+            case matmul_path::matvec:
+            case matmul_path::matvec_batched: detail::run_matvec<F>(ctx, w, rows, k, row_bytes_, x, n, y); return;
+            case matmul_path::gemm_f16:
+                if constexpr (F::type != ggml_type::f32) {
+                    detail::run_gemm_f16<F>(ctx, p, w, rows, k, row_bytes_, x, n, y);
+                    return;
+                }
+                break;
+            case matmul_path::gemm_f32:
+                if constexpr (F::type == ggml_type::f32) {
+                    detail::run_gemm_f32(ctx, p, w, rows, k, row_bytes_, x, n, y);
+                    return;
+                }
+                break;
+        }
+        STRATA_THROW(errc::internal, "cuda matmul: no " + std::string(path_name(p.path)) + " for " + std::string(F::name));
+    });
+}
+
+}  // namespace cuda
+STRATA_NAMESPACE_END
+#endif  // __CUDACC__
+// ---- end include/strata/backend/cuda/matmul.hpp ----
 // ---- begin include/strata/model/hparams.hpp ----
 // strata/model/hparams.hpp — a model's hyperparameters, read from GGUF metadata.
 //
@@ -11079,6 +12356,243 @@ inline hparams load_hparams(const gguf::file& f) {
 }  // namespace model
 STRATA_NAMESPACE_END
 // ---- end include/strata/model/hparams.hpp ----
+// ---- begin include/strata/model/weights.hpp ----
+// strata/model/weights.hpp — the model's tensors, found by GGUF name and checked against the
+// hyperparameters: every tensor the architecture needs is present with exactly the shape it
+// must have, before anything runs. Weights stay in the memory map (views, no copies).
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+
+STRATA_NAMESPACE_BEGIN
+namespace model {
+
+// A 1-D or 2-D tensor in place: ne[0] is the row length (the reduced dimension of a matmul),
+// ne[1] the number of rows.
+struct tensor {
+    const gguf::tensor_info* info = nullptr;  // null: absent (optional tensors)
+    ggml_type type = ggml_type::f32;
+    std::int64_t ne[2] = {0, 0};
+    const void* data = nullptr;
+    std::size_t row_bytes = 0;
+
+    explicit operator bool() const noexcept { return info != nullptr; }
+    std::int64_t rows() const noexcept { return ne[1]; }
+    std::int64_t cols() const noexcept { return ne[0]; }
+};
+
+struct layer_weights {
+    tensor attn_norm, wq, wk, wv, wo;
+    tensor q_norm, k_norm;                    // gemma3: RMSNorm over each head of q and k
+    tensor post_attn_norm;                    // gemma2/3: norm of the attention output
+    tensor ffn_norm, ffn_gate, ffn_up, ffn_down;
+    tensor post_ffn_norm;                     // gemma2/3
+};
+
+// Every tensor of a layer, present or not (a placement copies the present ones together).
+inline std::array<tensor*, 13> tensors_of(layer_weights& L) noexcept {
+    return {&L.attn_norm, &L.wq,       &L.wk,     &L.wv,       &L.wo,           &L.q_norm,       &L.k_norm,
+            &L.post_attn_norm, &L.ffn_norm, &L.ffn_gate, &L.ffn_up, &L.ffn_down, &L.post_ffn_norm};
+}
+
+inline std::array<const tensor*, 13> tensors_of(const layer_weights& L) noexcept {
+    return {&L.attn_norm, &L.wq,       &L.wk,     &L.wv,       &L.wo,           &L.q_norm,       &L.k_norm,
+            &L.post_attn_norm, &L.ffn_norm, &L.ffn_gate, &L.ffn_up, &L.ffn_down, &L.post_ffn_norm};
+}
+
+// Bytes of a tensor's data.
+inline std::size_t tensor_bytes(const tensor& t) noexcept { return static_cast<std::size_t>(t.rows()) * t.row_bytes; }
+
+struct weights {
+    tensor token_embd;   // (n_vocab rows of n_embd)
+    tensor output_norm;
+    tensor output;       // the output head; token_embd when tied
+    tensor rope_freqs;   // llama 3: per-frequency divisors of the rotation angle (optional)
+    std::vector<layer_weights> layers;
+};
+
+namespace detail {
+
+inline std::string shape_string(std::int64_t a, std::int64_t b) {
+    return b > 0 ? "[" + std::to_string(a) + ", " + std::to_string(b) + "]" : "[" + std::to_string(a) + "]";
+}
+
+class binder {
+public:
+    binder(const gguf::file& f) : f_(f) {}
+
+    // ne1 == 0 means a 1-D tensor of ne0 elements.
+    tensor need(const std::string& name, std::int64_t ne0, std::int64_t ne1 = 0) const {
+        tensor t = maybe(name, ne0, ne1);
+        if (!t)
+            STRATA_THROW(errc::missing, "tensor '" + name + "' " + shape_string(ne0, ne1) + " is missing", f_.path());
+        return t;
+    }
+
+    tensor maybe(const std::string& name, std::int64_t ne0, std::int64_t ne1 = 0) const {
+        const gguf::tensor_info* ti = f_.find_tensor(name);
+        if (!ti) return {};
+        const bool matrix = ne1 > 0;
+        const bool ok = ti->ne[0] == std::uint64_t(ne0) && ti->ne[1] == std::uint64_t(matrix ? ne1 : 1) &&
+                        ti->ne[2] == 1 && ti->ne[3] == 1;
+        if (!ok) {
+            std::string got = "[" + std::to_string(ti->ne[0]);
+            for (std::uint32_t d = 1; d < ti->n_dims; ++d) got += ", " + std::to_string(ti->ne[d]);
+            got += "]";
+            STRATA_THROW(errc::format, "tensor '" + name + "' has shape " + got + ", expected " + shape_string(ne0, ne1),
+                         f_.path(), ti->info_offset);
+        }
+        tensor t;
+        t.info = ti;
+        t.type = ti->type;
+        t.ne[0] = ne0;
+        t.ne[1] = matrix ? ne1 : 1;
+        t.data = f_.tensor_data(*ti).data();
+        t.row_bytes = static_cast<std::size_t>(row_bytes(ti->type, std::uint64_t(ne0)));
+        return t;
+    }
+
+private:
+    const gguf::file& f_;
+};
+
+inline std::string blk(std::uint32_t il, const char* what) { return "blk." + std::to_string(il) + "." + what + ".weight"; }
+
+}  // namespace detail
+
+// Finds and checks every tensor of the architecture.
+inline weights bind_weights(const gguf::file& f, const hparams& h) {
+    const detail::binder b(f);
+    const std::int64_t n_embd = h.n_embd, n_ff = h.n_ff;
+    const std::int64_t n_q = std::int64_t(h.n_head) * h.head_dim_k, n_k = h.n_embd_k_gqa(), n_v = h.n_embd_v_gqa();
+    const std::int64_t n_attn_out = std::int64_t(h.n_head) * h.head_dim_v;
+    const bool gemma = h.arch == arch::gemma2 || h.arch == arch::gemma3;
+
+    weights w;
+    w.token_embd = b.need("token_embd.weight", n_embd, h.n_vocab);
+    w.output_norm = b.need("output_norm.weight", n_embd);
+    w.output = b.maybe("output.weight", n_embd, h.n_vocab);
+    if (!w.output) w.output = w.token_embd;  // tied embeddings
+    w.rope_freqs = b.maybe("rope_freqs.weight", h.n_rot / 2);
+    w.layers.resize(h.n_layer);
+    for (std::uint32_t il = 0; il < h.n_layer; ++il) {
+        auto& L = w.layers[il];
+        using detail::blk;
+        L.attn_norm = b.need(blk(il, "attn_norm"), n_embd);
+        L.wq = b.need(blk(il, "attn_q"), n_embd, n_q);
+        L.wk = b.need(blk(il, "attn_k"), n_embd, n_k);
+        L.wv = b.need(blk(il, "attn_v"), n_embd, n_v);
+        L.wo = b.need(blk(il, "attn_output"), n_attn_out, n_embd);
+        L.ffn_norm = b.need(blk(il, "ffn_norm"), n_embd);
+        L.ffn_gate = b.need(blk(il, "ffn_gate"), n_embd, n_ff);
+        L.ffn_up = b.need(blk(il, "ffn_up"), n_embd, n_ff);
+        L.ffn_down = b.need(blk(il, "ffn_down"), n_ff, n_embd);
+        if (gemma) {
+            L.post_attn_norm = b.need(blk(il, "post_attention_norm"), n_embd);
+            L.post_ffn_norm = b.need(blk(il, "post_ffw_norm"), n_embd);
+        }
+        if (h.arch == arch::gemma3) {
+            L.q_norm = b.need(blk(il, "attn_q_norm"), h.head_dim_k);
+            L.k_norm = b.need(blk(il, "attn_k_norm"), h.head_dim_k);
+        }
+    }
+    return w;
+}
+
+}  // namespace model
+STRATA_NAMESPACE_END
+
+STRATA_NAMESPACE_BEGIN
+namespace model {
+
+// The load-time check on its own, for tools that do not load (strata-inspect): empty when the
+// file's architecture is supported and every tensor it needs is there with its shape, else why.
+inline std::string check(const gguf::file& f) {
+    try {
+        const hparams h = load_hparams(f);
+        (void)bind_weights(f, h);
+        return {};
+    } catch (const error& e) {
+        return e.message();
+    }
+}
+
+}  // namespace model
+STRATA_NAMESPACE_END
+// ---- end include/strata/model/weights.hpp ----
+
+STRATA_NAMESPACE_BEGIN
+namespace model {
+
+struct cuda_workspace_shape {
+    // floats: x, h, q, k, v, att, o, gate, up (n_batch rows each), logits (n_vocab)
+    std::array<std::size_t, 10> floats{};
+    std::size_t positions = 0;         // int32 per token of a batch
+    std::size_t rope_freqs = 0;        // floats: the device copy of rope_freqs (llama 3), or 0
+    std::size_t matmul_scratch = 0;    // bytes: quantized activations, F16 tiles for the GEMM path
+    std::size_t attention_scratch = 0; // bytes: flash attention's split-KV partials
+    std::size_t blas_workspace = 0;    // bytes: cuBLAS's workspace, given to it (prefill batches only)
+
+    // Every piece is taken apart from the arena, so each is rounded to its alignment.
+    std::size_t bytes() const noexcept {
+        std::size_t b = 0;
+        for (std::size_t f : floats) b += arena::padded(f * sizeof(float));
+        return b + arena::padded(positions * sizeof(std::int32_t)) + arena::padded(rope_freqs * sizeof(float)) +
+               arena::padded(matmul_scratch) + arena::padded(attention_scratch) + arena::padded(blas_workspace);
+    }
+};
+
+// The attention of layer il as the flash-attention kernel sees it.
+inline cuda::fa_params fa_params_for(const hparams& hp, std::uint32_t il) {
+    const bool gemma = hp.arch != arch::llama;  // gemma scales q beforehand (see transformer.hpp)
+    cuda::fa_params p{};
+    p.n_head = hp.n_head;
+    p.n_head_kv = hp.n_head_kv;
+    p.head_dim_k = hp.head_dim_k;
+    p.head_dim_v = hp.head_dim_v;
+    p.kq_scale = gemma ? 1.0f : hp.attn_scale;
+    p.softcap = hp.attn_softcap;
+    p.n_swa = hp.is_swa(il) ? std::int64_t(hp.n_swa) : 0;
+    p.causal = true;
+    return p;
+}
+
+// cuBLAS's workspace: what NVIDIA documents as enough for every GEMM on Hopper (32 MiB; 4 MiB on
+// earlier parts). Given from the arena, cuBLAS allocates none of its own, so the plan counts it.
+inline constexpr std::size_t cublas_workspace_bytes = std::size_t{32} << 20;
+
+inline cuda_workspace_shape cuda_workspace_for(const hparams& hp, const weights& w, std::int64_t n_batch,
+                                               std::int64_t n_ctx) {
+    const auto n = static_cast<std::size_t>(n_batch);
+    cuda_workspace_shape s;
+    s.floats = {n * hp.n_embd, n * hp.n_embd, n * hp.n_head * hp.head_dim_k, n * hp.n_embd_k_gqa(),
+                n * hp.n_embd_v_gqa(), n * hp.n_head * hp.head_dim_v, n * hp.n_embd, n * hp.n_ff, n * hp.n_ff,
+                std::size_t(hp.n_vocab)};
+    s.positions = n;
+    s.rope_freqs = w.rope_freqs ? std::size_t(w.rope_freqs.rows() * w.rope_freqs.cols()) : 0;
+    std::vector<cuda::matmul_shape> shapes;
+    for (const auto& L : w.layers)
+        for (const tensor* t : {&L.wq, &L.wk, &L.wv, &L.wo, &L.ffn_gate, &L.ffn_up, &L.ffn_down})
+            shapes.push_back({t->type, t->rows(), t->cols()});
+    // the head multiplies the last token only
+    const cuda::matmul_shape head[1] = {{w.output.type, w.output.rows(), w.output.cols()}};
+    s.matmul_scratch = std::max(cuda::matmul_scratch_bytes(shapes, n_batch), cuda::matmul_scratch_bytes(head, 1));
+    if (n_batch > cuda::matvec_batch_max) s.blas_workspace = cublas_workspace_bytes;
+    for (std::uint32_t il = 0; il < hp.n_layer; ++il)
+        s.attention_scratch = std::max(s.attention_scratch, cuda::flash_attention_scratch_bytes(fa_params_for(hp, il), n_batch, n_ctx));
+    return s;
+}
+
+inline std::size_t cuda_workspace_bytes(const hparams& hp, const weights& w, std::int64_t n_batch, std::int64_t n_ctx) {
+    return cuda_workspace_for(hp, w, n_batch, n_ctx).bytes();
+}
+
+}  // namespace model
+STRATA_NAMESPACE_END
+// ---- end include/strata/model/cuda_workspace.hpp ----
 // ---- begin include/strata/model/kv_cache.hpp ----
 // strata/model/kv_cache.hpp — the keys and values of every layer, for one sequence.
 //
@@ -11966,6 +13480,27 @@ inline void gelu_erf_row(float* x, std::int64_t n) {
     }
 }
 
+// layer_norm over n_tokens contiguous rows of n (the device's kernels::layer_norm runs the same
+// rows; y == x runs in place).
+inline void layer_norm_rows(const float* x, const float* w, const float* b, float* y, std::int64_t n_tokens, std::int64_t n,
+                            float eps) {
+    for (std::int64_t t = 0; t < n_tokens; ++t) layer_norm(x + t * n, w, b, y + t * n, n, eps);
+}
+
+// gpt-oss's gated activation (the gpt-oss reference implementation; llama.cpp calls the op
+// swiglu_oai): the gate is clamped from above only, the linear input from both sides, and the
+// linear input is offset by one:
+//   g' = min(g, limit), u' = clamp(u, -limit, limit), y = g' * sigmoid(alpha * g') * (u' + 1),
+// with alpha = 1.702 and limit = 7 in gpt-oss. The clamps are written as comparisons that keep
+// a NaN input (as std::min and std::clamp do), and the device's op compares the same way.
+inline void swiglu_oai(const float* g, const float* u, float* y, std::int64_t n, float alpha, float limit) {
+    for (std::int64_t i = 0; i < n; ++i) {
+        const float x = g[i] > limit ? limit : g[i];
+        const float l = u[i] > limit ? limit : u[i] < -limit ? -limit : u[i];
+        y[i] = (x / (1.0f + std::exp(-alpha * x))) * (l + 1.0f);
+    }
+}
+
 }  // namespace cpu
 STRATA_NAMESPACE_END
 // ---- end include/strata/backend/cpu/ops.hpp ----
@@ -12002,6 +13537,12 @@ STRATA_NAMESPACE_END
 // unrolled for their accumulators to live in registers; GCC at -O2 does not unroll them by
 // itself and keeps the accumulators in memory (measured: 4x slower gemm).
 #define STRATA_UNROLL _Pragma("GCC unroll 16")
+// nvcc's front end does not know GCC's pragmas and says so (diagnostic 1675), yet passes them to
+// the host compiler, which unrolls as asked: the CPU kernels of an nvcc translation unit (the
+// host layers of a hybrid run) are the g++ build's.
+#if defined(__CUDACC__)
+#pragma nv_diag_suppress 1675
+#endif
 
 STRATA_NAMESPACE_BEGIN
 namespace cpu::detail {
@@ -13977,173 +15518,6 @@ void gemv(const backend& be, const weight_view& w, const float* x, float* y, std
 }  // namespace cpu
 STRATA_NAMESPACE_END
 // ---- end include/strata/backend/cpu/matmul.hpp ----
-// ---- begin include/strata/model/weights.hpp ----
-// strata/model/weights.hpp — the model's tensors, found by GGUF name and checked against the
-// hyperparameters: every tensor the architecture needs is present with exactly the shape it
-// must have, before anything runs. Weights stay in the memory map (views, no copies).
-
-#include <array>
-#include <cstdint>
-#include <string>
-#include <vector>
-
-
-STRATA_NAMESPACE_BEGIN
-namespace model {
-
-// A 1-D or 2-D tensor in place: ne[0] is the row length (the reduced dimension of a matmul),
-// ne[1] the number of rows.
-struct tensor {
-    const gguf::tensor_info* info = nullptr;  // null: absent (optional tensors)
-    ggml_type type = ggml_type::f32;
-    std::int64_t ne[2] = {0, 0};
-    const void* data = nullptr;
-    std::size_t row_bytes = 0;
-
-    explicit operator bool() const noexcept { return info != nullptr; }
-    std::int64_t rows() const noexcept { return ne[1]; }
-    std::int64_t cols() const noexcept { return ne[0]; }
-};
-
-struct layer_weights {
-    tensor attn_norm, wq, wk, wv, wo;
-    tensor q_norm, k_norm;                    // gemma3: RMSNorm over each head of q and k
-    tensor post_attn_norm;                    // gemma2/3: norm of the attention output
-    tensor ffn_norm, ffn_gate, ffn_up, ffn_down;
-    tensor post_ffn_norm;                     // gemma2/3
-};
-
-// Every tensor of a layer, present or not (a placement copies the present ones together).
-inline std::array<tensor*, 13> tensors_of(layer_weights& L) noexcept {
-    return {&L.attn_norm, &L.wq,       &L.wk,     &L.wv,       &L.wo,           &L.q_norm,       &L.k_norm,
-            &L.post_attn_norm, &L.ffn_norm, &L.ffn_gate, &L.ffn_up, &L.ffn_down, &L.post_ffn_norm};
-}
-
-inline std::array<const tensor*, 13> tensors_of(const layer_weights& L) noexcept {
-    return {&L.attn_norm, &L.wq,       &L.wk,     &L.wv,       &L.wo,           &L.q_norm,       &L.k_norm,
-            &L.post_attn_norm, &L.ffn_norm, &L.ffn_gate, &L.ffn_up, &L.ffn_down, &L.post_ffn_norm};
-}
-
-// Bytes of a tensor's data.
-inline std::size_t tensor_bytes(const tensor& t) noexcept { return static_cast<std::size_t>(t.rows()) * t.row_bytes; }
-
-struct weights {
-    tensor token_embd;   // (n_vocab rows of n_embd)
-    tensor output_norm;
-    tensor output;       // the output head; token_embd when tied
-    tensor rope_freqs;   // llama 3: per-frequency divisors of the rotation angle (optional)
-    std::vector<layer_weights> layers;
-};
-
-namespace detail {
-
-inline std::string shape_string(std::int64_t a, std::int64_t b) {
-    return b > 0 ? "[" + std::to_string(a) + ", " + std::to_string(b) + "]" : "[" + std::to_string(a) + "]";
-}
-
-class binder {
-public:
-    binder(const gguf::file& f) : f_(f) {}
-
-    // ne1 == 0 means a 1-D tensor of ne0 elements.
-    tensor need(const std::string& name, std::int64_t ne0, std::int64_t ne1 = 0) const {
-        tensor t = maybe(name, ne0, ne1);
-        if (!t)
-            STRATA_THROW(errc::missing, "tensor '" + name + "' " + shape_string(ne0, ne1) + " is missing", f_.path());
-        return t;
-    }
-
-    tensor maybe(const std::string& name, std::int64_t ne0, std::int64_t ne1 = 0) const {
-        const gguf::tensor_info* ti = f_.find_tensor(name);
-        if (!ti) return {};
-        const bool matrix = ne1 > 0;
-        const bool ok = ti->ne[0] == std::uint64_t(ne0) && ti->ne[1] == std::uint64_t(matrix ? ne1 : 1) &&
-                        ti->ne[2] == 1 && ti->ne[3] == 1;
-        if (!ok) {
-            std::string got = "[" + std::to_string(ti->ne[0]);
-            for (std::uint32_t d = 1; d < ti->n_dims; ++d) got += ", " + std::to_string(ti->ne[d]);
-            got += "]";
-            STRATA_THROW(errc::format, "tensor '" + name + "' has shape " + got + ", expected " + shape_string(ne0, ne1),
-                         f_.path(), ti->info_offset);
-        }
-        tensor t;
-        t.info = ti;
-        t.type = ti->type;
-        t.ne[0] = ne0;
-        t.ne[1] = matrix ? ne1 : 1;
-        t.data = f_.tensor_data(*ti).data();
-        t.row_bytes = static_cast<std::size_t>(row_bytes(ti->type, std::uint64_t(ne0)));
-        return t;
-    }
-
-private:
-    const gguf::file& f_;
-};
-
-inline std::string blk(std::uint32_t il, const char* what) { return "blk." + std::to_string(il) + "." + what + ".weight"; }
-
-}  // namespace detail
-
-// Finds and checks every tensor of the architecture.
-inline weights bind_weights(const gguf::file& f, const hparams& h) {
-    const detail::binder b(f);
-    const std::int64_t n_embd = h.n_embd, n_ff = h.n_ff;
-    const std::int64_t n_q = std::int64_t(h.n_head) * h.head_dim_k, n_k = h.n_embd_k_gqa(), n_v = h.n_embd_v_gqa();
-    const std::int64_t n_attn_out = std::int64_t(h.n_head) * h.head_dim_v;
-    const bool gemma = h.arch == arch::gemma2 || h.arch == arch::gemma3;
-
-    weights w;
-    w.token_embd = b.need("token_embd.weight", n_embd, h.n_vocab);
-    w.output_norm = b.need("output_norm.weight", n_embd);
-    w.output = b.maybe("output.weight", n_embd, h.n_vocab);
-    if (!w.output) w.output = w.token_embd;  // tied embeddings
-    w.rope_freqs = b.maybe("rope_freqs.weight", h.n_rot / 2);
-    w.layers.resize(h.n_layer);
-    for (std::uint32_t il = 0; il < h.n_layer; ++il) {
-        auto& L = w.layers[il];
-        using detail::blk;
-        L.attn_norm = b.need(blk(il, "attn_norm"), n_embd);
-        L.wq = b.need(blk(il, "attn_q"), n_embd, n_q);
-        L.wk = b.need(blk(il, "attn_k"), n_embd, n_k);
-        L.wv = b.need(blk(il, "attn_v"), n_embd, n_v);
-        L.wo = b.need(blk(il, "attn_output"), n_attn_out, n_embd);
-        L.ffn_norm = b.need(blk(il, "ffn_norm"), n_embd);
-        L.ffn_gate = b.need(blk(il, "ffn_gate"), n_embd, n_ff);
-        L.ffn_up = b.need(blk(il, "ffn_up"), n_embd, n_ff);
-        L.ffn_down = b.need(blk(il, "ffn_down"), n_ff, n_embd);
-        if (gemma) {
-            L.post_attn_norm = b.need(blk(il, "post_attention_norm"), n_embd);
-            L.post_ffn_norm = b.need(blk(il, "post_ffw_norm"), n_embd);
-        }
-        if (h.arch == arch::gemma3) {
-            L.q_norm = b.need(blk(il, "attn_q_norm"), h.head_dim_k);
-            L.k_norm = b.need(blk(il, "attn_k_norm"), h.head_dim_k);
-        }
-    }
-    return w;
-}
-
-}  // namespace model
-STRATA_NAMESPACE_END
-
-STRATA_NAMESPACE_BEGIN
-namespace model {
-
-// The load-time check on its own, for tools that do not load (strata-inspect): empty when the
-// file's architecture is supported and every tensor it needs is there with its shape, else why.
-inline std::string check(const gguf::file& f) {
-    try {
-        const hparams h = load_hparams(f);
-        (void)bind_weights(f, h);
-        return {};
-    } catch (const error& e) {
-        return e.message();
-    }
-}
-
-}  // namespace model
-STRATA_NAMESPACE_END
-// ---- end include/strata/model/weights.hpp ----
 // ---- begin include/strata/model/workspace.hpp ----
 // strata/model/workspace.hpp — the activations of one batch on the host (the CPU backend's
 // compute buffer), sized by one function the planner prices and the session allocates with.
@@ -14548,7 +15922,8 @@ struct model_info {
     int n_threads = 1;
     ggml_type kv_type = ggml_type::f16;
     std::uint64_t kv_per_layer = 0;  // kv_layer_bytes × num_parallel
-    std::uint64_t workspace = 0;     // workspace_bytes × num_parallel
+    std::uint64_t workspace = 0;     // workspace_bytes × num_parallel (a CPU or sim device)
+    std::uint64_t workspace_cuda = 0;  // cuda_workspace_bytes × num_parallel (a GPU)
     std::vector<std::uint64_t> kv_read;  // per block: cache bytes one decode step reads (cost model)
     std::vector<std::string> notes;
 
@@ -14700,6 +16075,7 @@ inline model_info read_model(const gguf::file& f, const config& c) {
         m.kv_read.push_back(model::kv_layer_bytes(m.hp, pos, m.kv_type));
     }
     m.workspace = model::workspace_bytes(m.hp, w, m.n_batch, m.n_ctx, m.n_threads) * static_cast<std::uint64_t>(m.num_parallel);
+    m.workspace_cuda = model::cuda_workspace_bytes(m.hp, w, m.n_batch, m.n_ctx) * static_cast<std::uint64_t>(m.num_parallel);
     return m;
 }
 
@@ -14759,7 +16135,7 @@ inline accounting account(const model_info& m, const std::vector<device_spec>& d
     for (std::size_t d = 0; d < nd; ++d) {
         device_usage& u = a.usage[d];
         if (used[d] || u.kv_bytes) {
-            u.compute_bytes = m.workspace;
+            u.compute_bytes = devs[d].kind == device_kind::cuda ? m.workspace_cuda : m.workspace;
             u.overhead_bytes = fixed_overhead(devs[d].kind) + devs[d].reserve_bytes;
         }
         u.total_bytes = u.weights_bytes + u.kv_bytes + u.compute_bytes + u.overhead_bytes;
@@ -15282,7 +16658,9 @@ inline void common_reasons(plan& p, const model_info& m, const config& c, bool n
         if (m.kv_type == ggml_type::q4_0) p.reasons.push_back("KV type q4_0 is priced (row_bytes) but the engine runs only f16 and q8_0");
         p.reasons.push_back("compute: model::workspace_bytes(hparams, weights, n_batch=" + std::to_string(m.n_batch) + ", num_ctx=" +
                             std::to_string(m.n_ctx) + ", n_threads=" + std::to_string(m.n_threads) + ") = " + mib_string(m.workspace) +
-                            " on every device that runs a part of the model (the CPU always)");
+                            " on every CPU or sim device that runs a part of the model (the CPU always); on a GPU "
+                            "model::cuda_workspace_bytes(hparams, weights, n_batch, num_ctx) = " + mib_string(m.workspace_cuda) +
+                            " (activations, matmul and attention scratch)");
         p.reasons.push_back("device arenas align every tensor to " + std::to_string(arena_alignment) +
                             " B; CPU tensors stay in the memory map (exact bytes, counted as mapped RAM); fixed overhead " +
                             mib_string(cuda_fixed_overhead) + " per CUDA device (context, kernel images, cuBLAS workspace), " +
@@ -16552,8 +17930,60 @@ STRATA_NAMESPACE_END
 #include <optional>
 #include <span>
 #include <string>
+#include <type_traits>
+#include <variant>
 #include <vector>
 
+// ---- begin include/strata/engine/device_memory.hpp ----
+// strata/engine/device_memory.hpp — the memory of one device of a placement, as the engine sees
+// it: pieces taken in order from one block of a fixed capacity, filled from the host, zeroed.
+//
+// A sim device's block is host memory (core/arena.hpp); a GPU's is one cudaMalloc
+// (backend/cuda/arena.hpp, wrapped in engine/cuda_device.hpp). The engine loads weights into it
+// and a session its KV cache and activations, the same way for both.
+
+#include <algorithm>
+#include <cstddef>
+#include <cstring>
+#include <span>
+#include <string>
+#include <string_view>
+
+
+STRATA_NAMESPACE_BEGIN
+
+class device_memory {
+public:
+    virtual ~device_memory() = default;
+    // A piece of BYTES (device addresses for a GPU: never dereferenced on the host).
+    virtual std::span<std::byte> take(std::size_t bytes, std::string_view what) = 0;
+    // Bytes counted against the capacity that the device's own containers hold.
+    virtual void charge(std::size_t bytes, std::string_view what) = 0;
+    virtual void copy_from_host(std::span<std::byte> dst, const void* src) = 0;
+    virtual void zero(std::span<std::byte> dst) = 0;
+    virtual const std::string& name() const noexcept = 0;
+    virtual std::size_t capacity() const noexcept = 0;
+    virtual std::size_t used() const noexcept = 0;
+};
+
+// A sim device: host memory with a cap of its own.
+class host_memory final : public device_memory {
+public:
+    host_memory(std::string name, std::size_t capacity) : a_(std::move(name), capacity) {}
+    std::span<std::byte> take(std::size_t bytes, std::string_view what) override { return a_.take(bytes, what); }
+    void charge(std::size_t bytes, std::string_view what) override { a_.charge(bytes, what); }
+    void copy_from_host(std::span<std::byte> dst, const void* src) override { std::memcpy(dst.data(), src, dst.size()); }
+    void zero(std::span<std::byte> dst) override { std::fill(dst.begin(), dst.end(), std::byte{0}); }
+    const std::string& name() const noexcept override { return a_.name(); }
+    std::size_t capacity() const noexcept override { return a_.capacity(); }
+    std::size_t used() const noexcept override { return a_.used(); }
+
+private:
+    arena a_;
+};
+
+STRATA_NAMESPACE_END
+// ---- end include/strata/engine/device_memory.hpp ----
 // ---- begin include/strata/engine/placement.hpp ----
 // strata/engine/placement.hpp — where each layer of a model runs: the devices of one engine
 // and, per layer and for the output head, the device that holds its weights and KV cache and
@@ -16577,8 +18007,9 @@ struct placement {
     struct device {
         std::string name;
         plan::device_kind kind = plan::device_kind::cpu;
-        std::size_t memory_bytes = 0;  // sim: its capacity
+        std::size_t memory_bytes = 0;  // sim: its capacity; cuda: what the plan lets it use (0: no cap)
         int n_threads = 0;             // sim: its own pool (0: as the host's)
+        int index = 0;                 // cuda: the device ordinal
     };
 
     std::vector<device> devices{{"cpu", plan::device_kind::cpu, 0, 0}};
@@ -16595,15 +18026,26 @@ struct placement {
         return p;
     }
 
+    // Layers [first, n_layer) and, if asked, the output head on CUDA device `index`; the rest
+    // on the host (an engine built with the CUDA backend runs it).
+    static placement offload(std::uint32_t n_layer, std::uint32_t first, bool output_on_gpu = true, int index = 0) {
+        placement p;
+        p.devices.push_back({"CUDA" + std::to_string(index), plan::device_kind::cuda, 0, 0, index});
+        p.layer_device.assign(n_layer, 0);
+        for (std::uint32_t il = first; il < n_layer; ++il) p.layer_device[il] = 1;
+        p.output_device = output_on_gpu ? 1 : 0;
+        return p;
+    }
+
     // What a plan (plan::make, or strata-plan --json read back) decided, for this engine to run:
     // each device with the memory the plan gives it, each block's device, the head's.
     static placement from_plan(const plan::plan& p) {
         placement x;
         x.devices.clear();
+        int n_cuda = 0;
         for (const auto& d : p.devices) {
-            if (d.kind == plan::device_kind::cuda)
-                STRATA_THROW(errc::unsupported, "the plan puts layers on " + d.name + ": this build has no CUDA backend");
-            x.devices.push_back({d.name, d.kind, std::size_t(d.free_bytes > d.reserve_bytes ? d.free_bytes - d.reserve_bytes : 0), 0});
+            const std::size_t usable = std::size_t(d.free_bytes > d.reserve_bytes ? d.free_bytes - d.reserve_bytes : 0);
+            x.devices.push_back({d.name, d.kind, usable, 0, d.kind == plan::device_kind::cuda ? n_cuda++ : 0});
         }
         if (p.layers_split > 0)
             STRATA_THROW(errc::unsupported, "the plan splits " + std::to_string(p.layers_split) +
@@ -16615,15 +18057,22 @@ struct placement {
 
     int device_of_layer(std::uint32_t il) const noexcept { return layer_device.empty() ? 0 : layer_device[il]; }
 
-    // A placement that does not fit the model is refused, naming what is wrong.
-    void check(std::uint32_t n_layer) const {
+    // A placement that does not fit the model, or names a GPU an engine without the CUDA
+    // backend cannot run, is refused, naming what is wrong.
+    void check(std::uint32_t n_layer, bool with_cuda = false) const {
         if (devices.empty() || devices[0].kind != plan::device_kind::cpu)
             STRATA_THROW(errc::argument, "placement: device 0 must be the host cpu");
-        for (std::size_t d = 1; d < devices.size(); ++d)
-            if (devices[d].kind != plan::device_kind::sim)
+        for (std::size_t d = 1; d < devices.size(); ++d) {
+            const auto k = devices[d].kind;
+            if (k == plan::device_kind::cuda && !with_cuda)
+                STRATA_THROW(errc::unsupported, "placement: layers on " + devices[d].name +
+                                                    ": this engine has no CUDA backend (build it with nvcc and "
+                                                    "backends<cpu_device, cuda_device>)");
+            if (k != plan::device_kind::sim && k != plan::device_kind::cuda)
                 STRATA_THROW(errc::unsupported, "placement: device " + devices[d].name + " is a " +
-                                                    std::string(plan::to_string(devices[d].kind)) +
-                                                    "; this engine runs the host cpu and sim devices");
+                                                    std::string(plan::to_string(k)) +
+                                                    "; the engine runs the host cpu, sim and cuda devices");
+        }
         if (!layer_device.empty() && layer_device.size() != n_layer)
             STRATA_THROW(errc::argument, "placement names " + std::to_string(layer_device.size()) + " layers, the model has " +
                                              std::to_string(n_layer));
@@ -16643,12 +18092,33 @@ STRATA_NAMESPACE_END
 
 STRATA_NAMESPACE_BEGIN
 
-// The devices layers may be placed on, as compile-time tags. The CPU (and the simulated device
-// of split execution, a second CPU backend) exists yet; every layer's placement is recorded
-// (placement.hpp), so later backends slot in per layer.
+// The devices layers may be placed on, as compile-time tags: the CPU (the host, and the
+// simulated device of split execution, a second CPU backend) and, in translation units nvcc
+// compiles, the GPU (cuda_device, engine/cuda_device.hpp).
 struct cpu_device {};
+struct cuda_device;
 template <class... Devices>
-struct backends {};
+struct backends {
+    template <class D>
+    static constexpr bool has = (std::is_same_v<D, Devices> || ...);
+};
+
+// The CUDA backend's side of the engine: defined in engine/cuda_device.hpp, which only nvcc
+// translation units include.
+template <class Formats>
+struct cuda_runtime;
+
+namespace detail {
+// A session's stage per device: the CPU's, or a variant over the CPU's and the GPU's.
+template <class Formats, bool WithCuda>
+struct stage_type {
+    using type = model::cpu_stage<Formats>;
+};
+template <class Formats>
+struct stage_type<Formats, true> {
+    using type = std::variant<model::cpu_stage<Formats>, typename cuda_runtime<Formats>::stage>;
+};
+}  // namespace detail
 
 struct load_options {
     int n_threads = 0;  // 0: one per hardware thread
@@ -16678,6 +18148,10 @@ struct session_options {
     bool context_shift = false;
     std::int64_t num_keep = 0;  // Ollama's num_keep
     sample::params sampling = sample::ollama_defaults();
+    bool cuda_graphs = true;  // GPU layers: replay each decode step's launches from a CUDA graph
+    // The head on a GPU: sample there (the CPU chain's token, only it comes back) whenever the
+    // parameters allow (cuda::device_supports); else the logits come back to the CPU chain.
+    bool device_sampling = true;
 };
 
 template <class Formats, class Backends, class Sampler>
@@ -16687,6 +18161,7 @@ template <class Formats = all_formats, class Backends = backends<cpu_device>, cl
 class basic_engine {
 public:
     using session = basic_session<Formats, Backends, Sampler>;
+    static constexpr bool with_cuda = Backends::template has<cuda_device>;
 
     static basic_engine load(const std::string& path, load_options opt = {}) {
         return basic_engine(std::make_unique<state>(path, std::move(opt)));
@@ -16722,8 +18197,8 @@ private:
         strata::placement place;
         struct device {
             placement::device spec;
-            std::unique_ptr<cpu::backend> own;  // sim: its own pool; host: null (the engine's cpu)
-            std::unique_ptr<arena> mem;         // sim: its memory
+            std::unique_ptr<cpu::backend> own;   // sim: its own pool; host: null (the engine's cpu)
+            std::unique_ptr<device_memory> mem;  // sim: its memory; cuda: its weights' arena
             std::size_t weights_bytes = 0;
         };
         std::vector<device> devices;
@@ -16739,7 +18214,7 @@ private:
               place(std::move(opt.placement)),
               tf(hp, w) {
             check_formats();
-            place.check(hp.n_layer);
+            place.check(hp.n_layer, with_cuda);
             if (opt.prefault) prefault(opt.progress);
             place_weights();
         }
@@ -16747,34 +18222,48 @@ private:
         const cpu::backend& backend_of(int d) const noexcept { return devices[std::size_t(d)].own ? *devices[std::size_t(d)].own : cpu; }
 
         // Each sim device gets its arena and a copy of its layers' weights (what an upload to a
-        // GPU does); host tensors stay in the memory map.
+        // GPU does); each CUDA device an arena of exactly its weights, uploaded; host tensors stay
+        // in the memory map.
         void place_weights() {
-            for (const auto& spec : place.devices) {
+            // which tensors go where: a tied head shares token_embd's bytes on the host, elsewhere
+            // it is a copy; rope_freqs (a few bytes every layer reads) stays on the host
+            std::vector<std::pair<model::tensor*, int>> where{{&w.token_embd, 0}};
+            for (std::uint32_t il = 0; il < hp.n_layer; ++il)
+                for (model::tensor* t : model::tensors_of(w.layers[il])) where.emplace_back(t, place.device_of_layer(il));
+            where.emplace_back(&w.output_norm, place.output_device);
+            if (w.output.info != w.token_embd.info || place.output_device != 0) where.emplace_back(&w.output, place.output_device);
+            where.emplace_back(&w.rope_freqs, 0);
+
+            std::vector<std::size_t> need(place.devices.size(), 0);
+            for (const auto& [t, dev] : where)
+                if (*t) need[std::size_t(dev)] += arena::padded(model::tensor_bytes(*t));
+            for (std::size_t i = 0; i < place.devices.size(); ++i) {
+                const auto& spec = place.devices[i];
                 device d{spec, nullptr, nullptr, 0};
                 if (spec.kind == plan::device_kind::sim) {
                     d.own = std::make_unique<cpu::backend>(cpu::backend_options{spec.n_threads > 0 ? spec.n_threads : cpu.n_threads(), cpu.level()});
-                    d.mem = std::make_unique<arena>(spec.name, spec.memory_bytes);
+                    d.mem = std::make_unique<host_memory>(spec.name, spec.memory_bytes);
+                } else if (spec.kind == plan::device_kind::cuda) {
+                    if constexpr (with_cuda) {
+                        if (spec.memory_bytes > 0 && need[i] > spec.memory_bytes)
+                            STRATA_THROW(errc::memory, spec.name + ": the weights placed there take " + std::to_string(need[i]) +
+                                                           " bytes, the placement gives it " + std::to_string(spec.memory_bytes));
+                        d.mem = cuda_runtime<Formats>::memory(spec, {need[i], 0, 0, 0});
+                    }
                 }
                 devices.push_back(std::move(d));
             }
-            auto put = [&](model::tensor& t, int dev) {
-                if (!t) return;
-                const std::size_t bytes = model::tensor_bytes(t);
+            for (const auto& [t, dev] : where) {
+                if (!*t) continue;
+                const std::size_t bytes = model::tensor_bytes(*t);
                 device& d = devices[std::size_t(dev)];
                 if (d.mem) {
-                    auto mem = d.mem->take(bytes, t.info->name);
-                    std::memcpy(mem.data(), t.data, bytes);
-                    t.data = mem.data();
+                    auto mem = d.mem->take(bytes, t->info->name);
+                    d.mem->copy_from_host(mem, t->data);
+                    t->data = mem.data();
                 }
                 d.weights_bytes += d.mem ? arena::padded(bytes) : bytes;
-            };
-            put(w.token_embd, 0);
-            for (std::uint32_t il = 0; il < hp.n_layer; ++il)
-                for (model::tensor* t : model::tensors_of(w.layers[il])) put(*t, place.device_of_layer(il));
-            put(w.output_norm, place.output_device);
-            // a tied head shares token_embd's bytes on the host; elsewhere it is a copy
-            if (w.output.info != w.token_embd.info || place.output_device != 0) put(w.output, place.output_device);
-            put(w.rope_freqs, 0);  // read by every layer: a few bytes, kept on the host
+            }
         }
 
         // Every tensor type must be compiled in: say so at load, not at the first token.
@@ -16824,18 +18313,30 @@ template <class Formats, class Backends, class Sampler>
 class basic_session {
 public:
     using engine = basic_engine<Formats, Backends, Sampler>;
-    using stage = model::cpu_stage<Formats>;
+    using stage = typename detail::stage_type<Formats, engine::with_cuda>::type;
 
     basic_session(const engine& e, const session_options& opt)
-        : e_(&e), opt_(checked(opt)), arenas_(make_arenas(e)),
+        : e_(&e), opt_(checked(opt)), arenas_(make_arenas(e, opt_)),
           kv_(e.hparams(), opt_.n_ctx, opt_.kv_type, kv_alloc()),
           sampler_(opt_.sampling) {
         const auto& st = *e.s_;
+        ws_.resize(st.devices.size());  // stable: the CPU stages point into it
+        compute_bytes_.assign(st.devices.size(), 0);
         for (std::size_t d = 0; d < st.devices.size(); ++d) {
-            ws_.push_back(model::make_workspace(st.hp, st.w, opt_.n_batch, opt_.n_ctx, st.backend_of(int(d)).n_threads()));
-            if (arenas_[d]) arenas_[d]->charge(model::allocated_bytes(ws_.back()), "activations");
+            if (st.devices[d].spec.kind == plan::device_kind::cuda) {
+                if constexpr (engine::with_cuda) {
+                    stages_.push_back(stage(cuda_runtime<Formats>::make_stage(
+                        *arenas_[d], st.hp, st.w, opt_.n_batch, opt_.n_ctx, opt_.kv_type, opt_.cuda_graphs,
+                        std::size_t(st.place.output_device) == d && opt_.device_sampling)));
+                    compute_bytes_[d] = cuda_runtime<Formats>::workspace_bytes(st.hp, st.w, opt_.n_batch, opt_.n_ctx);
+                }
+                continue;
+            }
+            ws_[d] = model::make_workspace(st.hp, st.w, opt_.n_batch, opt_.n_ctx, st.backend_of(int(d)).n_threads());
+            compute_bytes_[d] = model::allocated_bytes(ws_[d]);
+            if (arenas_[d]) arenas_[d]->charge(compute_bytes_[d], "activations");
+            stages_.push_back(stage(model::cpu_stage<Formats>(st.backend_of(int(d)), ws_[d])));
         }
-        for (std::size_t d = 0; d < st.devices.size(); ++d) stages_.emplace_back(st.backend_of(int(d)), ws_[d]);
     }
 
     std::int64_t position() const noexcept { return static_cast<std::int64_t>(tokens_.size()); }
@@ -16868,11 +18369,22 @@ public:
     // The last token's logits (n_vocab).
     std::span<const float> logits() const {
         if (!has_logits_) STRATA_THROW(errc::argument, "no logits yet: prefill a prompt first");
-        return ws_[std::size_t(e_->placement().output_device)].logits;
+        return model::detail::with_stage(stages_[std::size_t(e_->placement().output_device)],
+                                         [](const auto& s) -> std::span<const float> { return s.logits(); });
     }
 
     // The next token by the sampler chain, recorded in the penalty window.
     std::int32_t sample() {
+        if constexpr (engine::with_cuda && std::is_same_v<Sampler, sample::default_chain>) {
+            if (!has_logits_) STRATA_THROW(errc::argument, "no logits yet: prefill a prompt first");
+            using gpu_stage = typename cuda_runtime<Formats>::stage;
+            if (const auto* g = std::get_if<gpu_stage>(&stages_[std::size_t(e_->placement().output_device)])) {
+                if (const auto t = g->sample(sampler_.parameters(), sampler_.last_tokens(), sampler_.template get<sample::dist>())) {
+                    sampler_.accept(*t);
+                    return *t;
+                }
+            }
+        }
         const std::int32_t t = sampler_.sample(logits());
         sampler_.accept(t);
         return t;
@@ -16906,18 +18418,58 @@ public:
             const auto& L = kv_.layers[il];
             u[std::size_t(e_->placement().device_of_layer(il))].kv_bytes += L.k.size() + L.v.size();
         }
-        for (std::size_t d = 0; d < ws_.size(); ++d) u[d].compute_bytes = model::allocated_bytes(ws_[d]);
+        for (std::size_t d = 0; d < compute_bytes_.size(); ++d) u[d].compute_bytes = compute_bytes_[d];
         return u;
     }
     // How many times the window has shifted.
     std::int64_t shifts() const noexcept { return shifts_; }
 
+    // Decode steps captured into CUDA graphs (one per run of GPU layers), and their replays.
+    int cuda_graphs_captured() const {
+        int n = 0;
+        for (const auto& st : stages_)
+            model::detail::with_stage(st, [&](const auto& s) {
+                if constexpr (requires { s.graphs_captured(); }) n += s.graphs_captured();
+            });
+        return n;
+    }
+    std::int64_t cuda_graph_replays() const {
+        std::int64_t n = 0;
+        for (const auto& st : stages_)
+            model::detail::with_stage(st, [&](const auto& s) {
+                if constexpr (requires { s.graph_replays(); }) n += s.graph_replays();
+            });
+        return n;
+    }
+
 private:
-    // A session's part of each sim device: what the engine's weights left of its capacity.
-    static std::vector<std::unique_ptr<arena>> make_arenas(const engine& e) {
-        std::vector<std::unique_ptr<arena>> a;
-        for (const auto& d : e.s_->devices)
-            a.push_back(d.mem ? std::make_unique<arena>(d.spec.name, d.mem->capacity() - d.mem->used()) : nullptr);
+    // A session's part of each device: of a sim, what the engine's weights left of its
+    // capacity; of a GPU, one more arena of exactly its layers' KV cache and the activations.
+    static std::vector<std::unique_ptr<device_memory>> make_arenas(const engine& e, const session_options& opt) {
+        const auto& st = *e.s_;
+        std::vector<std::unique_ptr<device_memory>> a;
+        for (std::size_t d = 0; d < st.devices.size(); ++d) {
+            const auto& dev = st.devices[d];
+            if (dev.spec.kind == plan::device_kind::sim) {
+                a.push_back(std::make_unique<host_memory>(dev.spec.name, dev.mem->capacity() - dev.mem->used()));
+            } else if (dev.spec.kind == plan::device_kind::cuda) {
+                if constexpr (engine::with_cuda) {
+                    std::uint64_t kv = 0;
+                    for (std::uint32_t il = 0; il < st.hp.n_layer; ++il)
+                        if (std::size_t(st.place.device_of_layer(il)) == d)
+                            kv += arena::padded(model::kv_layer_bytes(st.hp, opt.n_ctx, opt.kv_type));
+                    const std::uint64_t compute = cuda_runtime<Formats>::workspace_bytes(st.hp, st.w, opt.n_batch, opt.n_ctx);
+                    if (dev.spec.memory_bytes > 0 && dev.weights_bytes + kv + compute > dev.spec.memory_bytes)
+                        STRATA_THROW(errc::memory, dev.spec.name + ": weights " + std::to_string(dev.weights_bytes) + " + KV cache " +
+                                                       std::to_string(kv) + " + activations " + std::to_string(compute) +
+                                                       " bytes exceed the " + std::to_string(dev.spec.memory_bytes) +
+                                                       " the placement gives it (a smaller num_ctx or num_batch, or fewer layers)");
+                    a.push_back(cuda_runtime<Formats>::memory(dev.spec, {0, kv, compute, 0}));
+                }
+            } else {
+                a.push_back(nullptr);
+            }
+        }
         return a;
     }
 
@@ -16926,7 +18478,7 @@ private:
             auto& a = arenas_[std::size_t(e_->placement().device_of_layer(il))];
             if (!a) return {};
             auto mem = a->take(bytes, "KV cache of layer " + std::to_string(il));
-            std::fill(mem.begin(), mem.end(), std::byte{0});
+            a->zero(mem);
             return mem;
         };
     }
@@ -16968,9 +18520,10 @@ private:
 
     const engine* e_;
     session_options opt_;
-    std::vector<std::unique_ptr<arena>> arenas_;  // per device; null for the host
+    std::vector<std::unique_ptr<device_memory>> arenas_;  // per device; null for the host
     model::kv_cache kv_;
-    std::vector<model::workspace> ws_;            // per device
+    std::vector<model::workspace> ws_;            // per CPU device (empty for a GPU)
+    std::vector<std::size_t> compute_bytes_;      // per device: its activations' bytes
     std::vector<stage> stages_;
     Sampler sampler_;
     std::vector<std::int32_t> tokens_;
@@ -16981,6 +18534,1856 @@ private:
 using cpu_engine = basic_engine<>;
 
 STRATA_NAMESPACE_END
+
+#if defined(__CUDACC__)
+// ---- begin include/strata/engine/cuda_device.hpp ----
+// strata/engine/cuda_device.hpp — the GPU as a device of the engine: name it in the backends of
+// an engine compiled by nvcc,
+//
+//   using engine = strata::basic_engine<strata::all_formats, strata::backends<strata::cpu_device, strata::cuda_device>>;
+//   auto eng = engine::load("model.gguf", {.placement = strata::placement::offload(n_layer, 0)});
+//
+// and the layers a placement puts on a CUDA device run there (model/cuda_stage.hpp): the
+// engine uploads their weights into one device arena sized to them, and each session takes one
+// more for their KV cache and its activations, sized by the functions the planner sums.
+//
+// Included by engine.hpp in nvcc translation units; its content exists only under __CUDACC__.
+
+#if defined(__CUDACC__)
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+
+// ---- begin include/strata/model/cuda_stage.hpp ----
+// strata/model/cuda_stage.hpp — the ops of the forward pass on a GPU: what transformer.hpp
+// calls for the layers a plan put there (the members cpu_stage.hpp lists), each an asynchronous
+// kernel launch on the stage's stream over buffers in the session's device arena.
+//
+// Memory: every buffer is a piece of the arena, in the order cuda_workspace.hpp lists them
+// (what the planner priced); nothing is allocated after construction. The residual stream enters
+// and leaves through pinned staging buffers; positions are uploaded per batch to device memory,
+// where rope, the cache store and attention read them.
+//
+// CUDA graphs: a decode step (one token) of a segment (a run of consecutive layers on this GPU,
+// with the output head when it is here) is captured once into a graph and replayed at every
+// later step. That is valid because no launch of a segment depends on host values that change
+// from step to step: the position lives in device memory, the attention loop reads the number of
+// keys from it, and every other argument (pointers into the arena, shapes) is fixed for the
+// session. While a graph replays, the ops only check their arguments and launch nothing; the
+// graph launches at end_segment.
+//
+// Its content exists only in nvcc translation units (under __CUDACC__).
+
+#if defined(__CUDACC__)
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <utility>
+#include <vector>
+
+// ---- begin kernels/elementwise.cuh ----
+// kernels/elementwise.cuh — the element-wise and normalisation ops of a decode step on the
+// device, mirroring backend/cpu/ops.hpp op for op (same names, same rounding points: the
+// comments there say why each rounds where it does).
+//
+// Where the CPU rounds every multiply and add apart (it builds with -ffp-contract=off) these
+// kernels use the __f*_rn intrinsics, which nvcc never fuses into an FMA; what still differs
+// is the device's expf/tanhf/sincosf (within 2 ulp) and the order of rms_norm's double sum.
+// Outputs may alias inputs (y == x runs in place, as the CPU ops do).
+//
+// Included only by nvcc translation units (under __CUDACC__).
+
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <cuda_runtime.h>
+
+
+STRATA_NAMESPACE_BEGIN
+namespace kernels {
+
+inline constexpr int elementwise_threads = 256;
+inline constexpr int rms_norm_threads = 256;  // one thread block per row of n (n: 512 - 8192)
+inline constexpr int rope_threads = 64;       // one thread block per head vector, a thread per pair
+inline constexpr int get_rows_threads = 128;  // one thread block per token, a thread per quant block
+
+namespace detail {
+
+inline unsigned elementwise_grid(std::int64_t n) {
+    const std::int64_t g = (n + elementwise_threads - 1) / elementwise_threads;
+    return static_cast<unsigned>(g < 65536 ? g : 65536);  // grid-stride beyond
+}
+
+__device__ inline float round_fp16(float x) { return fp16_to_fp32(fp32_to_fp16(x)); }
+
+// ops.hpp's gelu_tanh, each operation rounded in the CPU's order.
+__device__ inline float gelu_tanh(float x) {
+    constexpr float sqrt_2_over_pi = 0.79788456080286535587989211986876f;
+    constexpr float coef_a = 0.044715f;
+    const float inner = __fadd_rn(1.0f, __fmul_rn(__fmul_rn(coef_a, x), x));
+    const float t = tanhf(__fmul_rn(__fmul_rn(sqrt_2_over_pi, x), inner));
+    return __fmul_rn(__fmul_rn(0.5f, x), __fadd_rn(1.0f, t));
+}
+
+// ops.hpp's geglu activation: ggml's fp16 GELU table (fp16 input, fp16 result), the unrounded
+// x beyond ±10. Computed rather than looked up: the same values, without a 128 KB table.
+__device__ inline float gelu_tanh_fp16(float x) {
+    if (x <= -10.0f) return 0.0f;
+    if (x >= 10.0f) return x;
+    const float h = round_fp16(x);  // the table's index
+    if (h <= -10.0f) return 0.0f;   // what the table holds at ±10
+    if (h >= 10.0f) return h;
+    return round_fp16(gelu_tanh(h));
+}
+
+}  // namespace detail
+
+// ---- rms_norm --------------------------------------------------------------------------------
+// y = x / sqrt(mean(x^2) + eps) * w per row (w may be null); the sum of squares in double.
+
+template <int Threads>
+__global__ void __launch_bounds__(Threads)
+    rms_norm_kernel(const float* x, const float* __restrict__ w, float* y, std::int64_t n, float eps) {
+    const float* xr = x + std::int64_t(blockIdx.x) * n;
+    float* yr = y + std::int64_t(blockIdx.x) * n;
+    double sum = 0.0;
+    for (std::int64_t i = threadIdx.x; i < n; i += Threads) sum += double(__fmul_rn(xr[i], xr[i]));
+    __shared__ double part[Threads / detail::warp_size];
+    sum = detail::warp_sum(sum);
+    if (threadIdx.x % detail::warp_size == 0) part[threadIdx.x / detail::warp_size] = sum;
+    __syncthreads();
+    sum = 0.0;
+    for (int i = 0; i < Threads / detail::warp_size; ++i) sum += part[i];  // every thread, same order
+    const float scale = 1.0f / sqrtf(float(sum / double(n)) + eps);
+    for (std::int64_t i = threadIdx.x; i < n; i += Threads)
+        yr[i] = w ? __fmul_rn(__fmul_rn(xr[i], scale), w[i]) : __fmul_rn(xr[i], scale);
+}
+
+inline cudaError_t rms_norm(const float* x, const float* w, float* y, std::int64_t n_tokens, std::int64_t n, float eps,
+                            cudaStream_t stream) {
+    if (n_tokens < 0 || n <= 0) return cudaErrorInvalidValue;
+    if (n_tokens == 0) return cudaSuccess;
+    rms_norm_kernel<rms_norm_threads><<<static_cast<unsigned>(n_tokens), rms_norm_threads, 0, stream>>>(x, w, y, n, eps);
+    return cudaGetLastError();
+}
+
+// ---- rope ------------------------------------------------------------------------------------
+// ops.hpp's rope over n_tokens x n_heads head vectors of head_dim (the first n_rot rotated, the
+// rest copied when y != x); token t is at position pos[t] (device memory). Pair i's angle is
+// pos * theta_scale^i, the power by repeated products as the CPU builds it.
+
+struct rope_args {
+    std::int64_t n_rot = 0;
+    float theta_scale = 1.0f;             // base^(-2 / n_rot), computed on the host (as the CPU's std::pow)
+    float freq_scale = 1.0f;
+    const float* freq_factors = nullptr;  // n_rot / 2 divisors in device memory, or null
+    bool neox = false;
+};
+
+template <int Threads>
+__global__ void __launch_bounds__(Threads)
+    rope_kernel(const float* x, float* y, std::int64_t n_heads, std::int64_t head_dim, const std::int32_t* __restrict__ pos,
+                rope_args ra) {
+    const std::int64_t row = blockIdx.x;  // token * n_heads + head
+    const float* xr = x + row * head_dim;
+    float* yr = y + row * head_dim;
+    const std::int64_t half = ra.n_rot / 2;
+    const float p = float(std::int64_t(pos[row / n_heads]));
+    for (std::int64_t i = threadIdx.x; i < half; i += Threads) {
+        float theta = p;
+        for (std::int64_t j = 0; j < i; ++j) theta = __fmul_rn(theta, ra.theta_scale);
+        const float ff = ra.freq_factors ? ra.freq_factors[i] : 1.0f;
+        const float angle = __fmul_rn(ra.freq_scale, __fdiv_rn(theta, ff));
+        float s, c;
+        sincosf(angle, &s, &c);
+        const std::int64_t a = ra.neox ? i : 2 * i;
+        const std::int64_t b = ra.neox ? i + half : 2 * i + 1;
+        const float x0 = xr[a], x1 = xr[b];
+        yr[a] = __fsub_rn(__fmul_rn(x0, c), __fmul_rn(x1, s));
+        yr[b] = __fadd_rn(__fmul_rn(x0, s), __fmul_rn(x1, c));
+    }
+    if (y != x)
+        for (std::int64_t i = ra.n_rot + threadIdx.x; i < head_dim; i += Threads) yr[i] = xr[i];
+}
+
+// base: the CPU's rope_params::base; the launcher turns it into theta_scale with the host's
+// std::pow, so both backends start from the same float.
+inline cudaError_t rope(const float* x, float* y, std::int64_t n_tokens, std::int64_t n_heads, std::int64_t head_dim,
+                        const std::int32_t* pos, std::int64_t n_rot, float base, float freq_scale,
+                        const float* freq_factors, bool neox, cudaStream_t stream) {
+    if (n_tokens < 0 || n_heads <= 0 || n_rot < 0 || n_rot % 2 != 0 || n_rot > head_dim) return cudaErrorInvalidValue;
+    if (n_tokens == 0) return cudaSuccess;
+    rope_args ra;
+    ra.n_rot = n_rot;
+    ra.theta_scale = n_rot > 0 ? std::pow(base, -2.0f / float(n_rot)) : 1.0f;
+    ra.freq_scale = freq_scale;
+    ra.freq_factors = freq_factors;
+    ra.neox = neox;
+    rope_kernel<rope_threads><<<static_cast<unsigned>(n_tokens * n_heads), rope_threads, 0, stream>>>(x, y, n_heads, head_dim, pos, ra);
+    return cudaGetLastError();
+}
+
+// ---- gated activations, softcap, add, scale (n values, flat) -------------------------------
+// One map kernel over a closed set of ops (each a small struct, so the kernel is a template:
+// a header's non-template __global__ function would be defined in every TU that includes it).
+
+namespace detail {
+
+struct swiglu_op {  // SwiGLU: y = g * sigmoid(g) * u
+    __device__ float operator()(float g, float u) const { return __fmul_rn(__fdiv_rn(g, 1.0f + expf(-g)), u); }
+};
+struct geglu_op {  // GEGLU: y = gelu_tanh(g) * u with ggml's fp16 rounding (ops.hpp's geglu)
+    __device__ float operator()(float g, float u) const { return __fmul_rn(gelu_tanh_fp16(g), u); }
+};
+struct add_op {
+    __device__ float operator()(float a, float b) const { return __fadd_rn(a, b); }
+};
+struct softcap_op {  // c * tanh(x / c), by the reciprocal as ggml scales
+    float inv, c;
+    __device__ float operator()(float x, float) const { return __fmul_rn(tanhf(__fmul_rn(x, inv)), c); }
+};
+struct scale_op {
+    float s;
+    __device__ float operator()(float x, float) const { return __fmul_rn(x, s); }
+};
+
+}  // namespace detail
+
+// y[i] = op(a[i], b[i]) (b may be null for the unary ops).
+template <class Op>
+__global__ void __launch_bounds__(elementwise_threads)
+    map_kernel(const float* a, const float* b, float* y, std::int64_t n, Op op) {
+    for (std::int64_t i = std::int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += std::int64_t(gridDim.x) * blockDim.x)
+        y[i] = op(a[i], b ? b[i] : 0.0f);
+}
+
+namespace detail {
+template <class Op>
+cudaError_t map(const float* a, const float* b, float* y, std::int64_t n, Op op, cudaStream_t stream) {
+    if (n <= 0) return n == 0 ? cudaSuccess : cudaErrorInvalidValue;
+    map_kernel<Op><<<elementwise_grid(n), elementwise_threads, 0, stream>>>(a, b, y, n, op);
+    return cudaGetLastError();
+}
+}  // namespace detail
+
+inline cudaError_t swiglu(const float* g, const float* u, float* y, std::int64_t n, cudaStream_t stream) {
+    return detail::map(g, u, y, n, detail::swiglu_op{}, stream);
+}
+
+inline cudaError_t geglu(const float* g, const float* u, float* y, std::int64_t n, cudaStream_t stream) {
+    return detail::map(g, u, y, n, detail::geglu_op{}, stream);
+}
+
+inline cudaError_t softcap(const float* x, float* y, std::int64_t n, float c, cudaStream_t stream) {
+    return detail::map(x, nullptr, y, n, detail::softcap_op{1.0f / c, c}, stream);
+}
+
+// y = a + b (the CPU's add(y, x) is y = y + x: pass y as a).
+inline cudaError_t add(const float* a, const float* b, float* y, std::int64_t n, cudaStream_t stream) {
+    return detail::map(a, b, y, n, detail::add_op{}, stream);
+}
+
+inline cudaError_t scale(const float* x, float* y, std::int64_t n, float s, cudaStream_t stream) {
+    return detail::map(x, nullptr, y, n, detail::scale_op{s}, stream);
+}
+
+// ---- embedding rows ----------------------------------------------------------------------------
+// out[t] = dequantized row ids[t] of a table of rows of k values in format F (row r at
+// table + r * row_bytes); ids in device memory.
+
+template <quant_format F>
+__global__ void __launch_bounds__(get_rows_threads)
+    get_rows_kernel(const std::byte* __restrict__ table, std::size_t row_bytes, const std::int32_t* __restrict__ ids,
+                    std::int64_t k, float* __restrict__ out) {
+    const std::int64_t t = blockIdx.x;
+    const auto* row = reinterpret_cast<const typename F::block*>(table + static_cast<std::size_t>(ids[t]) * row_bytes);
+    float* o = out + t * k;
+    const std::int64_t nb = k / F::block_elems;
+    for (std::int64_t b = threadIdx.x; b < nb; b += get_rows_threads) F::dequantize(row[b], o + b * F::block_elems);
+}
+
+template <quant_format F>
+cudaError_t get_rows(const void* table, std::size_t row_bytes, const std::int32_t* ids, std::int64_t n_tokens,
+                     std::int64_t k, float* out, cudaStream_t stream) {
+    if (n_tokens < 0 || k < 0 || k % F::block_elems != 0) return cudaErrorInvalidValue;
+    if (row_bytes % alignof(typename F::block) != 0) return cudaErrorInvalidValue;
+    if (n_tokens == 0 || k == 0) return cudaSuccess;
+    get_rows_kernel<F><<<static_cast<unsigned>(n_tokens), get_rows_threads, 0, stream>>>(
+        static_cast<const std::byte*>(table), row_bytes, ids, k, out);
+    return cudaGetLastError();
+}
+
+// ---- layer_norm -------------------------------------------------------------------------------
+// ops.hpp's layer_norm per row: y = (x - mean) / sqrt(var + eps) * w + b (w, b may be null),
+// one thread block per row. Mean and variance are summed in double like the CPU's, in another
+// order (lane partials, then warps): the float mean and scale they round to agree with the CPU's
+// but for a rare last-bit tie. Every read of the row precedes the barriers before the first
+// write, so y == x runs in place.
+
+inline constexpr int layer_norm_threads = 256;  // n: 384 - 1024 for the bert encoders
+
+namespace detail {
+// The block's total of one double per thread, in every thread (the same order in each).
+template <int Threads>
+__device__ inline double block_sum_f64(double v, double* part) {
+    v = warp_sum(v);
+    if (threadIdx.x % warp_size == 0) part[threadIdx.x / warp_size] = v;
+    __syncthreads();
+    v = 0.0;
+    for (int i = 0; i < Threads / warp_size; ++i) v += part[i];
+    return v;
+}
+}  // namespace detail
+
+template <int Threads>
+__global__ void __launch_bounds__(Threads)
+    layer_norm_kernel(const float* x, const float* __restrict__ w, const float* __restrict__ b, float* y, std::int64_t n,
+                      float eps) {
+    const float* xr = x + std::int64_t(blockIdx.x) * n;
+    float* yr = y + std::int64_t(blockIdx.x) * n;
+    __shared__ double part_sum[Threads / detail::warp_size];  // two arrays: no barrier between the sums
+    __shared__ double part_var[Threads / detail::warp_size];
+    double sum = 0.0;
+    for (std::int64_t i = threadIdx.x; i < n; i += Threads) sum += double(xr[i]);
+    const float mean = float(detail::block_sum_f64<Threads>(sum, part_sum) / double(n));
+    double var = 0.0;
+    for (std::int64_t i = threadIdx.x; i < n; i += Threads) {
+        const double d = double(__fsub_rn(xr[i], mean));
+        var += d * d;
+    }
+    var = detail::block_sum_f64<Threads>(var, part_var);
+    const float scale = __fdiv_rn(1.0f, __fsqrt_rn(__fadd_rn(float(var / double(n)), eps)));
+    for (std::int64_t i = threadIdx.x; i < n; i += Threads) {
+        float v = __fmul_rn(__fsub_rn(xr[i], mean), scale);
+        if (w) v = __fmul_rn(v, w[i]);
+        if (b) v = __fadd_rn(v, b[i]);
+        yr[i] = v;
+    }
+}
+
+inline cudaError_t layer_norm(const float* x, const float* w, const float* b, float* y, std::int64_t n_tokens, std::int64_t n,
+                              float eps, cudaStream_t stream) {
+    if (n_tokens < 0 || n <= 0) return cudaErrorInvalidValue;
+    if (n_tokens == 0) return cudaSuccess;
+    layer_norm_kernel<layer_norm_threads>
+        <<<static_cast<unsigned>(n_tokens), layer_norm_threads, 0, stream>>>(x, w, b, y, n, eps);
+    return cudaGetLastError();
+}
+
+// ---- swiglu_oai ------------------------------------------------------------------------------
+// ops.hpp's swiglu_oai (gpt-oss): g' = min(g, limit), u' = clamp(u, -limit, limit),
+// y = g' * sigmoid(alpha * g') * (u' + 1), the clamps as the CPU compares (a NaN passes).
+
+namespace detail {
+struct swiglu_oai_op {
+    float alpha, limit;
+    __device__ float operator()(float g, float u) const {
+        const float x = g > limit ? limit : g;
+        const float l = u > limit ? limit : u < -limit ? -limit : u;
+        const float s = __fdiv_rn(x, __fadd_rn(1.0f, expf(__fmul_rn(-alpha, x))));
+        return __fmul_rn(s, __fadd_rn(l, 1.0f));
+    }
+};
+}  // namespace detail
+
+inline cudaError_t swiglu_oai(const float* g, const float* u, float* y, std::int64_t n, float alpha, float limit,
+                              cudaStream_t stream) {
+    return detail::map(g, u, y, n, detail::swiglu_oai_op{alpha, limit}, stream);
+}
+
+}  // namespace kernels
+STRATA_NAMESPACE_END
+// ---- end kernels/elementwise.cuh ----
+// ---- begin kernels/flash_attention.cuh ----
+// kernels/flash_attention.cuh — flash attention on the device (backend/cuda/flash_attention.hpp
+// holds the contract, the plan, the per-tile math and its host emulation).
+//
+//   fa_tile_kernel: grid (query tiles, KV heads, key splits), fa_warps warps. The block rounds
+//     its q_tile queries (token-major, then the KV head's group of heads) into shared memory,
+//     then walks its split's keys in tiles of 32: K widened to float in shared memory (rows
+//     padded by one float: lane j reads row j without bank conflicts), lane j scores key j for
+//     each of its warp's `Rows` queries, the tile step of the online softmax, then V over K's
+//     space, each lane accumulating head_dim_v / 32 values. One split writes the output; more
+//     write partial states (m, l, acc) to scratch for
+//   fa_combine_kernel: a warp per (token, head) folds the splits in order, then the sink.
+// Decode (up to fa_decode_max_tokens tokens) runs a query per warp and as many splits as fill
+// the GPU (the plan). Causal blocks read the number of keys from the device positions
+// (keys 0 .. pos[last token]): a captured decode step replays right after pos[] changes.
+//
+// Included only by nvcc translation units (under __CUDACC__).
+
+#include <cstddef>
+#include <cstdint>
+#include <cuda_runtime.h>
+
+
+STRATA_NAMESPACE_BEGIN
+namespace kernels {
+namespace detail {
+
+struct fa_args {
+    const float* q;
+    std::int64_t n_tokens;
+    const std::int32_t* pos;
+    std::int64_t kv_len_max;
+    cuda::fa_kv kv;
+    cuda::fa_params p;
+    const float* sinks;
+    float* out;
+    float* partial;  // null with one split
+    std::int64_t n_splits, split_keys;
+};
+
+// Keys k0 .. k0 + 31 (those below k_end; zeros beyond) of one KV head's slice, dim values each,
+// widened into rows `stride` floats apart: F16 eight values per thread (one 16-byte load) where
+// the rows are 16-byte aligned, else one; Q8_0 a block per thread (the format's dequantize).
+template <ggml_type T>
+__device__ inline void fa_load_tile(const std::byte* base, std::size_t row_bytes, std::int64_t first, int dim,
+                                    std::int64_t k0, std::int64_t k_end, float* tile, int stride) {
+    constexpr int threads = cuda::fa_warps * warp_size;
+    if constexpr (T == ggml_type::q8_0) {
+        const int nb = dim / 32;
+        for (int i = threadIdx.x; i < cuda::fa_tile_keys * nb; i += threads) {
+            const int j = i / nb, b = i % nb;
+            float* dst = tile + j * stride + b * 32;
+            if (k0 + j < k_end) {
+                const auto* row = reinterpret_cast<const q8_0::block*>(base + std::size_t(k0 + j) * row_bytes);
+                q8_0::dequantize(row[first / 32 + b], dst);
+            } else {
+                for (int e = 0; e < 32; ++e) dst[e] = 0.0f;
+            }
+        }
+    } else if (((reinterpret_cast<std::uintptr_t>(base) | row_bytes) & 15) == 0) {
+        // 16-byte loads, 8 values each (head slices start at multiples of 32 values)
+        const int per_row = dim / 8;
+        for (int i = threadIdx.x; i < cuda::fa_tile_keys * per_row; i += threads) {
+            const int j = i / per_row, d = (i % per_row) * 8;
+            float* dst = tile + j * stride + d;
+            if (k0 + j < k_end) {
+                const uint4 u = *reinterpret_cast<const uint4*>(base + std::size_t(k0 + j) * row_bytes + std::size_t(first + d) * 2);
+                const unsigned w[4] = {u.x, u.y, u.z, u.w};
+#pragma unroll
+                for (int e = 0; e < 4; ++e) {
+                    dst[2 * e] = fp16_to_fp32(std::uint16_t(w[e] & 0xffffu));
+                    dst[2 * e + 1] = fp16_to_fp32(std::uint16_t(w[e] >> 16));
+                }
+            } else {
+#pragma unroll
+                for (int e = 0; e < 8; ++e) dst[e] = 0.0f;
+            }
+        }
+    } else {
+        for (int i = threadIdx.x; i < cuda::fa_tile_keys * dim; i += threads) {
+            const int j = i / dim, d = i % dim;
+            float x = 0.0f;
+            if (k0 + j < k_end) x = fp16_to_fp32(reinterpret_cast<const std::uint16_t*>(base + std::size_t(k0 + j) * row_bytes)[first + d]);
+            tile[j * stride + d] = x;
+        }
+    }
+}
+
+// The end of a state (m, l, this lane's accumulator values): the sink joins as a state of
+// weight exp(sink) with no value, then out = acc / l.
+template <int Chunks>
+__device__ inline void fa_finish(float m, float l, const float (&acc)[Chunks], const float* sink, int dv, float* out) {
+    const int lane = threadIdx.x % warp_size;
+    float wa = 1.0f;
+    if (sink != nullptr) {
+        const cuda::fa_merge mw = cuda::fa_merge_weights(m, *sink);
+        l = cuda::fa_merged(l, mw.wa, 1.0f, mw.wb);
+        wa = mw.wa;
+    }
+    const float inv = cuda::fa_inverse_sum(l);
+#pragma unroll
+    for (int c = 0; c < Chunks; ++c) {
+        if (c * 32 >= dv) break;
+        const float a = sink != nullptr ? cuda::fa_merged(acc[c], wa, 0.0f, 1.0f) : acc[c];
+        out[c * 32 + lane] = cuda::fa_mul(a, inv);
+    }
+}
+
+template <ggml_type T, int Chunks, int Rows>
+__global__ void __launch_bounds__(cuda::fa_warps * warp_size) fa_tile_kernel(fa_args a) {
+    constexpr int D = Chunks * 32, stride = D + 1, Q = cuda::fa_warps * Rows;
+    __shared__ float tile[cuda::fa_tile_keys * stride];
+    __shared__ float q_s[Q * D];
+    const int lane = threadIdx.x % warp_size, warp = threadIdx.x / warp_size;
+    const cuda::fa_params& p = a.p;
+    const int dk = int(p.head_dim_k), dv = int(p.head_dim_v);
+    const std::int64_t group = p.n_head / p.n_head_kv, kvh = blockIdx.y, split = blockIdx.z;
+    const std::int64_t n_q = a.n_tokens * group, q0 = std::int64_t(blockIdx.x) * Q;
+    const std::int64_t q_last = q0 + Q - 1 < n_q - 1 ? q0 + Q - 1 : n_q - 1;
+
+    // The block's queries, rounded to K's type (zeros past the last).
+    for (int i = threadIdx.x; i < Q * (dk / 32); i += cuda::fa_warps * warp_size) {
+        const int r = i / (dk / 32), b = i % (dk / 32);
+        const std::int64_t qi = q0 + r;
+        float* dst = q_s + r * D + b * 32;
+        if (qi < n_q) {
+            const std::int64_t t = qi / group, h = kvh * group + qi % group;
+            cuda::fa_round_q_block(T, a.q + (t * p.n_head + h) * dk + b * 32, dst);
+        } else {
+            for (int e = 0; e < 32; ++e) dst[e] = 0.0f;
+        }
+    }
+
+    // Keys: this split's, up to the last token's position (causal, from the device) and from the
+    // tile that holds the first token's window start.
+    std::int64_t kv_end = a.kv_len_max, lo = 0;
+    if (p.causal) {
+        const std::int64_t last = std::int64_t(a.pos[q_last / group]) + 1;
+        kv_end = last < kv_end ? last : kv_end;
+        if (p.n_swa > 0) {
+            const std::int64_t w = std::int64_t(a.pos[q0 / group]) - p.n_swa + 1;
+            lo = w > 0 ? w / cuda::fa_tile_keys * cuda::fa_tile_keys : 0;
+        }
+    }
+    const std::int64_t k_begin = split * a.split_keys;
+    const std::int64_t k_end = k_begin + a.split_keys < kv_end ? k_begin + a.split_keys : kv_end;
+
+    float m[Rows], l[Rows], acc[Rows][Chunks];
+    std::int64_t qpos[Rows];
+#pragma unroll
+    for (int r = 0; r < Rows; ++r) {
+        m[r] = -INFINITY, l[r] = 0.0f;
+#pragma unroll
+        for (int c = 0; c < Chunks; ++c) acc[r][c] = 0.0f;
+        const std::int64_t qi = q0 + warp * Rows + r;
+        qpos[r] = p.causal ? std::int64_t(a.pos[(qi < n_q ? qi : n_q - 1) / group]) : 0;
+    }
+
+    for (std::int64_t k0 = k_begin > lo ? k_begin : lo; k0 < k_end; k0 += cuda::fa_tile_keys) {
+        __syncthreads();  // the queries are in; the last tile's V is read
+        fa_load_tile<T>(a.kv.k, a.kv.row_k_bytes, kvh * dk, dk, k0, k_end, tile, stride);
+        __syncthreads();
+        const std::int64_t key = k0 + lane;
+        float dot[Rows];
+#pragma unroll
+        for (int r = 0; r < Rows; ++r) dot[r] = 0.0f;
+        const float* kr = tile + lane * stride;
+#pragma unroll 4
+        for (int d = 0; d < dk; ++d) {
+            const float k = kr[d];
+#pragma unroll
+            for (int r = 0; r < Rows; ++r) dot[r] = cuda::fa_fma(q_s[(warp * Rows + r) * D + d], k, dot[r]);
+        }
+        float pv[Rows];
+#pragma unroll
+        for (int r = 0; r < Rows; ++r) {
+            const float s = key < k_end && cuda::fa_visible(key, qpos[r], p) ? cuda::fa_score(dot[r], p) : -INFINITY;
+            const cuda::fa_step st = cuda::fa_advance(m[r], warp_max(s));
+            const float w = cuda::fa_weight(s, st.m);
+            l[r] = cuda::fa_running_sum(l[r], st.alpha, warp_sum(w));
+            m[r] = st.m;
+#pragma unroll
+            for (int c = 0; c < Chunks; ++c) acc[r][c] = cuda::fa_mul(acc[r][c], st.alpha);
+            pv[r] = cuda::fa_value_weight(T, w);
+        }
+        __syncthreads();  // every lane has read K
+        fa_load_tile<T>(a.kv.v, a.kv.row_v_bytes, kvh * dv, dv, k0, k_end, tile, stride);
+        __syncthreads();
+        for (int j = 0; j < cuda::fa_tile_keys; ++j) {
+            const float* vr = tile + j * stride + lane;
+#pragma unroll
+            for (int r = 0; r < Rows; ++r) {
+                const float w = __shfl_sync(full_mask, pv[r], j);
+#pragma unroll
+                for (int c = 0; c < Chunks; ++c)
+                    if (c * 32 < dv) acc[r][c] = cuda::fa_fma(w, vr[c * 32], acc[r][c]);
+            }
+        }
+    }
+
+#pragma unroll
+    for (int r = 0; r < Rows; ++r) {
+        const std::int64_t qi = q0 + warp * Rows + r;
+        if (qi >= n_q) break;
+        const std::int64_t t = qi / group, h = kvh * group + qi % group;
+        if (a.partial == nullptr) {
+            fa_finish<Chunks>(m[r], l[r], acc[r], a.sinks != nullptr ? a.sinks + h : nullptr, dv,
+                              a.out + (t * p.n_head + h) * dv);
+            continue;
+        }
+        float* st = a.partial + ((split * a.n_tokens + t) * p.n_head + h) * (dv + 2);
+        if (lane == 0) st[0] = m[r], st[1] = l[r];
+#pragma unroll
+        for (int c = 0; c < Chunks; ++c)
+            if (c * 32 < dv) st[2 + c * 32 + lane] = acc[r][c];
+    }
+}
+
+// A warp per (token, head): the partial states of every split in split order, then the sink.
+template <int Chunks>
+__global__ void __launch_bounds__(cuda::fa_warps * warp_size) fa_combine_kernel(fa_args a) {
+    const int lane = threadIdx.x % warp_size;
+    const std::int64_t job = std::int64_t(blockIdx.x) * cuda::fa_warps + threadIdx.x / warp_size;
+    const std::int64_t n_head = a.p.n_head, dv = a.p.head_dim_v;
+    if (job >= a.n_tokens * n_head) return;  // the whole warp leaves together
+    float m = -INFINITY, l = 0.0f, acc[Chunks];
+#pragma unroll
+    for (int c = 0; c < Chunks; ++c) acc[c] = 0.0f;
+    for (std::int64_t s = 0; s < a.n_splits; ++s) {
+        const float* st = a.partial + (s * a.n_tokens * n_head + job) * (dv + 2);
+        const cuda::fa_merge mw = cuda::fa_merge_weights(m, st[0]);
+        l = cuda::fa_merged(l, mw.wa, st[1], mw.wb);
+#pragma unroll
+        for (int c = 0; c < Chunks; ++c)
+            if (c * 32 < dv) acc[c] = cuda::fa_merged(acc[c], mw.wa, st[2 + c * 32 + lane], mw.wb);
+        m = mw.m;
+    }
+    fa_finish<Chunks>(m, l, acc, a.sinks != nullptr ? a.sinks + job % n_head : nullptr, int(dv), a.out + job * dv);
+}
+
+template <ggml_type T, int Chunks, int Rows>
+cudaError_t fa_launch(const fa_args& a, const cuda::fa_plan& pl, cudaStream_t stream) {
+    const dim3 grid(unsigned(pl.n_q_tiles), unsigned(a.p.n_head_kv), unsigned(pl.n_splits));
+    fa_tile_kernel<T, Chunks, Rows><<<grid, cuda::fa_warps * warp_size, 0, stream>>>(a);
+    if (a.partial == nullptr) return cudaGetLastError();
+    if (const cudaError_t e = cudaGetLastError(); e != cudaSuccess) return e;
+    const std::int64_t jobs = a.n_tokens * a.p.n_head;
+    fa_combine_kernel<Chunks><<<unsigned((jobs + cuda::fa_warps - 1) / cuda::fa_warps), cuda::fa_warps * warp_size, 0, stream>>>(a);
+    return cudaGetLastError();
+}
+
+template <ggml_type T, int Chunks>
+cudaError_t fa_launch_rows(const fa_args& a, const cuda::fa_plan& pl, cudaStream_t stream) {
+    if (pl.rows == 1) return fa_launch<T, Chunks, 1>(a, pl, stream);
+    if constexpr (Chunks == 8) return fa_launch<T, Chunks, 2>(a, pl, stream);
+    else return fa_launch<T, Chunks, 4>(a, pl, stream);
+}
+
+template <ggml_type T>
+cudaError_t fa_launch_type(const fa_args& a, const cuda::fa_plan& pl, cudaStream_t stream) {
+    if (pl.chunks == 2) return fa_launch_rows<T, 2>(a, pl, stream);
+    if (pl.chunks == 4) return fa_launch_rows<T, 4>(a, pl, stream);
+    return fa_launch_rows<T, 8>(a, pl, stream);
+}
+
+}  // namespace detail
+
+// out = attention of n_tokens queries (q, out: device) at device positions pos (null allowed
+// when not causal) against kv (device cache rows; kv_len_max of them may be read, and a causal
+// token t reads keys 0 .. pos[t] <= kv_len_max - 1); sinks: n_head device floats or null.
+// scratch: flash_attention_scratch_bytes(p, n_tokens or more, kv_len_max or more) bytes.
+// Asynchronous on `stream`, capturable in a graph; returns the launch error
+// (cudaErrorInvalidValue for arguments the kernel does not run).
+inline cudaError_t flash_attention(const float* q, std::int64_t n_tokens, const std::int32_t* pos, std::int64_t kv_len_max,
+                                   const cuda::fa_kv& kv, const cuda::fa_params& p, const float* sinks, float* out,
+                                   void* scratch, std::size_t scratch_bytes, cudaStream_t stream) {
+    if (!cuda::flash_attention_unsupported(p, kv.type).empty() || n_tokens < 0 || kv_len_max < 0) return cudaErrorInvalidValue;
+    if (n_tokens == 0) return cudaSuccess;
+    if (q == nullptr || out == nullptr || kv.k == nullptr || kv.v == nullptr || (p.causal && pos == nullptr))
+        return cudaErrorInvalidValue;
+    const cuda::fa_plan pl = cuda::plan_flash_attention(p, n_tokens, kv_len_max);
+    if (pl.n_q_tiles > 0x7fffffff || p.n_head_kv > 65535 || pl.n_splits > 65535) return cudaErrorInvalidValue;
+    detail::fa_args a{q, n_tokens, pos, kv_len_max, kv, p, sinks, out, nullptr, pl.n_splits, pl.split_keys};
+    if (pl.n_splits > 1) {
+        if (scratch == nullptr || scratch_bytes < cuda::fa_scratch_bytes_for(p, n_tokens, kv_len_max)) return cudaErrorInvalidValue;
+        a.partial = static_cast<float*>(scratch);
+    }
+    if (kv.type == ggml_type::q8_0) return detail::fa_launch_type<ggml_type::q8_0>(a, pl, stream);
+    return detail::fa_launch_type<ggml_type::f16>(a, pl, stream);
+}
+
+}  // namespace kernels
+STRATA_NAMESPACE_END
+// ---- end kernels/flash_attention.cuh ----
+// ---- begin kernels/kv_store.cuh ----
+// kernels/kv_store.cuh — a batch's keys and values into a layer's cache on the device, at the
+// positions held in device memory (so a decode step captured in a CUDA graph writes the row of
+// the position the host set before the replay, not the one it was captured with).
+//
+//   src: n_tokens rows of row_values floats (token-major, as the K and V projections leave them)
+//   dst: the cache, row p at dst + p * row_bytes, F16 or Q8_0 (blocks of 32 along the row)
+//
+// F16 rounds as the CPU's store does (fp32_to_fp16, to nearest even); Q8_0 runs the CPU cache's
+// per-block quantizer (quant/act_quant.hpp), so the rows equal the CPU's byte for byte.
+//
+// Included only by nvcc translation units (under __CUDACC__).
+
+#include <cstddef>
+#include <cstdint>
+#include <cuda_runtime.h>
+
+
+STRATA_NAMESPACE_BEGIN
+namespace kernels {
+
+inline constexpr int kv_store_threads = 128;
+
+// One thread block per token; a thread per value (F16) or per block of 32 (Q8_0). Templates: a
+// header's plain __global__ function would be defined in every translation unit including it.
+template <int = 0>
+__global__ void __launch_bounds__(kv_store_threads)
+    kv_store_f16_kernel(const float* __restrict__ src, std::int64_t row_values, const std::int32_t* __restrict__ pos,
+                        std::byte* __restrict__ dst, std::size_t row_bytes) {
+    const std::int64_t t = blockIdx.x;
+    const float* s = src + t * row_values;
+    auto* d = reinterpret_cast<std::uint16_t*>(dst + static_cast<std::size_t>(pos[t]) * row_bytes);
+    for (std::int64_t i = threadIdx.x; i < row_values; i += kv_store_threads) d[i] = fp32_to_fp16(s[i]);
+}
+
+template <int = 0>
+__global__ void __launch_bounds__(kv_store_threads)
+    kv_store_q8_0_kernel(const float* __restrict__ src, std::int64_t row_values, const std::int32_t* __restrict__ pos,
+                         std::byte* __restrict__ dst, std::size_t row_bytes) {
+    const std::int64_t t = blockIdx.x;
+    const float* s = src + t * row_values;
+    auto* d = reinterpret_cast<q8_0::block*>(dst + static_cast<std::size_t>(pos[t]) * row_bytes);
+    for (std::int64_t b = threadIdx.x; b < row_values / 32; b += kv_store_threads) act_quant::quantize_q8_0(s + b * 32, d[b]);
+}
+
+// Asynchronous on `stream`; cudaErrorInvalidValue for a type other than F16/Q8_0 or a Q8_0 row
+// that is not whole blocks.
+inline cudaError_t kv_store(ggml_type type, const float* src, std::int64_t n_tokens, std::int64_t row_values,
+                            const std::int32_t* pos, std::byte* dst, std::size_t row_bytes, cudaStream_t stream) {
+    if (n_tokens < 0 || row_values <= 0) return cudaErrorInvalidValue;
+    if (n_tokens == 0) return cudaSuccess;
+    const auto grid = static_cast<unsigned>(n_tokens);
+    if (type == ggml_type::f16) {
+        kv_store_f16_kernel<><<<grid, kv_store_threads, 0, stream>>>(src, row_values, pos, dst, row_bytes);
+    } else if (type == ggml_type::q8_0 && row_values % 32 == 0) {
+        kv_store_q8_0_kernel<><<<grid, kv_store_threads, 0, stream>>>(src, row_values, pos, dst, row_bytes);
+    } else {
+        return cudaErrorInvalidValue;
+    }
+    return cudaGetLastError();
+}
+
+}  // namespace kernels
+STRATA_NAMESPACE_END
+// ---- end kernels/kv_store.cuh ----
+// ---- begin include/strata/backend/cuda/sampler.hpp ----
+// strata/backend/cuda/sampler.hpp — sampling on the GPU: only the chosen token comes back.
+//
+//   cuda::device_sampler s(n_vocab, stream);              // all memory allocated here
+//   if (cuda::device_supports(params)) {
+//       const std::int32_t t = s.sample(d_logits, params, window, chain.get<sample::dist>());
+//   }                                                     // else: copy the logits, CPU chain
+//
+//   s.stage(params, window, u);   // or in two parts: the host's (pinned arguments), then the
+//   s.launch(d_logits);           // device's, which a CUDA graph may capture (one per path());
+//   ... sync ...; s.result();     // 16 bytes come back; a drew result uses up u (commit_uniform)
+//
+// It reproduces sample::default_chain (penalties, top_k, top_p, min_p, temperature, dist;
+// typical_p off) for the same logits, parameters and RNG state: the uniform number dist would
+// draw is drawn on the host from that dist's RNG and passed to the kernel, and used up only
+// when the device says a draw happened (the CPU draws nothing for a set of one). What matches
+// bit for bit and what only to rounding: strata/sample/device_chain.hpp.
+//
+// Paths, chosen from the parameters (path_of):
+//   greedy   (temperature <= 0): cub::DeviceReduce::ArgMax of the penalised logits, ties to the
+//            lowest id as the CPU. The CPU chain still runs top_k/top_p/min_p and its dist draws
+//            a number unless they left one token; this path does not know whether they did and
+//            reports drew = (n_vocab > 1 && top_k != 1). So a fixed-seed session that switches
+//            from temperature 0 to sampling may continue another random stream than the CPU's,
+//            unless the sampler was made with exact_draws: then temperature <= 0 takes one of
+//            the two paths below (the same token, at the cost of the sort).
+//   sorted   (top_k > 0 or top_p < 1): cub::DeviceRadixSort::SortPairsDescending of (logit, id)
+//            (stable: equal logits stay in id order, the CPU's ranks_before), then one block on
+//            the best-first prefix of min(top_k, n_vocab) (or n_vocab) entries.
+//   id order (top_k and top_p off): the arg-max for the maximum, then one block over all
+//            tokens in id order, as the CPU's unsorted min_p and dist.
+//
+// The CUDA-free part (the path, the kernels' arguments, the window compaction, sizes) is
+// tested on the CPU; the class exists only under nvcc (it launches kernels and calls CUB).
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <new>
+#include <string>
+#include <vector>
+
+// ---- begin include/strata/sample/device_chain.hpp ----
+// strata/sample/device_chain.hpp — the default chain's arithmetic in the form a GPU runs it.
+//
+// The CUDA sampler (backend/cuda/sampler.hpp, kernels/sample.cuh) reproduces
+//   penalties -> top_k -> top_p -> min_p -> temperature -> dist
+// of sample::default_chain (typical_p off) on the device. The pieces here are the per-entry
+// math and the order-dependent scans, written once (STRATA_HD) so the kernels call exactly what
+// the CPU tests check against sample::chain. Two layouts of the candidate set exist:
+//
+//   sorted:   top_k or top_p on. The set is the best-first prefix of the (logit, id) sort, as
+//             the CPU leaves it after top_k (or top_p's sort); every later stage keeps a prefix.
+//   id order: top_k and top_p off. The CPU never sorts: min_p filters in place and dist walks
+//             the tokens in id order, so the device does too (and sorts nothing).
+//
+// Float semantics, stage by stage, against the CPU:
+//   - exp: the CPU calls std::exp(float) (glibc's expf, within ~0.502 ulp); exp_rounded()
+//     takes the exp of the double and rounds once (nearly correctly rounded, on host and
+//     device alike). They differ by one ulp for about 6 in 10000 arguments (measured), which
+//     moves a cumulative boundary of the draw by ~1e-7 of the mass; CUDA's expf (2 ulp) would
+//     differ more often, and differently on the host tests.
+//   - penalties: one multiply and one add each rounded (no fused multiply-add, as the CPU
+//     builds with -ffp-contract=off).
+//   - top_p's softmax sum is a float sum in the set's order and its cumsum a float cumsum:
+//     the scans below run serially in that order, for sets of up to serial_max entries. With
+//     top_k off the CPU sums in id order, which the sorted device set cannot follow, and a
+//     tree sum over more entries is ~1e-5 off, enough to move the nucleus cut by a token in a
+//     few percent of draws: those parameters stay on the CPU (cuda::device_supports).
+//   - log(min_p) is computed on the host with the CPU's std::log(float).
+//   - dist: float e_i, a double sum and a double running sum in set order, target = sum * u.
+//     Over more than serial_max entries (top_k > serial_max without top_p, the id order) the
+//     device sums by trees: a different token only when u falls within ~1e-15 of a boundary.
+
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+
+
+STRATA_NAMESPACE_BEGIN
+namespace sample::device_chain {
+
+// Sets up to this many entries are summed and scanned serially (one thread), in the CPU's order.
+inline constexpr std::size_t serial_max = 1024;
+
+// The CPU's std::exp(float), computed so that a GPU gets the same float (see the top).
+STRATA_HD inline float exp_rounded(float x) { return float(::exp(double(x))); }
+
+// a * b rounded on its own: the device would otherwise fuse it with the add that follows.
+STRATA_HD inline float mul_rn(float a, float b) {
+#if defined(__CUDA_ARCH__)
+    return __fmul_rn(a, b);
+#else
+    return a * b;
+#endif
+}
+
+// What penalties does to a logit whose token occurs count > 0 times in the window.
+STRATA_HD inline float penalised(float logit, std::int32_t count, float repeat, float frequency, float presence) {
+    logit = logit <= 0.0f ? mul_rn(logit, repeat) : logit / repeat;
+    return logit - (mul_rn(float(count), frequency) + presence);
+}
+
+// The settings of the stages after top_k, as the kernels take them (host-computed values
+// where the device's math library would round differently).
+struct finish_args {
+    float top_p = 1.0f;       // used when use_top_p
+    float log_min_p = 0.0f;   // std::log(min_p) on the host; used when use_min_p
+    float temperature = 1.0f; // <= 0: the best entry, after the cuts (to know whether dist drew)
+    std::int32_t min_keep = 0;
+    bool use_top_p = false;
+    bool use_min_p = false;
+    double u = 0.0;           // dist's uniform number in [0, 1)
+};
+
+// top_p on a best-first set: e[i] = exp(l[i] - l[0]) and their float sum; p = e / sum as the CPU
+// stores it. Keeps up to the first i with cumsum >= top_p and i + 1 >= min_keep (or all m).
+STRATA_HD inline std::size_t top_p_keep(const float* e, std::size_t m, float sum, float top_p,
+                                        std::size_t min_keep) {
+    float cum = 0.0f;
+    for (std::size_t i = 0; i < m; ++i) {
+        cum += e[i] / sum;
+        if (cum >= top_p && i + 1 >= min_keep) return i + 1;
+    }
+    return m;
+}
+
+// min_p on a best-first set: the CPU keeps i until the first i >= min_keep (i >= 1) with
+// l[i] < l[0] + log(min_p). l is best-first, so that test is monotone: a binary search.
+STRATA_HD inline std::size_t min_p_keep(const float* l, std::size_t m, float log_min_p, std::size_t min_keep) {
+    const float min_logit = l[0] + log_min_p;
+    std::size_t lo = min_keep > 1 ? min_keep : 1, hi = m;
+    if (lo >= m) return m;
+    while (lo < hi) {
+        const std::size_t mid = lo + (hi - lo) / 2;
+        if (l[mid] < min_logit) hi = mid;
+        else lo = mid + 1;
+    }
+    return lo;
+}
+
+// dist's walk: the first i whose double running sum of e reaches target with e[i] > 0;
+// the last entry if rounding leaves the sum short (as the CPU).
+STRATA_HD inline std::size_t dist_walk(const float* e, std::size_t m, double target) {
+    double run = 0.0;
+    for (std::size_t i = 0; i < m; ++i) {
+        run += double(e[i]);
+        if (run >= target && e[i] > 0.0f) return i;
+    }
+    return m - 1;
+}
+
+STRATA_HD inline double serial_sum_double(const float* e, std::size_t m) {
+    double s = 0.0;
+    for (std::size_t i = 0; i < m; ++i) s += double(e[i]);
+    return s;
+}
+
+STRATA_HD inline float serial_sum_float(const float* e, std::size_t m) {
+    float s = 0.0f;
+    for (std::size_t i = 0; i < m; ++i) s += e[i];
+    return s;
+}
+
+// What the kernels of one sample read from device memory (copied there from pinned memory by
+// the launch itself, so that a captured CUDA graph replays with the values of the moment):
+// the finishing arguments, the sorted prefix, and the window's entries and penalties (its ids
+// and counts follow this header in the same buffer).
+struct launch_args {
+    finish_args f;
+    std::int32_t m = 0;       // the sorted layout's set after top_k
+    std::int32_t window = 0;  // distinct window tokens to penalise; 0: none
+    float repeat = 1.0f, frequency = 0.0f, presence = 0.0f;
+};
+
+// Where the kernels leave their result in device memory (the host copies it back whole):
+// best and max from the arg-max (greedy and the id-order layout), id and drew from the final
+// kernel, nan set by the copy of the logits when one is NaN (the CPU's error).
+struct result_slots {
+    std::int64_t best;
+    float max;
+    std::int32_t id;
+    std::int32_t drew;
+    std::int32_t nan;
+};
+
+// Which entry is drawn, and whether dist used a random number (a set of one entry draws none:
+// the caller then leaves the RNG where it was, as the CPU does).
+struct pick {
+    std::size_t index = 0;
+    bool drew = false;
+};
+
+// The sorted layout, serially (the device's result for sets of up to serial_max entries): l is
+// the best-first prefix of m >= 1 penalised logits after top_k; e is m floats of scratch.
+STRATA_HD inline pick finish_sorted(const float* l, std::size_t m, const finish_args& f, float* e) {
+    const std::size_t min_keep = f.min_keep > 0 ? std::size_t(f.min_keep) : 0;
+    if (f.use_top_p) {
+        for (std::size_t i = 0; i < m; ++i) e[i] = exp_rounded(l[i] - l[0]);
+        m = top_p_keep(e, m, serial_sum_float(e, m), f.top_p, min_keep);
+    }
+    if (f.use_min_p) m = min_p_keep(l, m, f.log_min_p, min_keep);
+    if (m == 1) return {0, false};
+    if (f.temperature <= 0.0f) return {0, true};  // the best survives alone; dist still draws
+    const float max_t = l[0] / f.temperature;
+    for (std::size_t i = 0; i < m; ++i) e[i] = exp_rounded(l[i] / f.temperature - max_t);
+    return {dist_walk(e, m, serial_sum_double(e, m) * f.u), true};
+}
+
+// min_p's test in the id-order layout: kept when logit >= max + log(min_p).
+STRATA_HD inline bool min_p_passes(float logit, float max_logit, const finish_args& f) {
+    return !f.use_min_p || logit >= max_logit + f.log_min_p;
+}
+
+// The id-order layout, serially: l is all n penalised logits in id order, max_logit their
+// maximum and best its lowest index. Requires min_keep <= 1 and min_p <= 1 when use_min_p
+// (then the best always passes; see device_supports). e: n floats of scratch.
+STRATA_HD inline pick finish_id_order(const float* l, std::size_t n, float max_logit, std::size_t best,
+                                      const finish_args& f, float* e) {
+    std::size_t kept = 0;
+    for (std::size_t i = 0; i < n; ++i) kept += min_p_passes(l[i], max_logit, f);
+    if (kept == 1) return {best, false};
+    if (f.temperature <= 0.0f) return {best, true};
+    const float max_t = max_logit / f.temperature;
+    for (std::size_t i = 0; i < n; ++i)
+        e[i] = min_p_passes(l[i], max_logit, f) ? exp_rounded(l[i] / f.temperature - max_t) : 0.0f;
+    pick r{dist_walk(e, n, serial_sum_double(e, n) * f.u), true};
+    while (r.index > 0 && !(e[r.index] > 0.0f)) --r.index;  // the fallback: the last kept entry
+    return r;
+}
+
+}  // namespace sample::device_chain
+STRATA_NAMESPACE_END
+// ---- end include/strata/sample/device_chain.hpp ----
+
+STRATA_NAMESPACE_BEGIN
+namespace cuda {
+
+enum class sample_path { greedy, sorted, id_order };
+
+// Whether the device reproduces the default chain for p; false: copy the logits back and run
+// the CPU chain. typical_p is not on the device. top_p over more than serial_max candidates
+// (top_k off or above it) neither: its float softmax sum would be a tree on the device, not the
+// CPU's serial sum (in id order, with top_k off), and a sum ~1e-5 off moves the nucleus cut by
+// a token in a few percent of draws (measured: 1 in 60 at n_vocab 32000). With top_k and top_p
+// off the CPU's min_p falls back to a sort when fewer than max(1, min_keep) tokens pass
+// (min_keep > 1, or min_p > 1 where none passes), which the id-order path does not do.
+// exact_draws: at temperature <= 0 too, say exactly whether the CPU's dist would have drawn
+// (see path_of); the temperature > 0 limits then apply to it as well.
+inline bool device_supports(const sample::params& p, bool exact_draws = false) noexcept {
+    if (p.typical_p < 1.0f) return false;
+    if (p.temperature <= 0.0f && !exact_draws) return true;  // the arg-max
+    if (p.top_p < 1.0f && (p.top_k <= 0 || std::size_t(p.top_k) > sample::device_chain::serial_max)) return false;
+    if (p.top_k <= 0 && !(p.top_p < 1.0f) && p.min_p > 0.0f && (p.min_keep > 1 || p.min_p > 1.0f)) return false;
+    return true;
+}
+
+// exact_draws: temperature <= 0 takes the sorted or id-order path as well, which runs top_k,
+// top_p and min_p only to learn whether more than one token survived them (dist then draws).
+inline sample_path path_of(const sample::params& p, bool exact_draws = false) noexcept {
+    if (p.temperature <= 0.0f && !exact_draws) return sample_path::greedy;
+    if (p.top_k > 0 || p.top_p < 1.0f) return sample_path::sorted;
+    return sample_path::id_order;
+}
+
+// The sorted layout's set after top_k: the best min(top_k, n_vocab), or all of them.
+inline std::int64_t sorted_prefix(const sample::params& p, std::int64_t n_vocab) noexcept {
+    return p.top_k > 0 && std::int64_t(p.top_k) < n_vocab ? std::int64_t(p.top_k) : n_vocab;
+}
+
+// The finishing kernel's arguments; u is dist's uniform number. log(min_p) is the CPU's.
+inline sample::device_chain::finish_args finish_args_of(const sample::params& p, double u) {
+    sample::device_chain::finish_args f;
+    f.use_top_p = p.top_p < 1.0f;
+    f.top_p = p.top_p;
+    f.use_min_p = p.min_p > 0.0f;
+    f.log_min_p = f.use_min_p ? std::log(p.min_p) : 0.0f;
+    f.temperature = p.temperature;
+    f.min_keep = p.min_keep;
+    f.u = u;
+    return f;
+}
+
+// The penalties' view of the window: the distinct tokens among the newest
+// min(repeat_last_n, h.size()) of h that are ids of the vocabulary (as the CPU skips others),
+// ascending, with how often each occurs. ids and counts need room for min(repeat_last_n,
+// h.size(), n_vocab) entries; scratch holds the sorted window (it grows to the window once).
+// Returns how many were written.
+inline std::size_t compact_window(const sample::history& h, std::int32_t repeat_last_n, std::int64_t n_vocab,
+                                  std::vector<std::int32_t>& scratch, std::int32_t* ids, std::int32_t* counts) {
+    const std::size_t n = std::min(std::size_t(repeat_last_n > 0 ? repeat_last_n : 0), h.size());
+    scratch.resize(n);
+    for (std::size_t i = 0; i < n; ++i) scratch[i] = h.recent(i);
+    std::sort(scratch.begin(), scratch.end());
+    std::size_t k = 0;
+    for (std::size_t i = 0; i < n;) {
+        std::size_t j = i;
+        while (j < n && scratch[j] == scratch[i]) ++j;
+        if (scratch[i] >= 0 && std::int64_t(scratch[i]) < n_vocab) {
+            ids[k] = scratch[i];
+            counts[k] = std::int32_t(j - i);
+            ++k;
+        }
+        i = j;
+    }
+    return k;
+}
+
+// The token of one sample and whether dist used its random number.
+struct sample_result {
+    std::int32_t id = -1;
+    bool drew = false;
+};
+
+// The window's distinct tokens a sampler makes room for, unless told otherwise (Ollama's
+// window is 64 tokens).
+inline constexpr std::size_t default_window_capacity = 4096;
+
+// The kernels' arguments: the launch_args header, then window_capacity ids and as many counts.
+inline constexpr std::size_t sampler_args_header = 64;
+static_assert(sizeof(sample::device_chain::launch_args) <= sampler_args_header);
+inline std::size_t sampler_args_bytes(std::size_t window_capacity) noexcept {
+    return sampler_args_header + 2 * window_capacity * sizeof(std::int32_t);
+}
+
+// The device buffers, in the order carved from the one allocation (each piece padded to
+// arena::alignment): keys, sorted keys, ids, sorted ids, exp scratch (n_vocab floats or ints
+// each), the arguments, the result slots, then CUB's temporary storage (not counted here).
+inline std::size_t sampler_buffer_bytes(std::int64_t n_vocab,
+                                        std::size_t window_capacity = default_window_capacity) noexcept {
+    const std::uint64_t n = std::uint64_t(n_vocab);
+    return std::size_t(5 * arena::padded(4 * n) + arena::padded(sampler_args_bytes(window_capacity)) +
+                       arena::padded(sizeof(sample::device_chain::result_slots)));
+}
+
+}  // namespace cuda
+STRATA_NAMESPACE_END
+
+#if defined(__CUDACC__)
+#include <cuda_runtime.h>
+
+#include <cub/device/device_radix_sort.cuh>
+#include <cub/device/device_reduce.cuh>
+
+// ---- begin kernels/sample.cuh ----
+// kernels/sample.cuh — the device side of the sampler (backend/cuda/sampler.hpp).
+//
+// One sample is: a copy of the logits (which the penalties may change; a NaN is flagged),
+// the penalties over the window's distinct tokens, then CUB (an arg-max, or a sort of
+// (logit, id) pairs) and one single-block kernel that runs top_p / min_p / temperature / dist
+// on what CUB left. The arithmetic and the order of every sum are those of
+// strata/sample/device_chain.hpp (see there for what matches the CPU bit for bit and what not).
+//
+// Included only by nvcc translation units (under __CUDACC__).
+
+#include <cstdint>
+#include <cuda_runtime.h>
+
+#include <cub/block/block_reduce.cuh>
+
+
+STRATA_NAMESPACE_BEGIN
+namespace kernels {
+
+// The finishing kernels run as one block of this many threads.
+inline constexpr int sample_threads = 512;
+
+namespace sample_detail {
+
+namespace dc = sample::device_chain;
+
+// The sum of value(i) over i < m, in every thread: serially in index order (the CPU's order)
+// when m <= serial_max, else a block-wide tree.
+template <int Threads, class Acc, class Value>
+__device__ Acc block_total(std::int32_t m, Value value) {
+    using reduce = cub::BlockReduce<Acc, Threads>;
+    __shared__ typename reduce::TempStorage tmp;
+    __shared__ Acc total;
+    if (m <= std::int32_t(dc::serial_max)) {
+        if (threadIdx.x == 0) {
+            Acc s = Acc(0);
+            for (std::int32_t i = 0; i < m; ++i) s += value(i);
+            total = s;
+        }
+    } else {
+        Acc s = Acc(0);
+        for (std::int32_t i = std::int32_t(threadIdx.x); i < m; i += Threads) s += value(i);
+        const Acc t = reduce(tmp).Sum(s);
+        if (threadIdx.x == 0) total = t;
+    }
+    __syncthreads();
+    return total;
+}
+
+// The first i < m at which stop(i, run) holds, run being the running sum of value(0..i);
+// -1 if none. Thread 0 walks serially (the CPU's order) through every chunk of Threads entries
+// whose tree sum could reach threshold (with a margin wider than any rounding difference of a
+// chunk); the other chunks are skipped by their tree sum. A set of up to serial_max entries is
+// walked whole, so its running sum is exactly the CPU's.
+template <int Threads, class Acc, class Value, class Stop>
+__device__ std::int32_t block_walk(std::int32_t m, Acc threshold, Value value, Stop stop) {
+    using reduce = cub::BlockReduce<Acc, Threads>;
+    __shared__ typename reduce::TempStorage tmp;
+    __shared__ std::int32_t found;
+    __shared__ Acc run;
+    if (threadIdx.x == 0) {
+        found = -1;
+        run = Acc(0);
+    }
+    __syncthreads();
+    for (std::int32_t base = 0; base < m; base += Threads) {
+        const std::int32_t i = base + std::int32_t(threadIdx.x);
+        const Acc chunk = reduce(tmp).Sum(i < m ? value(i) : Acc(0));
+        if (threadIdx.x == 0) {
+            Acc r = run;
+            const std::int32_t end = m < base + Threads ? m : base + Threads;
+            if (m <= std::int32_t(dc::serial_max) || r + chunk * Acc(1.001) >= threshold) {
+                for (std::int32_t j = base; j < end; ++j) {
+                    r += value(j);
+                    if (stop(j, r)) {
+                        found = j;
+                        break;
+                    }
+                }
+            } else {
+                r += chunk;
+            }
+            run = r;
+        }
+        __syncthreads();
+        if (found >= 0) break;
+    }
+    return found;
+}
+
+}  // namespace sample_detail
+
+// keys = logits, a copy the penalties change; out->nan is set when a logit is NaN (the caller
+// cleared it before).
+// (a template: a header's plain __global__ function would be defined in every TU)
+template <int = 0>
+__global__ void sample_copy(const float* __restrict__ logits, float* __restrict__ keys, std::int64_t n,
+                            sample::device_chain::result_slots* out) {
+    const std::int64_t stride = std::int64_t(gridDim.x) * blockDim.x;
+    for (std::int64_t i = std::int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += stride) {
+        const float v = logits[i];
+        keys[i] = v;
+        if (v != v) atomicOr(&out->nan, 1);
+    }
+}
+
+// ids[i] = i: the values the sort carries with the keys (written once).
+// (a template: a header's plain __global__ function would be defined in every TU)
+template <int = 0>
+__global__ void sample_iota(std::int32_t* ids, std::int64_t n) {
+    const std::int64_t stride = std::int64_t(gridDim.x) * blockDim.x;
+    for (std::int64_t i = std::int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += stride)
+        ids[i] = std::int32_t(i);
+}
+
+// The penalties on the window's distinct tokens: a->window of them (ids in range, counts > 0),
+// ids at window[0..cap), counts at window[cap..2 cap). One block of any size: the window is
+// small, and a fixed launch is what a CUDA graph can replay.
+// (a template: a header's plain __global__ function would be defined in every TU)
+template <int = 0>
+__global__ void sample_penalise(float* keys, const sample::device_chain::launch_args* a,
+                                const std::int32_t* __restrict__ window, std::int32_t cap) {
+    const std::int32_t k = a->window;
+    const float repeat = a->repeat, frequency = a->frequency, presence = a->presence;
+    for (std::int32_t i = std::int32_t(threadIdx.x); i < k; i += std::int32_t(blockDim.x)) {
+        float& l = keys[window[i]];
+        l = sample::device_chain::penalised(l, window[cap + i], repeat, frequency, presence);
+    }
+}
+
+// The sorted layout: l and ids the best-first (logit, id) pairs, a->m >= 1 of them after top_k.
+// scratch: m floats, used when m > serial_max. Writes out->id and out->drew.
+template <int Threads>
+__global__ void __launch_bounds__(Threads)
+    sample_finish_sorted(const float* __restrict__ l, const std::int32_t* __restrict__ ids,
+                         const sample::device_chain::launch_args* a, float* scratch,
+                         sample::device_chain::result_slots* out) {
+    namespace dc = sample::device_chain;
+    const dc::finish_args f = a->f;
+    std::int32_t m = a->m;
+    // a set of up to serial_max (top_k 40, say) lives in shared memory: thread 0's serial scans
+    // then read at shared latency, not global
+    __shared__ float small[dc::serial_max];
+    float* const e = m <= std::int32_t(dc::serial_max) ? small : scratch;
+    const std::int32_t tid = std::int32_t(threadIdx.x);
+    const std::int32_t min_keep = f.min_keep > 0 ? f.min_keep : 0;
+    if (f.use_top_p) {
+        const float top = l[0];
+        for (std::int32_t i = tid; i < m; i += Threads) e[i] = dc::exp_rounded(l[i] - top);
+        __syncthreads();
+        const float sum = sample_detail::block_total<Threads, float>(m, [=](std::int32_t i) { return e[i]; });
+        const float top_p = f.top_p;
+        const std::int32_t at = sample_detail::block_walk<Threads, float>(
+            m, top_p, [=](std::int32_t i) { return e[i] / sum; },
+            [=](std::int32_t i, float cum) { return cum >= top_p && i + 1 >= min_keep; });
+        if (at >= 0) m = at + 1;
+    }
+    if (f.use_min_p) m = std::int32_t(dc::min_p_keep(l, std::size_t(m), f.log_min_p, std::size_t(min_keep)));
+    if (m == 1 || f.temperature <= 0.0f) {  // the best; dist draws unless it is alone
+        if (tid == 0) {
+            out->id = ids[0];
+            out->drew = m > 1;
+        }
+        return;
+    }
+    const float t = f.temperature, max_t = l[0] / t;
+    __syncthreads();  // e is rewritten
+    for (std::int32_t i = tid; i < m; i += Threads) e[i] = dc::exp_rounded(l[i] / t - max_t);
+    __syncthreads();
+    const double target =
+        sample_detail::block_total<Threads, double>(m, [=](std::int32_t i) { return double(e[i]); }) * f.u;
+    std::int32_t at = sample_detail::block_walk<Threads, double>(
+        m, target, [=](std::int32_t i) { return double(e[i]); },
+        [=](std::int32_t i, double run) { return run >= target && e[i] > 0.0f; });
+    if (tid == 0) {
+        out->id = ids[at >= 0 ? at : m - 1];
+        out->drew = 1;
+    }
+}
+
+// The id-order layout: l all n penalised logits; out->max and out->best from the arg-max that
+// ran before. e: scratch for n floats. Writes out->id and out->drew.
+template <int Threads>
+__global__ void __launch_bounds__(Threads)
+    sample_finish_id_order(const float* __restrict__ l, std::int32_t n, const sample::device_chain::launch_args* a,
+                           float* e, sample::device_chain::result_slots* out) {
+    namespace dc = sample::device_chain;
+    const dc::finish_args f = a->f;
+    const std::int32_t tid = std::int32_t(threadIdx.x);
+    const float max_logit = out->max;
+    const auto best = std::int32_t(out->best);
+    const std::int32_t kept = sample_detail::block_total<Threads, std::int32_t>(
+        n, [=](std::int32_t i) { return std::int32_t(dc::min_p_passes(l[i], max_logit, f)); });
+    if (kept == 1 || f.temperature <= 0.0f) {
+        if (tid == 0) {
+            out->id = best;
+            out->drew = kept > 1;
+        }
+        return;
+    }
+    const float t = f.temperature, max_t = max_logit / t;
+    for (std::int32_t i = tid; i < n; i += Threads)
+        e[i] = dc::min_p_passes(l[i], max_logit, f) ? dc::exp_rounded(l[i] / t - max_t) : 0.0f;
+    __syncthreads();
+    const double target =
+        sample_detail::block_total<Threads, double>(n, [=](std::int32_t i) { return double(e[i]); }) * f.u;
+    std::int32_t at = sample_detail::block_walk<Threads, double>(
+        n, target, [=](std::int32_t i) { return double(e[i]); },
+        [=](std::int32_t i, double run) { return run >= target && e[i] > 0.0f; });
+    if (tid == 0) {
+        if (at < 0)  // only through rounding: the last kept entry, as the CPU
+            for (at = n - 1; at > 0 && !(e[at] > 0.0f); --at) {}
+        out->id = at;
+        out->drew = 1;
+    }
+}
+
+}  // namespace kernels
+STRATA_NAMESPACE_END
+// ---- end kernels/sample.cuh ----
+
+STRATA_NAMESPACE_BEGIN
+namespace cuda {
+
+// One sampler per stream and vocabulary. One sample in flight at a time: stage() rewrites the
+// pinned arguments and the result slots are reused.
+//
+// enqueue() = stage() + launch(). stage() is the host's part (validation, the window's
+// compaction, the arguments into pinned memory); launch() only queues device work with
+// arguments that do not change between calls (it copies the staged arguments to the device
+// first), so a CUDA graph may capture it: one graph per path(), replayed after each stage().
+class device_sampler {
+public:
+    // exact_draws: see path_of (the arg-max at temperature <= 0 guesses whether dist drew).
+    // window_capacity: the most distinct window tokens a sample may penalise.
+    device_sampler(std::int64_t n_vocab, cudaStream_t stream, bool exact_draws = false,
+                   std::size_t window_capacity = default_window_capacity)
+        : n_(n_vocab), stream_(stream), exact_draws_(exact_draws),
+          cap_(std::min<std::size_t>(window_capacity, std::size_t(n_vocab > 0 ? n_vocab : 1))) {
+        if (n_vocab < 1 || n_vocab > std::int64_t(0x7fffffff))
+            STRATA_THROW(errc::argument, "device_sampler: vocabulary of " + std::to_string(n_vocab) + " tokens");
+        try {
+            allocate();
+        } catch (...) {
+            release();
+            throw;
+        }
+    }
+    ~device_sampler() { release(); }
+    device_sampler(const device_sampler&) = delete;
+    device_sampler& operator=(const device_sampler&) = delete;
+
+    std::int64_t vocabulary() const noexcept { return n_; }
+    bool exact_draws() const noexcept { return exact_draws_; }
+    std::size_t window_capacity() const noexcept { return cap_; }
+    // What this sampler holds on the device (for the plan): its buffers and CUB's storage.
+    std::size_t device_bytes() const noexcept { return bytes_; }
+    // The path of the staged parameters (what launch() queues).
+    sample_path path() const noexcept { return path_; }
+
+    // The host's part of a sample: p checked (errc::unsupported where !device_supports), the
+    // window compacted, the kernels' arguments written to pinned memory; u is dist's number.
+    void stage(const sample::params& p, const sample::history& window, double u) {
+        sample::validate(p);
+        if (!device_supports(p, exact_draws_))
+            STRATA_THROW(errc::unsupported, "device_sampler: these parameters need the CPU chain (device_supports)");
+        sample::device_chain::launch_args& a = *host_args_;
+        a = {};
+        a.f = finish_args_of(p, u);
+        a.m = std::int32_t(sorted_prefix(p, n_));
+        if (sample::penalties::enabled(p)) {
+            // compacted apart (the pinned area holds cap_), then checked against the capacity
+            const std::size_t need = std::min(std::size_t(p.repeat_last_n), window.size());
+            win_ids_.resize(need);
+            win_counts_.resize(need);
+            const std::size_t k =
+                compact_window(window, p.repeat_last_n, n_, tokens_, win_ids_.data(), win_counts_.data());
+            if (k > cap_)
+                STRATA_THROW(errc::unsupported, "device_sampler: " + std::to_string(k) +
+                                                    " distinct window tokens, more than its capacity of " +
+                                                    std::to_string(cap_));
+            std::copy(win_ids_.begin(), win_ids_.begin() + std::ptrdiff_t(k), host_window());
+            std::copy(win_counts_.begin(), win_counts_.begin() + std::ptrdiff_t(k), host_window() + cap_);
+            a.window = std::int32_t(k);
+            a.repeat = p.repeat_penalty;
+            a.frequency = p.frequency_penalty;
+            a.presence = p.presence_penalty;
+        }
+        path_ = path_of(p, exact_draws_);
+        top_k_ = p.top_k;
+    }
+
+    // The device's part, on the stream: the staged arguments to the device, the copy of
+    // d_logits (n_vocab floats, left unchanged), the penalties, CUB, the finishing kernel, the
+    // result back to pinned memory. Nothing waits: result() once the stream got there.
+    void launch(const float* d_logits) {
+        namespace dc = sample::device_chain;
+        STRATA_CUDA_CHECK(cudaMemcpyAsync(args_, host_args_, args_bytes(), cudaMemcpyHostToDevice, stream_));
+        // poisoned (all bits set: id -1) so that a kernel which wrote nothing cannot pass; nan clear
+        STRATA_CUDA_CHECK(cudaMemsetAsync(slots_, 0xff, offsetof(dc::result_slots, nan), stream_));
+        STRATA_CUDA_CHECK(cudaMemsetAsync(&slots_->nan, 0, sizeof(slots_->nan), stream_));
+        STRATA_CUDA_CHECK_LAUNCH(
+            (kernels::sample_copy<><<<blocks_for(n_), 256, 0, stream_>>>(d_logits, keys_, n_, slots_), cudaGetLastError()),
+            stream_);
+        STRATA_CUDA_CHECK_LAUNCH((kernels::sample_penalise<><<<1, 256, 0, stream_>>>(keys_, args_, window_of(args_),
+                                                                                   std::int32_t(cap_)),
+                                  cudaGetLastError()),
+                                 stream_);
+        if (path_ != sample_path::sorted)
+            STRATA_CUDA_CHECK(cub::DeviceReduce::ArgMax(temp_, temp_bytes_, keys_, &slots_->max, &slots_->best, n_,
+                                                        stream_));
+        constexpr int threads = kernels::sample_threads;
+        if (path_ == sample_path::sorted) {
+            std::size_t bytes = temp_bytes_;
+            STRATA_CUDA_CHECK(cub::DeviceRadixSort::SortPairsDescending(temp_, bytes, keys_, sorted_keys_, ids_,
+                                                                        sorted_ids_, int(n_), 0, 32, stream_));
+            STRATA_CUDA_CHECK_LAUNCH((kernels::sample_finish_sorted<threads><<<1, threads, 0, stream_>>>(
+                                          sorted_keys_, sorted_ids_, args_, scratch_, slots_),
+                                      cudaGetLastError()),
+                                     stream_);
+        } else if (path_ == sample_path::id_order) {
+            STRATA_CUDA_CHECK_LAUNCH((kernels::sample_finish_id_order<threads><<<1, threads, 0, stream_>>>(
+                                          keys_, std::int32_t(n_), args_, scratch_, slots_),
+                                      cudaGetLastError()),
+                                     stream_);
+        }
+        STRATA_CUDA_CHECK(
+            cudaMemcpyAsync(host_slots_, slots_, sizeof(dc::result_slots), cudaMemcpyDeviceToHost, stream_));
+    }
+
+    void enqueue(const float* d_logits, const sample::params& p, const sample::history& window, double u) {
+        stage(p, window, u);
+        launch(d_logits);
+    }
+
+    // The last launch's token, after the stream has passed it. A NaN logit is errc::argument
+    // (as the CPU chain).
+    sample_result result() const {
+        const sample::device_chain::result_slots& r = *host_slots_;
+        if (r.nan) STRATA_THROW(errc::argument, "sample: a logit is NaN");
+        const sample_result out = path_ == sample_path::greedy
+                                      ? sample_result{std::int32_t(r.best), n_ > 1 && top_k_ != 1}
+                                      : sample_result{r.id, r.drew == 1};
+        if (out.id < 0 || out.id >= n_ || (path_ != sample_path::greedy && r.drew != 0 && r.drew != 1))
+            STRATA_THROW(errc::internal, "device_sampler: the kernels left no token (id " + std::to_string(out.id) + ")");
+        return out;
+    }
+
+    // enqueue, wait for the stream, result().
+    sample_result sample(const float* d_logits, const sample::params& p, const sample::history& window, double u) {
+        enqueue(d_logits, p, window, u);
+        STRATA_CUDA_CHECK(cudaStreamSynchronize(stream_));
+        return result();
+    }
+
+    // With the RNG of a CPU dist stage (a chain's get<sample::dist>()): its next number is
+    // used, and used up only when the device drew, so the sequence is the CPU chain's.
+    std::int32_t sample(const float* d_logits, const sample::params& p, const sample::history& window,
+                        sample::dist& rng) {
+        const sample_result r = sample(d_logits, p, window, rng.peek_uniform());
+        if (r.drew) rng.commit_uniform();
+        return r.id;
+    }
+
+private:
+    std::size_t args_bytes() const noexcept { return sampler_args_bytes(cap_); }
+    static std::int32_t* window_of(sample::device_chain::launch_args* a) noexcept {
+        return reinterpret_cast<std::int32_t*>(reinterpret_cast<char*>(a) + sampler_args_header);
+    }
+    std::int32_t* host_window() noexcept { return window_of(host_args_); }
+
+    // Every buffer, sized for the vocabulary; CUB's storage sized by its null-pointer calls.
+    void allocate() {
+        std::size_t sort_bytes = 0, max_bytes = 0;
+        STRATA_CUDA_CHECK(cub::DeviceRadixSort::SortPairsDescending(
+            nullptr, sort_bytes, static_cast<const float*>(nullptr), static_cast<float*>(nullptr),
+            static_cast<const std::int32_t*>(nullptr), static_cast<std::int32_t*>(nullptr), int(n_), 0, 32, stream_));
+        STRATA_CUDA_CHECK(cub::DeviceReduce::ArgMax(nullptr, max_bytes, static_cast<const float*>(nullptr),
+                                                    static_cast<float*>(nullptr),
+                                                    static_cast<std::int64_t*>(nullptr), n_, stream_));
+        temp_bytes_ = std::max(sort_bytes, max_bytes);
+        bytes_ = sampler_buffer_bytes(n_, cap_) + arena::padded(temp_bytes_);
+        STRATA_CUDA_CHECK(cudaMalloc(&block_, bytes_));
+        char* at = static_cast<char*>(block_);
+        const auto take = [&](std::uint64_t b) {
+            char* p = at;
+            at += arena::padded(b);
+            return p;
+        };
+        const std::uint64_t n4 = 4 * std::uint64_t(n_);
+        keys_ = reinterpret_cast<float*>(take(n4));
+        sorted_keys_ = reinterpret_cast<float*>(take(n4));
+        ids_ = reinterpret_cast<std::int32_t*>(take(n4));
+        sorted_ids_ = reinterpret_cast<std::int32_t*>(take(n4));
+        scratch_ = reinterpret_cast<float*>(take(n4));
+        args_ = reinterpret_cast<sample::device_chain::launch_args*>(take(args_bytes()));
+        slots_ = reinterpret_cast<sample::device_chain::result_slots*>(take(sizeof(sample::device_chain::result_slots)));
+        temp_ = take(temp_bytes_);
+        STRATA_CUDA_CHECK(cudaMallocHost(&host_slots_, sizeof(sample::device_chain::result_slots)));
+        void* h = nullptr;
+        STRATA_CUDA_CHECK(cudaMallocHost(&h, args_bytes()));
+        host_args_ = new (h) sample::device_chain::launch_args{};
+        STRATA_CUDA_CHECK_LAUNCH((kernels::sample_iota<><<<blocks_for(n_), 256, 0, stream_>>>(ids_, n_), cudaGetLastError()),
+                                 stream_);
+        STRATA_CUDA_CHECK(cudaStreamSynchronize(stream_));
+    }
+    void release() noexcept {
+        if (host_args_) cudaFreeHost(host_args_);
+        if (host_slots_) cudaFreeHost(host_slots_);
+        if (block_) cudaFree(block_);
+        host_args_ = nullptr;
+        host_slots_ = nullptr;
+        block_ = nullptr;
+    }
+
+    static unsigned blocks_for(std::int64_t n) noexcept {
+        return unsigned(std::min<std::int64_t>((n + 255) / 256, 1024));
+    }
+
+    std::int64_t n_;
+    cudaStream_t stream_;
+    bool exact_draws_ = false;
+    std::size_t cap_ = 0;
+    std::size_t temp_bytes_ = 0, bytes_ = 0;
+    void* block_ = nullptr;
+    float* keys_ = nullptr;
+    float* sorted_keys_ = nullptr;
+    std::int32_t* ids_ = nullptr;
+    std::int32_t* sorted_ids_ = nullptr;
+    float* scratch_ = nullptr;
+    sample::device_chain::launch_args* args_ = nullptr;  // then the window: cap ids, cap counts
+    sample::device_chain::result_slots* slots_ = nullptr;
+    void* temp_ = nullptr;
+    sample::device_chain::result_slots* host_slots_ = nullptr;
+    sample::device_chain::launch_args* host_args_ = nullptr;  // pinned, the same layout as args_
+    std::vector<std::int32_t> tokens_, win_ids_, win_counts_;  // the compaction's (grow once)
+    sample_path path_ = sample_path::sorted;
+    std::int32_t top_k_ = 0;
+};
+
+}  // namespace cuda
+STRATA_NAMESPACE_END
+#endif  // __CUDACC__
+// ---- end include/strata/backend/cuda/sampler.hpp ----
+
+STRATA_NAMESPACE_BEGIN
+namespace model {
+
+struct cuda_stage_options {
+    bool sampler = false;  // the stage holds the head: sample on the device
+#if defined(STRATA_DEBUG_SYNC)
+    bool graphs = false;  // a synchronise after each launch cannot be captured
+#else
+    bool graphs = true;   // capture decode steps in CUDA graphs
+#endif
+};
+
+template <class Formats>
+class cuda_stage {
+public:
+    // Takes its buffers from `mem` (the session's arena on this device: cuda_workspace_for's
+    // pieces must fit beside the KV cache) and uploads rope_freqs there.
+    cuda_stage(cuda::device_arena& mem, const hparams& hp, const weights& w, std::int64_t n_batch, std::int64_t n_ctx,
+               ggml_type kv_type, cuda_stage_options opt = {})
+        : device_(mem.device()), n_batch_(n_batch), n_ctx_(n_ctx), n_embd_(hp.n_embd), n_vocab_(hp.n_vocab), opt_(opt) {
+        // what the kernels cannot run is refused here, before anything is allocated
+        for (std::uint32_t il = 0; il < hp.n_layer; ++il)
+            if (const auto why = cuda::flash_attention_unsupported(fa_params_for(hp, il), kv_type); !why.empty())
+                STRATA_THROW(errc::unsupported, mem.name() + ": layer " + std::to_string(il) + ": " + std::string(why) +
+                                                    " (the model has head dims " + std::to_string(hp.head_dim_k) + "/" +
+                                                    std::to_string(hp.head_dim_v) + ")");
+        cuda::device_guard on(device_);
+        const cuda_workspace_shape shape = cuda_workspace_for(hp, w, n_batch, n_ctx);
+        float** bufs[10] = {&a_.x, &a_.h, &a_.q, &a_.k, &a_.v, &a_.att, &a_.o, &a_.gate, &a_.up, &a_.logits};
+        static constexpr const char* names[10] = {"x", "h", "q", "k", "v", "att", "o", "gate", "up", "logits"};
+        for (int i = 0; i < 10; ++i)
+            *bufs[i] = reinterpret_cast<float*>(mem.take(shape.floats[std::size_t(i)] * sizeof(float), names[i]));
+        pos_ = reinterpret_cast<std::int32_t*>(mem.take(shape.positions * sizeof(std::int32_t), "positions"));
+        if (shape.rope_freqs) {
+            rope_freqs_ = reinterpret_cast<float*>(mem.take(shape.rope_freqs * sizeof(float), "rope_freqs"));
+            STRATA_CUDA_CHECK(cudaMemcpy(rope_freqs_, f32_data(w.rope_freqs, "rope_freqs"), shape.rope_freqs * sizeof(float),
+                                         cudaMemcpyHostToDevice));
+        }
+        mm_scratch_ = mem.take(shape.matmul_scratch, "matmul scratch");
+        mm_scratch_bytes_ = arena::padded(shape.matmul_scratch);
+        fa_scratch_ = mem.take(shape.attention_scratch, "attention scratch");
+        fa_scratch_bytes_ = arena::padded(shape.attention_scratch);
+        std::byte* blas_ws = shape.blas_workspace ? mem.take(shape.blas_workspace, "cuBLAS workspace") : nullptr;
+        bytes_ = shape.bytes();
+        res_ = std::make_unique<resources>(std::size_t(n_batch) * std::size_t(hp.n_embd), std::size_t(hp.n_vocab),
+                                           std::size_t(n_batch));
+        if (blas_ws) res_->blas.set_workspace(blas_ws, arena::padded(shape.blas_workspace));
+        if (opt.sampler) res_->sampler = std::make_unique<cuda::device_sampler>(hp.n_vocab, res_->stream.get());
+    }
+
+    cuda_stage(cuda_stage&&) noexcept = default;
+    cuda_stage& operator=(cuda_stage&&) noexcept = default;
+
+    std::int64_t n_batch() const noexcept { return n_batch_; }
+    activations acts() const noexcept { return a_; }
+    int device() const noexcept { return device_; }
+    // Device bytes of the workspace (what cuda_workspace_bytes priced).
+    std::size_t bytes() const noexcept { return bytes_; }
+    cudaStream_t stream() const noexcept { return res_->stream; }
+    // Decode graphs captured so far, and replays of them.
+    int graphs_captured() const noexcept { return res_->captured; }
+    std::int64_t graph_replays() const noexcept { return res_->replays; }
+
+    // ---- the residual stream across a boundary (through pinned memory) ----
+
+    float* host_x() const noexcept { return nullptr; }
+
+    void x_from_host(const float* src, std::size_t count) const {
+        cuda::device_guard on(device_);
+        res_->stream.synchronize();  // the staging buffer may still feed the previous step's copy
+        std::memcpy(res_->x_stage.data(), src, count * sizeof(float));
+        STRATA_CUDA_CHECK(cudaMemcpyAsync(a_.x, res_->x_stage.data(), count * sizeof(float), cudaMemcpyHostToDevice, res_->stream));
+    }
+
+    void x_to_host(float* dst, std::size_t count) const {
+        cuda::device_guard on(device_);
+        STRATA_CUDA_CHECK(cudaMemcpyAsync(res_->x_stage.data(), a_.x, count * sizeof(float), cudaMemcpyDeviceToHost, res_->stream));
+        res_->stream.synchronize();
+        std::memcpy(dst, res_->x_stage.data(), count * sizeof(float));
+    }
+
+    // The last token's logits on the host: copied back once per forward pass, when asked.
+    std::span<const float> logits() const {
+        if (!res_->logits_on_host) {
+            cuda::device_guard on(device_);
+            STRATA_CUDA_CHECK(cudaMemcpyAsync(res_->logits_stage.data(), a_.logits, std::size_t(n_vocab_) * sizeof(float),
+                                              cudaMemcpyDeviceToHost, res_->stream));
+            res_->stream.synchronize();
+            res_->logits_on_host = true;
+        }
+        return {reinterpret_cast<const float*>(res_->logits_stage.data()), std::size_t(n_vocab_)};
+    }
+    // The logits in device memory (for sampling on the device).
+    const float* device_logits() const noexcept { return a_.logits; }
+
+    // The next token chosen on the device from the last logits, with the CPU chain's parameters,
+    // window and RNG (only the token comes back); nullopt where the device cannot give the CPU
+    // chain's token for these parameters (cuda::device_supports), and the caller samples on the
+    // host.
+    std::optional<std::int32_t> sample(const sample::params& p, const sample::history& window, sample::dist& rng) const {
+        if (!res_->sampler || !cuda::device_supports(p)) return std::nullopt;
+        cuda::device_guard on(device_);
+        return res_->sampler->sample(a_.logits, p, window, rng);
+    }
+    // Device bytes of the sampler's buffers (0 without one).
+    std::size_t sampler_bytes() const noexcept { return res_->sampler ? res_->sampler->device_bytes() : 0; }
+
+    // ---- segments: positions in, and the decode graph ----
+
+    void begin_segment(std::int64_t n_tokens, std::int64_t pos0, int key) const {
+        cuda::device_guard on(device_);
+        resources& r = *res_;
+        abandon_capture();
+        r.stream.synchronize();  // the staging buffer of the positions may still be in use
+        auto* p = reinterpret_cast<std::int32_t*>(r.pos_stage.data());
+        for (std::int64_t t = 0; t < n_tokens; ++t) p[t] = static_cast<std::int32_t>(pos0 + t);
+        STRATA_CUDA_CHECK(cudaMemcpyAsync(pos_, p, std::size_t(n_tokens) * sizeof(std::int32_t), cudaMemcpyHostToDevice, r.stream));
+        r.logits_on_host = false;
+        r.replaying = nullptr;
+        if (!opt_.graphs || n_tokens != 1) return;
+        for (auto& g : r.graphs)
+            if (g.first == key) {
+                r.replaying = g.second;
+                return;
+            }
+        STRATA_CUDA_CHECK(cudaStreamBeginCapture(r.stream, cudaStreamCaptureModeThreadLocal));
+        r.capturing = true;
+        r.capture_key = key;
+    }
+
+    void end_segment() const {
+        cuda::device_guard on(device_);
+        resources& r = *res_;
+        if (r.replaying) {
+            STRATA_CUDA_CHECK(cudaGraphLaunch(r.replaying, r.stream));
+            ++r.replays;
+            r.replaying = nullptr;
+            return;
+        }
+        if (!r.capturing) return;
+        cudaGraph_t graph = nullptr;
+        r.capturing = false;
+        STRATA_CUDA_CHECK(cudaStreamEndCapture(r.stream, &graph));
+        cudaGraphExec_t exec = nullptr;
+        const cudaError_t e = cudaGraphInstantiate(&exec, graph, 0);
+        (void)cudaGraphDestroy(graph);
+        STRATA_CUDA_CHECK(e);
+        r.graphs.emplace_back(r.capture_key, exec);
+        ++r.captured;
+        STRATA_CUDA_CHECK(cudaGraphLaunch(exec, r.stream));
+    }
+
+    // ---- the ops ----
+
+    void norm_rows(const tensor& w, const float* x, float* y, std::int64_t n, std::int64_t len, float eps) const {
+        const float* g = f32_data(w, "norm");
+        if (skip()) return;
+        STRATA_CUDA_CHECK_LAUNCH(kernels::rms_norm(x, g, y, n, len, eps, res_->stream), res_->stream);
+    }
+
+    void matmul(const tensor& W, const float* x, std::int64_t n, float* y) const {
+        if (skip()) return;
+        const cuda::matmul_context ctx{res_->stream, res_->blas.get(), mm_scratch_, mm_scratch_bytes_};
+        cuda::matmul<Formats>(ctx, W.type, W.data, W.rows(), W.cols(), W.row_bytes, x, n, y);
+    }
+
+    void rope(float* x, std::int64_t n_tokens, std::int64_t n_heads, std::int64_t head_dim, std::int64_t /*pos0*/,
+              const cpu::rope_params& rp) const {
+        if (skip()) return;
+        STRATA_CUDA_CHECK_LAUNCH(kernels::rope(x, x, n_tokens, n_heads, head_dim, pos_, rp.n_rot, rp.base, rp.freq_scale,
+                               rp.freq_factors ? rope_freqs_ : nullptr, rp.neox, res_->stream), res_->stream);
+    }
+
+    void scale(float* x, std::int64_t n, float s) const {
+        if (!skip()) STRATA_CUDA_CHECK_LAUNCH(kernels::scale(x, x, n, s, res_->stream), res_->stream);
+    }
+    void add(float* x, const float* y, std::int64_t n) const {
+        if (!skip()) STRATA_CUDA_CHECK_LAUNCH(kernels::add(x, y, x, n, res_->stream), res_->stream);
+    }
+    void swiglu(float* g, const float* u, std::int64_t n) const {
+        if (!skip()) STRATA_CUDA_CHECK_LAUNCH(kernels::swiglu(g, u, g, n, res_->stream), res_->stream);
+    }
+    void geglu(float* g, const float* u, std::int64_t n) const {
+        if (!skip()) STRATA_CUDA_CHECK_LAUNCH(kernels::geglu(g, u, g, n, res_->stream), res_->stream);
+    }
+    void softcap(float* x, std::int64_t n, float c) const {
+        if (!skip()) STRATA_CUDA_CHECK_LAUNCH(kernels::softcap(x, x, n, c, res_->stream), res_->stream);
+    }
+
+    void store_kv(kv_layer& kv, std::int64_t /*pos0*/, std::int64_t n, const float* k, const float* v) const {
+        if (skip()) return;
+        STRATA_CUDA_CHECK_LAUNCH(kernels::kv_store(kv.type, k, n, kv.row_k, pos_, kv.k.data(), kv.row_k_bytes, res_->stream), res_->stream);
+        STRATA_CUDA_CHECK_LAUNCH(kernels::kv_store(kv.type, v, n, kv.row_v, pos_, kv.v.data(), kv.row_v_bytes, res_->stream), res_->stream);
+    }
+
+    void attention(const float* q, std::int64_t n, std::int64_t /*pos0*/, const kv_layer& kv,
+                   const cpu::attention_params& ap, float* out) const {
+        if (skip()) return;
+        cuda::fa_params p{};
+        p.n_head = ap.n_head;
+        p.n_head_kv = ap.n_head_kv;
+        p.head_dim_k = ap.head_dim_k;
+        p.head_dim_v = ap.head_dim_v;
+        p.kq_scale = ap.kq_scale;
+        p.softcap = ap.softcap;
+        p.n_swa = ap.n_swa;
+        p.causal = true;
+        const cuda::fa_kv view{kv.type, kv.k.data(), kv.v.data(), kv.row_k_bytes, kv.row_v_bytes};
+        STRATA_CUDA_CHECK_LAUNCH(kernels::flash_attention(q, n, pos_, n_ctx_, view, p, nullptr, out, fa_scratch_, fa_scratch_bytes_, res_->stream), res_->stream);
+    }
+
+private:
+    // What a stage owns beyond its arena pieces: behind a pointer, so the stage moves freely.
+    struct resources {
+        cuda::stream stream;
+        cuda::blas_handle blas;
+        cuda::pinned_buffer x_stage, logits_stage, pos_stage;
+        std::unique_ptr<cuda::device_sampler> sampler;
+        std::vector<std::pair<int, cudaGraphExec_t>> graphs;
+        cudaGraphExec_t replaying = nullptr;
+        bool capturing = false;
+        int capture_key = 0;
+        int captured = 0;
+        std::int64_t replays = 0;
+        bool logits_on_host = false;
+
+        resources(std::size_t x_floats, std::size_t n_vocab, std::size_t n_batch)
+            : blas(stream.get()),
+              x_stage(x_floats * sizeof(float)),
+              logits_stage(n_vocab * sizeof(float)),
+              pos_stage(n_batch * sizeof(std::int32_t)) {}
+        ~resources() {
+            if (capturing) {
+                cudaGraph_t g = nullptr;
+                (void)cudaStreamEndCapture(stream, &g);
+                if (g) (void)cudaGraphDestroy(g);
+            }
+            for (auto& g : graphs) (void)cudaGraphExecDestroy(g.second);
+        }
+        resources(const resources&) = delete;
+        resources& operator=(const resources&) = delete;
+    };
+
+    bool skip() const noexcept { return res_->replaying != nullptr; }
+
+    // A capture an exception interrupted is ended and dropped (the next step captures anew).
+    void abandon_capture() const {
+        resources& r = *res_;
+        if (!r.capturing) return;
+        cudaGraph_t g = nullptr;
+        (void)cudaStreamEndCapture(r.stream, &g);
+        if (g) (void)cudaGraphDestroy(g);
+        (void)cudaGetLastError();
+        r.capturing = false;
+    }
+
+    int device_ = 0;
+    std::int64_t n_batch_ = 0, n_ctx_ = 0, n_embd_ = 0, n_vocab_ = 0;
+    cuda_stage_options opt_;
+    activations a_{};
+    std::int32_t* pos_ = nullptr;
+    float* rope_freqs_ = nullptr;
+    std::byte* mm_scratch_ = nullptr;
+    std::size_t mm_scratch_bytes_ = 0;
+    std::byte* fa_scratch_ = nullptr;
+    std::size_t fa_scratch_bytes_ = 0;
+    std::size_t bytes_ = 0;
+    std::unique_ptr<resources> res_;
+};
+
+}  // namespace model
+STRATA_NAMESPACE_END
+
+#endif  // __CUDACC__
+// ---- end include/strata/model/cuda_stage.hpp ----
+
+STRATA_NAMESPACE_BEGIN
+
+struct cuda_device {};
+
+// One device arena of a GPU (weights, or a session's KV cache and activations).
+class cuda_memory final : public device_memory {
+public:
+    cuda_memory(int device, std::string name, const cuda::arena_budget& budget) : a_(device, std::move(name), budget) {}
+    std::span<std::byte> take(std::size_t bytes, std::string_view what) override { return {a_.take(bytes, what), bytes}; }
+    void charge(std::size_t bytes, std::string_view what) override { a_.charge(bytes, what); }
+    void copy_from_host(std::span<std::byte> dst, const void* src) override {
+        cuda::device_guard on(a_.device());
+        STRATA_CUDA_CHECK(cudaMemcpy(dst.data(), src, dst.size(), cudaMemcpyHostToDevice));
+    }
+    void zero(std::span<std::byte> dst) override {
+        cuda::device_guard on(a_.device());
+        STRATA_CUDA_CHECK(cudaMemset(dst.data(), 0, dst.size()));
+    }
+    const std::string& name() const noexcept override { return a_.name(); }
+    std::size_t capacity() const noexcept override { return a_.capacity(); }
+    std::size_t used() const noexcept override { return a_.used(); }
+    cuda::device_arena& arena() noexcept { return a_; }
+
+private:
+    cuda::device_arena a_;
+};
+
+// What the engine asks of the CUDA backend (see engine.hpp: cuda_runtime is only declared there).
+template <class Formats>
+struct cuda_runtime {
+    using stage = model::cuda_stage<Formats>;
+
+    static std::unique_ptr<device_memory> memory(const placement::device& d, const cuda::arena_budget& budget) {
+        return std::make_unique<cuda_memory>(d.index, d.name, budget);
+    }
+
+    static stage make_stage(device_memory& mem, const model::hparams& hp, const model::weights& w, std::int64_t n_batch,
+                            std::int64_t n_ctx, ggml_type kv_type, bool graphs, bool holds_head) {
+        model::cuda_stage_options o;
+        o.graphs = o.graphs && graphs;
+        o.sampler = holds_head;
+        return stage(static_cast<cuda_memory&>(mem).arena(), hp, w, n_batch, n_ctx, kv_type, o);
+    }
+
+    static std::size_t workspace_bytes(const model::hparams& hp, const model::weights& w, std::int64_t n_batch,
+                                       std::int64_t n_ctx) {
+        return model::cuda_workspace_bytes(hp, w, n_batch, n_ctx);
+    }
+};
+
+STRATA_NAMESPACE_END
+
+#endif  // __CUDACC__
+// ---- end include/strata/engine/cuda_device.hpp ----
+#endif
 // ---- end include/strata/engine/engine.hpp ----
 // ---- begin include/strata/sample/set_parameter.hpp ----
 // strata/sample/set_parameter.hpp — sampler parameters by their Ollama names, from text (as

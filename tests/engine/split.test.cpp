@@ -156,3 +156,42 @@ TEST_CASE("split: the engine runs the planner's plan, and each device holds what
         CHECK(run(e, prompt, 4) == run(host, prompt, 4));
     }
 }
+
+TEST_CASE("split: a placement on a GPU needs an engine built with the CUDA backend", "[engine][split]") {
+    const auto& m = models[0];
+    if (skip(m)) return;
+    // what a plan for a GPU becomes: refused by the CPU-only engine, naming the device and the remedy
+    const auto p = strata::placement::offload(18, 9, true);
+    CHECK(p.devices.size() == 2);
+    CHECK(p.devices[1].kind == strata::plan::device_kind::cuda);
+    CHECK(p.devices[1].name == "CUDA0");
+    CHECK(p.output_device == 1);
+    CHECK(p.device_of_layer(8) == 0);
+    CHECK(p.device_of_layer(9) == 1);
+    try {
+        (void)strata::cpu_engine::load(path_of(m), {.prefault = false, .placement = p});
+        FAIL("the CPU-only engine accepted layers on CUDA0");
+    } catch (const strata::error& e) {
+        CHECK(e.category() == strata::errc::unsupported);
+        CHECK_THAT(std::string(e.what()), Catch::Contains("CUDA0") && Catch::Contains("cuda_device"));
+    }
+    // the planner's plan for a stated GPU names it with its ordinal
+    const auto file = strata::gguf::file::open(path_of(m));
+    strata::plan::config c;
+    c.num_ctx = 512;
+    c.detect = false;
+    c.ram = std::uint64_t(8) << 30;
+    strata::plan::device_spec gpu;
+    gpu.kind = strata::plan::device_kind::cuda;
+    gpu.name = "CUDA0";
+    gpu.total_bytes = gpu.free_bytes = std::uint64_t(16) << 30;
+    gpu.bandwidth = 448e9;
+    gpu.flops = 20e12;
+    c.gpus = {gpu, gpu};
+    c.gpus[1].name = "CUDA1";
+    const auto q = strata::placement::from_plan(strata::plan::make(file, c));
+    REQUIRE(q.devices.size() == 3);
+    CHECK(q.devices[1].index == 0);
+    CHECK(q.devices[2].index == 1);
+    CHECK(q.devices[1].kind == strata::plan::device_kind::cuda);
+}

@@ -3,8 +3,11 @@
 # configure and build the CUDA test targets for the GPU present, run every [cuda] test
 # (ctest -L cuda, one at a time: the arena test measures cudaMemGetInfo, which a test running
 # beside it would disturb), then print a short table: test counts, the GPU, its memory, and the
-# "gpu:" / "timing:" lines the tests print. Sized to finish within 8 minutes on an H200 with
-# 16 cores (a build of the CUDA targets for one architecture, then ~30 short tests).
+# "gpu:" / "timing:" lines the tests print, then the benchmark's table (strata-bench-gpu: pp512 and
+# tg128 all on the GPU and at three splits of the llama 3.2 1B shape, with the achieved read
+# bandwidth beside the measured device-to-device copy bandwidth). The tests write their own
+# synthetic models (STRATA_BIG_SYNTHETIC=1: the full 1B shape too). Sized to finish within 8 minutes
+# on an H200 with 16 cores.
 #
 #   tests/gpu/run.sh                 # build dir build/gpu; BUILD_DIR=... JOBS=... to change
 # Exit status: 0 when the build succeeded and every test passed.
@@ -43,8 +46,8 @@ if ! timeout 120 cmake -S "$ROOT" -B "$BUILD" "${GEN[@]}" -DCMAKE_BUILD_TYPE=Rel
   exit 1
 fi
 
-echo "== build strata-tests-cuda ($(elapsed))"
-if ! timeout 330 cmake --build "$BUILD" -j"$JOBS" --target strata-tests-cuda >"$BUILD/build.log" 2>&1; then
+echo "== build strata-tests-cuda strata-bench-gpu ($(elapsed))"
+if ! timeout 330 cmake --build "$BUILD" -j"$JOBS" --target strata-tests-cuda strata-bench-gpu >"$BUILD/build.log" 2>&1; then
   tail -n 40 "$BUILD/build.log"
   echo "run.sh: build failed or ran past 330 s (log: $BUILD/build.log)" >&2
   exit 1
@@ -52,9 +55,11 @@ fi
 
 echo "== ctest -L cuda ($(elapsed))"
 # ctest's own limit per test, and the whole run's: what is left of the 8 minutes, less a margin.
-LEFT=$(( 450 - ( $(date +%s) - T0 ) ))
+LEFT=$(( 390 - ( $(date +%s) - T0 ) ))
 (( LEFT < 60 )) && LEFT=60
-(cd "$BUILD" && timeout "$LEFT" ctest -L cuda -V --timeout 120) >"$LOG" 2>&1
+mkdir -p "$BUILD/models"
+export STRATA_BIG_SYNTHETIC="$BUILD/models"  # the full 1B shape is written there once, for the tests and the bench
+(cd "$BUILD" && timeout "$LEFT" ctest -L cuda -V --timeout 150) >"$LOG" 2>&1
 RC=$?
 grep -E '^[0-9]+/[0-9]+ Test +#' "$LOG" | grep -v ' Passed ' || true
 
@@ -74,6 +79,14 @@ if (( SKIPPED > 0 )); then
   RC=1
 fi
 
+echo "== strata-bench-gpu ($(elapsed))"
+BENCH_LOG="$BUILD/bench-gpu.log"
+BLEFT=$(( 470 - ( $(date +%s) - T0 ) ))
+(( BLEFT < 30 )) && BLEFT=30
+timeout "$BLEFT" "$BUILD/strata-bench-gpu" --dir "$BUILD/models" --reps 3 >"$BENCH_LOG" 2>&1
+BRC=$?
+(( BRC != 0 )) && { tail -n 5 "$BENCH_LOG"; echo "run.sh: strata-bench-gpu failed (status $BRC, log: $BENCH_LOG)" >&2; RC=1; }
+
 echo
 echo "================================ strata on the GPU ================================"
 printf '%-22s %s\n' "GPU" "$GPU (sm_$CAP)"
@@ -82,5 +95,7 @@ printf '%-22s %s passed, %s failed (of %s)\n' "[cuda] tests" "$PASSED" "$FAILED"
 (( SKIPPED > 0 )) && printf '%-22s %s\n' "skipped (no device)" "$SKIPPED messages: the runtime saw no GPU"
 printf '%-22s %s\n' "wall time" "$(elapsed)"
 grep -E '(gpu|timing): ' "$LOG" | sed -E 's/^[0-9]+: //' | grep -E '^(gpu|timing): ' | sort -u || true
-echo "full log: $LOG"
+echo "---- strata-bench-gpu (llama 3.2 1B shape, Q4_K_M mix) ----"
+grep -vE '^(timing|wrote) ' "$BENCH_LOG" || true
+echo "full logs: $LOG, $BENCH_LOG"
 exit $(( RC == 0 ? 0 : 1 ))

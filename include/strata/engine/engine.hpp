@@ -19,17 +19,22 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <type_traits>
+#include <variant>
 #include <vector>
 
 #include "strata/backend/cpu/backend.hpp"
 #include "strata/chat/template.hpp"
 #include "strata/core/arena.hpp"
 #include "strata/core/error.hpp"
+#include "strata/engine/device_memory.hpp"
 #include "strata/engine/placement.hpp"
 #include "strata/gguf/file.hpp"
 #include "strata/model/hparams.hpp"
 #include "strata/model/kv_cache.hpp"
+#include "strata/model/cpu_stage.hpp"
 #include "strata/model/transformer.hpp"
+#include "strata/model/workspace.hpp"
 #include "strata/model/weights.hpp"
 #include "strata/quant/formats.hpp"
 #include "strata/sample/chain.hpp"
@@ -38,12 +43,33 @@
 
 STRATA_NAMESPACE_BEGIN
 
-// The devices layers may be placed on, as compile-time tags. The CPU (and the simulated device
-// of split execution, a second CPU backend) exists yet; every layer's placement is recorded
-// (placement.hpp), so later backends slot in per layer.
+// The devices layers may be placed on, as compile-time tags: the CPU (the host, and the
+// simulated device of split execution, a second CPU backend) and, in translation units nvcc
+// compiles, the GPU (cuda_device, engine/cuda_device.hpp).
 struct cpu_device {};
+struct cuda_device;
 template <class... Devices>
-struct backends {};
+struct backends {
+    template <class D>
+    static constexpr bool has = (std::is_same_v<D, Devices> || ...);
+};
+
+// The CUDA backend's side of the engine: defined in engine/cuda_device.hpp, which only nvcc
+// translation units include.
+template <class Formats>
+struct cuda_runtime;
+
+namespace detail {
+// A session's stage per device: the CPU's, or a variant over the CPU's and the GPU's.
+template <class Formats, bool WithCuda>
+struct stage_type {
+    using type = model::cpu_stage<Formats>;
+};
+template <class Formats>
+struct stage_type<Formats, true> {
+    using type = std::variant<model::cpu_stage<Formats>, typename cuda_runtime<Formats>::stage>;
+};
+}  // namespace detail
 
 struct load_options {
     int n_threads = 0;  // 0: one per hardware thread
@@ -73,6 +99,10 @@ struct session_options {
     bool context_shift = false;
     std::int64_t num_keep = 0;  // Ollama's num_keep
     sample::params sampling = sample::ollama_defaults();
+    bool cuda_graphs = true;  // GPU layers: replay each decode step's launches from a CUDA graph
+    // The head on a GPU: sample there (the CPU chain's token, only it comes back) whenever the
+    // parameters allow (cuda::device_supports); else the logits come back to the CPU chain.
+    bool device_sampling = true;
 };
 
 template <class Formats, class Backends, class Sampler>
@@ -82,6 +112,7 @@ template <class Formats = all_formats, class Backends = backends<cpu_device>, cl
 class basic_engine {
 public:
     using session = basic_session<Formats, Backends, Sampler>;
+    static constexpr bool with_cuda = Backends::template has<cuda_device>;
 
     static basic_engine load(const std::string& path, load_options opt = {}) {
         return basic_engine(std::make_unique<state>(path, std::move(opt)));
@@ -117,8 +148,8 @@ private:
         strata::placement place;
         struct device {
             placement::device spec;
-            std::unique_ptr<cpu::backend> own;  // sim: its own pool; host: null (the engine's cpu)
-            std::unique_ptr<arena> mem;         // sim: its memory
+            std::unique_ptr<cpu::backend> own;   // sim: its own pool; host: null (the engine's cpu)
+            std::unique_ptr<device_memory> mem;  // sim: its memory; cuda: its weights' arena
             std::size_t weights_bytes = 0;
         };
         std::vector<device> devices;
@@ -134,7 +165,7 @@ private:
               place(std::move(opt.placement)),
               tf(hp, w) {
             check_formats();
-            place.check(hp.n_layer);
+            place.check(hp.n_layer, with_cuda);
             if (opt.prefault) prefault(opt.progress);
             place_weights();
         }
@@ -142,34 +173,48 @@ private:
         const cpu::backend& backend_of(int d) const noexcept { return devices[std::size_t(d)].own ? *devices[std::size_t(d)].own : cpu; }
 
         // Each sim device gets its arena and a copy of its layers' weights (what an upload to a
-        // GPU does); host tensors stay in the memory map.
+        // GPU does); each CUDA device an arena of exactly its weights, uploaded; host tensors stay
+        // in the memory map.
         void place_weights() {
-            for (const auto& spec : place.devices) {
+            // which tensors go where: a tied head shares token_embd's bytes on the host, elsewhere
+            // it is a copy; rope_freqs (a few bytes every layer reads) stays on the host
+            std::vector<std::pair<model::tensor*, int>> where{{&w.token_embd, 0}};
+            for (std::uint32_t il = 0; il < hp.n_layer; ++il)
+                for (model::tensor* t : model::tensors_of(w.layers[il])) where.emplace_back(t, place.device_of_layer(il));
+            where.emplace_back(&w.output_norm, place.output_device);
+            if (w.output.info != w.token_embd.info || place.output_device != 0) where.emplace_back(&w.output, place.output_device);
+            where.emplace_back(&w.rope_freqs, 0);
+
+            std::vector<std::size_t> need(place.devices.size(), 0);
+            for (const auto& [t, dev] : where)
+                if (*t) need[std::size_t(dev)] += arena::padded(model::tensor_bytes(*t));
+            for (std::size_t i = 0; i < place.devices.size(); ++i) {
+                const auto& spec = place.devices[i];
                 device d{spec, nullptr, nullptr, 0};
                 if (spec.kind == plan::device_kind::sim) {
                     d.own = std::make_unique<cpu::backend>(cpu::backend_options{spec.n_threads > 0 ? spec.n_threads : cpu.n_threads(), cpu.level()});
-                    d.mem = std::make_unique<arena>(spec.name, spec.memory_bytes);
+                    d.mem = std::make_unique<host_memory>(spec.name, spec.memory_bytes);
+                } else if (spec.kind == plan::device_kind::cuda) {
+                    if constexpr (with_cuda) {
+                        if (spec.memory_bytes > 0 && need[i] > spec.memory_bytes)
+                            STRATA_THROW(errc::memory, spec.name + ": the weights placed there take " + std::to_string(need[i]) +
+                                                           " bytes, the placement gives it " + std::to_string(spec.memory_bytes));
+                        d.mem = cuda_runtime<Formats>::memory(spec, {need[i], 0, 0, 0});
+                    }
                 }
                 devices.push_back(std::move(d));
             }
-            auto put = [&](model::tensor& t, int dev) {
-                if (!t) return;
-                const std::size_t bytes = model::tensor_bytes(t);
+            for (const auto& [t, dev] : where) {
+                if (!*t) continue;
+                const std::size_t bytes = model::tensor_bytes(*t);
                 device& d = devices[std::size_t(dev)];
                 if (d.mem) {
-                    auto mem = d.mem->take(bytes, t.info->name);
-                    std::memcpy(mem.data(), t.data, bytes);
-                    t.data = mem.data();
+                    auto mem = d.mem->take(bytes, t->info->name);
+                    d.mem->copy_from_host(mem, t->data);
+                    t->data = mem.data();
                 }
                 d.weights_bytes += d.mem ? arena::padded(bytes) : bytes;
-            };
-            put(w.token_embd, 0);
-            for (std::uint32_t il = 0; il < hp.n_layer; ++il)
-                for (model::tensor* t : model::tensors_of(w.layers[il])) put(*t, place.device_of_layer(il));
-            put(w.output_norm, place.output_device);
-            // a tied head shares token_embd's bytes on the host; elsewhere it is a copy
-            if (w.output.info != w.token_embd.info || place.output_device != 0) put(w.output, place.output_device);
-            put(w.rope_freqs, 0);  // read by every layer: a few bytes, kept on the host
+            }
         }
 
         // Every tensor type must be compiled in: say so at load, not at the first token.
@@ -219,18 +264,30 @@ template <class Formats, class Backends, class Sampler>
 class basic_session {
 public:
     using engine = basic_engine<Formats, Backends, Sampler>;
-    using stage = model::cpu_stage<Formats>;
+    using stage = typename detail::stage_type<Formats, engine::with_cuda>::type;
 
     basic_session(const engine& e, const session_options& opt)
-        : e_(&e), opt_(checked(opt)), arenas_(make_arenas(e)),
+        : e_(&e), opt_(checked(opt)), arenas_(make_arenas(e, opt_)),
           kv_(e.hparams(), opt_.n_ctx, opt_.kv_type, kv_alloc()),
           sampler_(opt_.sampling) {
         const auto& st = *e.s_;
+        ws_.resize(st.devices.size());  // stable: the CPU stages point into it
+        compute_bytes_.assign(st.devices.size(), 0);
         for (std::size_t d = 0; d < st.devices.size(); ++d) {
-            ws_.push_back(model::make_workspace(st.hp, st.w, opt_.n_batch, opt_.n_ctx, st.backend_of(int(d)).n_threads()));
-            if (arenas_[d]) arenas_[d]->charge(model::allocated_bytes(ws_.back()), "activations");
+            if (st.devices[d].spec.kind == plan::device_kind::cuda) {
+                if constexpr (engine::with_cuda) {
+                    stages_.push_back(stage(cuda_runtime<Formats>::make_stage(
+                        *arenas_[d], st.hp, st.w, opt_.n_batch, opt_.n_ctx, opt_.kv_type, opt_.cuda_graphs,
+                        std::size_t(st.place.output_device) == d && opt_.device_sampling)));
+                    compute_bytes_[d] = cuda_runtime<Formats>::workspace_bytes(st.hp, st.w, opt_.n_batch, opt_.n_ctx);
+                }
+                continue;
+            }
+            ws_[d] = model::make_workspace(st.hp, st.w, opt_.n_batch, opt_.n_ctx, st.backend_of(int(d)).n_threads());
+            compute_bytes_[d] = model::allocated_bytes(ws_[d]);
+            if (arenas_[d]) arenas_[d]->charge(compute_bytes_[d], "activations");
+            stages_.push_back(stage(model::cpu_stage<Formats>(st.backend_of(int(d)), ws_[d])));
         }
-        for (std::size_t d = 0; d < st.devices.size(); ++d) stages_.emplace_back(st.backend_of(int(d)), ws_[d]);
     }
 
     std::int64_t position() const noexcept { return static_cast<std::int64_t>(tokens_.size()); }
@@ -263,11 +320,22 @@ public:
     // The last token's logits (n_vocab).
     std::span<const float> logits() const {
         if (!has_logits_) STRATA_THROW(errc::argument, "no logits yet: prefill a prompt first");
-        return ws_[std::size_t(e_->placement().output_device)].logits;
+        return model::detail::with_stage(stages_[std::size_t(e_->placement().output_device)],
+                                         [](const auto& s) -> std::span<const float> { return s.logits(); });
     }
 
     // The next token by the sampler chain, recorded in the penalty window.
     std::int32_t sample() {
+        if constexpr (engine::with_cuda && std::is_same_v<Sampler, sample::default_chain>) {
+            if (!has_logits_) STRATA_THROW(errc::argument, "no logits yet: prefill a prompt first");
+            using gpu_stage = typename cuda_runtime<Formats>::stage;
+            if (const auto* g = std::get_if<gpu_stage>(&stages_[std::size_t(e_->placement().output_device)])) {
+                if (const auto t = g->sample(sampler_.parameters(), sampler_.last_tokens(), sampler_.template get<sample::dist>())) {
+                    sampler_.accept(*t);
+                    return *t;
+                }
+            }
+        }
         const std::int32_t t = sampler_.sample(logits());
         sampler_.accept(t);
         return t;
@@ -301,18 +369,58 @@ public:
             const auto& L = kv_.layers[il];
             u[std::size_t(e_->placement().device_of_layer(il))].kv_bytes += L.k.size() + L.v.size();
         }
-        for (std::size_t d = 0; d < ws_.size(); ++d) u[d].compute_bytes = model::allocated_bytes(ws_[d]);
+        for (std::size_t d = 0; d < compute_bytes_.size(); ++d) u[d].compute_bytes = compute_bytes_[d];
         return u;
     }
     // How many times the window has shifted.
     std::int64_t shifts() const noexcept { return shifts_; }
 
+    // Decode steps captured into CUDA graphs (one per run of GPU layers), and their replays.
+    int cuda_graphs_captured() const {
+        int n = 0;
+        for (const auto& st : stages_)
+            model::detail::with_stage(st, [&](const auto& s) {
+                if constexpr (requires { s.graphs_captured(); }) n += s.graphs_captured();
+            });
+        return n;
+    }
+    std::int64_t cuda_graph_replays() const {
+        std::int64_t n = 0;
+        for (const auto& st : stages_)
+            model::detail::with_stage(st, [&](const auto& s) {
+                if constexpr (requires { s.graph_replays(); }) n += s.graph_replays();
+            });
+        return n;
+    }
+
 private:
-    // A session's part of each sim device: what the engine's weights left of its capacity.
-    static std::vector<std::unique_ptr<arena>> make_arenas(const engine& e) {
-        std::vector<std::unique_ptr<arena>> a;
-        for (const auto& d : e.s_->devices)
-            a.push_back(d.mem ? std::make_unique<arena>(d.spec.name, d.mem->capacity() - d.mem->used()) : nullptr);
+    // A session's part of each device: of a sim, what the engine's weights left of its
+    // capacity; of a GPU, one more arena of exactly its layers' KV cache and the activations.
+    static std::vector<std::unique_ptr<device_memory>> make_arenas(const engine& e, const session_options& opt) {
+        const auto& st = *e.s_;
+        std::vector<std::unique_ptr<device_memory>> a;
+        for (std::size_t d = 0; d < st.devices.size(); ++d) {
+            const auto& dev = st.devices[d];
+            if (dev.spec.kind == plan::device_kind::sim) {
+                a.push_back(std::make_unique<host_memory>(dev.spec.name, dev.mem->capacity() - dev.mem->used()));
+            } else if (dev.spec.kind == plan::device_kind::cuda) {
+                if constexpr (engine::with_cuda) {
+                    std::uint64_t kv = 0;
+                    for (std::uint32_t il = 0; il < st.hp.n_layer; ++il)
+                        if (std::size_t(st.place.device_of_layer(il)) == d)
+                            kv += arena::padded(model::kv_layer_bytes(st.hp, opt.n_ctx, opt.kv_type));
+                    const std::uint64_t compute = cuda_runtime<Formats>::workspace_bytes(st.hp, st.w, opt.n_batch, opt.n_ctx);
+                    if (dev.spec.memory_bytes > 0 && dev.weights_bytes + kv + compute > dev.spec.memory_bytes)
+                        STRATA_THROW(errc::memory, dev.spec.name + ": weights " + std::to_string(dev.weights_bytes) + " + KV cache " +
+                                                       std::to_string(kv) + " + activations " + std::to_string(compute) +
+                                                       " bytes exceed the " + std::to_string(dev.spec.memory_bytes) +
+                                                       " the placement gives it (a smaller num_ctx or num_batch, or fewer layers)");
+                    a.push_back(cuda_runtime<Formats>::memory(dev.spec, {0, kv, compute, 0}));
+                }
+            } else {
+                a.push_back(nullptr);
+            }
+        }
         return a;
     }
 
@@ -321,7 +429,7 @@ private:
             auto& a = arenas_[std::size_t(e_->placement().device_of_layer(il))];
             if (!a) return {};
             auto mem = a->take(bytes, "KV cache of layer " + std::to_string(il));
-            std::fill(mem.begin(), mem.end(), std::byte{0});
+            a->zero(mem);
             return mem;
         };
     }
@@ -363,9 +471,10 @@ private:
 
     const engine* e_;
     session_options opt_;
-    std::vector<std::unique_ptr<arena>> arenas_;  // per device; null for the host
+    std::vector<std::unique_ptr<device_memory>> arenas_;  // per device; null for the host
     model::kv_cache kv_;
-    std::vector<model::workspace> ws_;            // per device
+    std::vector<model::workspace> ws_;            // per CPU device (empty for a GPU)
+    std::vector<std::size_t> compute_bytes_;      // per device: its activations' bytes
     std::vector<stage> stages_;
     Sampler sampler_;
     std::vector<std::int32_t> tokens_;
@@ -376,3 +485,7 @@ private:
 using cpu_engine = basic_engine<>;
 
 STRATA_NAMESPACE_END
+
+#if defined(__CUDACC__)
+#include "strata/engine/cuda_device.hpp"
+#endif

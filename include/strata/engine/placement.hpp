@@ -23,8 +23,9 @@ struct placement {
     struct device {
         std::string name;
         plan::device_kind kind = plan::device_kind::cpu;
-        std::size_t memory_bytes = 0;  // sim: its capacity
+        std::size_t memory_bytes = 0;  // sim: its capacity; cuda: what the plan lets it use (0: no cap)
         int n_threads = 0;             // sim: its own pool (0: as the host's)
+        int index = 0;                 // cuda: the device ordinal
     };
 
     std::vector<device> devices{{"cpu", plan::device_kind::cpu, 0, 0}};
@@ -41,15 +42,26 @@ struct placement {
         return p;
     }
 
+    // Layers [first, n_layer) and, if asked, the output head on CUDA device `index`; the rest
+    // on the host (an engine built with the CUDA backend runs it).
+    static placement offload(std::uint32_t n_layer, std::uint32_t first, bool output_on_gpu = true, int index = 0) {
+        placement p;
+        p.devices.push_back({"CUDA" + std::to_string(index), plan::device_kind::cuda, 0, 0, index});
+        p.layer_device.assign(n_layer, 0);
+        for (std::uint32_t il = first; il < n_layer; ++il) p.layer_device[il] = 1;
+        p.output_device = output_on_gpu ? 1 : 0;
+        return p;
+    }
+
     // What a plan (plan::make, or strata-plan --json read back) decided, for this engine to run:
     // each device with the memory the plan gives it, each block's device, the head's.
     static placement from_plan(const plan::plan& p) {
         placement x;
         x.devices.clear();
+        int n_cuda = 0;
         for (const auto& d : p.devices) {
-            if (d.kind == plan::device_kind::cuda)
-                STRATA_THROW(errc::unsupported, "the plan puts layers on " + d.name + ": this build has no CUDA backend");
-            x.devices.push_back({d.name, d.kind, std::size_t(d.free_bytes > d.reserve_bytes ? d.free_bytes - d.reserve_bytes : 0), 0});
+            const std::size_t usable = std::size_t(d.free_bytes > d.reserve_bytes ? d.free_bytes - d.reserve_bytes : 0);
+            x.devices.push_back({d.name, d.kind, usable, 0, d.kind == plan::device_kind::cuda ? n_cuda++ : 0});
         }
         if (p.layers_split > 0)
             STRATA_THROW(errc::unsupported, "the plan splits " + std::to_string(p.layers_split) +
@@ -61,15 +73,22 @@ struct placement {
 
     int device_of_layer(std::uint32_t il) const noexcept { return layer_device.empty() ? 0 : layer_device[il]; }
 
-    // A placement that does not fit the model is refused, naming what is wrong.
-    void check(std::uint32_t n_layer) const {
+    // A placement that does not fit the model, or names a GPU an engine without the CUDA
+    // backend cannot run, is refused, naming what is wrong.
+    void check(std::uint32_t n_layer, bool with_cuda = false) const {
         if (devices.empty() || devices[0].kind != plan::device_kind::cpu)
             STRATA_THROW(errc::argument, "placement: device 0 must be the host cpu");
-        for (std::size_t d = 1; d < devices.size(); ++d)
-            if (devices[d].kind != plan::device_kind::sim)
+        for (std::size_t d = 1; d < devices.size(); ++d) {
+            const auto k = devices[d].kind;
+            if (k == plan::device_kind::cuda && !with_cuda)
+                STRATA_THROW(errc::unsupported, "placement: layers on " + devices[d].name +
+                                                    ": this engine has no CUDA backend (build it with nvcc and "
+                                                    "backends<cpu_device, cuda_device>)");
+            if (k != plan::device_kind::sim && k != plan::device_kind::cuda)
                 STRATA_THROW(errc::unsupported, "placement: device " + devices[d].name + " is a " +
-                                                    std::string(plan::to_string(devices[d].kind)) +
-                                                    "; this engine runs the host cpu and sim devices");
+                                                    std::string(plan::to_string(k)) +
+                                                    "; the engine runs the host cpu, sim and cuda devices");
+        }
         if (!layer_device.empty() && layer_device.size() != n_layer)
             STRATA_THROW(errc::argument, "placement names " + std::to_string(layer_device.size()) + " layers, the model has " +
                                              std::to_string(n_layer));

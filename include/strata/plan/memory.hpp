@@ -8,8 +8,9 @@
 //              device of the block's attention: the very function the session allocates with
 //              (every block holds num_ctx positions today, sliding-window ones included).
 //   compute  — model::workspace_bytes(hparams, weights, n_batch, num_ctx, n_threads) per
-//              sequence on every device that runs a part of the model (the CPU always: it
-//              gathers the embeddings): the function the session sizes its scratch with.
+//              sequence on every CPU or sim device that runs a part of the model (the CPU
+//              always: it gathers the embeddings), model::cuda_workspace_bytes(hparams,
+//              weights, n_batch, num_ctx) on a GPU: the functions the session sizes them with.
 //   overhead — a fixed amount per kind (below, with the reason) plus the user's reserve.
 #pragma once
 
@@ -23,6 +24,7 @@
 #include "strata/core/dtype.hpp"
 #include "strata/core/error.hpp"
 #include "strata/gguf/file.hpp"
+#include "strata/model/cuda_workspace.hpp"
 #include "strata/model/hparams.hpp"
 #include "strata/model/kv_cache.hpp"
 #include "strata/model/transformer.hpp"
@@ -75,7 +77,8 @@ struct model_info {
     int n_threads = 1;
     ggml_type kv_type = ggml_type::f16;
     std::uint64_t kv_per_layer = 0;  // kv_layer_bytes × num_parallel
-    std::uint64_t workspace = 0;     // workspace_bytes × num_parallel
+    std::uint64_t workspace = 0;     // workspace_bytes × num_parallel (a CPU or sim device)
+    std::uint64_t workspace_cuda = 0;  // cuda_workspace_bytes × num_parallel (a GPU)
     std::vector<std::uint64_t> kv_read;  // per block: cache bytes one decode step reads (cost model)
     std::vector<std::string> notes;
 
@@ -227,6 +230,7 @@ inline model_info read_model(const gguf::file& f, const config& c) {
         m.kv_read.push_back(model::kv_layer_bytes(m.hp, pos, m.kv_type));
     }
     m.workspace = model::workspace_bytes(m.hp, w, m.n_batch, m.n_ctx, m.n_threads) * static_cast<std::uint64_t>(m.num_parallel);
+    m.workspace_cuda = model::cuda_workspace_bytes(m.hp, w, m.n_batch, m.n_ctx) * static_cast<std::uint64_t>(m.num_parallel);
     return m;
 }
 
@@ -286,7 +290,7 @@ inline accounting account(const model_info& m, const std::vector<device_spec>& d
     for (std::size_t d = 0; d < nd; ++d) {
         device_usage& u = a.usage[d];
         if (used[d] || u.kv_bytes) {
-            u.compute_bytes = m.workspace;
+            u.compute_bytes = devs[d].kind == device_kind::cuda ? m.workspace_cuda : m.workspace;
             u.overhead_bytes = fixed_overhead(devs[d].kind) + devs[d].reserve_bytes;
         }
         u.total_bytes = u.weights_bytes + u.kv_bytes + u.compute_bytes + u.overhead_bytes;

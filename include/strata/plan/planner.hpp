@@ -92,7 +92,9 @@ inline void common_reasons(plan& p, const model_info& m, const config& c, bool n
         if (m.kv_type == ggml_type::q4_0) p.reasons.push_back("KV type q4_0 is priced (row_bytes) but the engine runs only f16 and q8_0");
         p.reasons.push_back("compute: model::workspace_bytes(hparams, weights, n_batch=" + std::to_string(m.n_batch) + ", num_ctx=" +
                             std::to_string(m.n_ctx) + ", n_threads=" + std::to_string(m.n_threads) + ") = " + mib_string(m.workspace) +
-                            " on every device that runs a part of the model (the CPU always)");
+                            " on every CPU or sim device that runs a part of the model (the CPU always); on a GPU "
+                            "model::cuda_workspace_bytes(hparams, weights, n_batch, num_ctx) = " + mib_string(m.workspace_cuda) +
+                            " (activations, matmul and attention scratch)");
         p.reasons.push_back("device arenas align every tensor to " + std::to_string(arena_alignment) +
                             " B; CPU tensors stay in the memory map (exact bytes, counted as mapped RAM); fixed overhead " +
                             mib_string(cuda_fixed_overhead) + " per CUDA device (context, kernel images, cuBLAS workspace), " +

@@ -32,6 +32,12 @@
 // unrolled for their accumulators to live in registers; GCC at -O2 does not unroll them by
 // itself and keeps the accumulators in memory (measured: 4x slower gemm).
 #define STRATA_UNROLL _Pragma("GCC unroll 16")
+// nvcc's front end does not know GCC's pragmas and says so (diagnostic 1675), yet passes them to
+// the host compiler, which unrolls as asked: the CPU kernels of an nvcc translation unit (the
+// host layers of a hybrid run) are the g++ build's.
+#if defined(__CUDACC__)
+#pragma nv_diag_suppress 1675
+#endif
 
 STRATA_NAMESPACE_BEGIN
 namespace cpu::detail {

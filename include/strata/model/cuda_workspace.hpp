@@ -1,0 +1,85 @@
+// strata/model/cuda_workspace.hpp — the device memory of a GPU stage's activations, as pieces:
+// the one list the stage takes from its arena (cuda_stage.hpp) and the planner prices
+// (plan/memory.hpp), so the estimate cannot drift from the allocation. CUDA-free.
+#pragma once
+
+#include <algorithm>
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "strata/backend/cuda/flash_attention.hpp"
+#include "strata/backend/cuda/matmul.hpp"
+#include "strata/core/arena.hpp"
+#include "strata/model/hparams.hpp"
+#include "strata/model/weights.hpp"
+
+STRATA_NAMESPACE_BEGIN
+namespace model {
+
+struct cuda_workspace_shape {
+    // floats: x, h, q, k, v, att, o, gate, up (n_batch rows each), logits (n_vocab)
+    std::array<std::size_t, 10> floats{};
+    std::size_t positions = 0;         // int32 per token of a batch
+    std::size_t rope_freqs = 0;        // floats: the device copy of rope_freqs (llama 3), or 0
+    std::size_t matmul_scratch = 0;    // bytes: quantized activations, F16 tiles for the GEMM path
+    std::size_t attention_scratch = 0; // bytes: flash attention's split-KV partials
+    std::size_t blas_workspace = 0;    // bytes: cuBLAS's workspace, given to it (prefill batches only)
+
+    // Every piece is taken apart from the arena, so each is rounded to its alignment.
+    std::size_t bytes() const noexcept {
+        std::size_t b = 0;
+        for (std::size_t f : floats) b += arena::padded(f * sizeof(float));
+        return b + arena::padded(positions * sizeof(std::int32_t)) + arena::padded(rope_freqs * sizeof(float)) +
+               arena::padded(matmul_scratch) + arena::padded(attention_scratch) + arena::padded(blas_workspace);
+    }
+};
+
+// The attention of layer il as the flash-attention kernel sees it.
+inline cuda::fa_params fa_params_for(const hparams& hp, std::uint32_t il) {
+    const bool gemma = hp.arch != arch::llama;  // gemma scales q beforehand (see transformer.hpp)
+    cuda::fa_params p{};
+    p.n_head = hp.n_head;
+    p.n_head_kv = hp.n_head_kv;
+    p.head_dim_k = hp.head_dim_k;
+    p.head_dim_v = hp.head_dim_v;
+    p.kq_scale = gemma ? 1.0f : hp.attn_scale;
+    p.softcap = hp.attn_softcap;
+    p.n_swa = hp.is_swa(il) ? std::int64_t(hp.n_swa) : 0;
+    p.causal = true;
+    return p;
+}
+
+// cuBLAS's workspace: what NVIDIA documents as enough for every GEMM on Hopper (32 MiB; 4 MiB on
+// earlier parts). Given from the arena, cuBLAS allocates none of its own, so the plan counts it.
+inline constexpr std::size_t cublas_workspace_bytes = std::size_t{32} << 20;
+
+inline cuda_workspace_shape cuda_workspace_for(const hparams& hp, const weights& w, std::int64_t n_batch,
+                                               std::int64_t n_ctx) {
+    const auto n = static_cast<std::size_t>(n_batch);
+    cuda_workspace_shape s;
+    s.floats = {n * hp.n_embd, n * hp.n_embd, n * hp.n_head * hp.head_dim_k, n * hp.n_embd_k_gqa(),
+                n * hp.n_embd_v_gqa(), n * hp.n_head * hp.head_dim_v, n * hp.n_embd, n * hp.n_ff, n * hp.n_ff,
+                std::size_t(hp.n_vocab)};
+    s.positions = n;
+    s.rope_freqs = w.rope_freqs ? std::size_t(w.rope_freqs.rows() * w.rope_freqs.cols()) : 0;
+    std::vector<cuda::matmul_shape> shapes;
+    for (const auto& L : w.layers)
+        for (const tensor* t : {&L.wq, &L.wk, &L.wv, &L.wo, &L.ffn_gate, &L.ffn_up, &L.ffn_down})
+            shapes.push_back({t->type, t->rows(), t->cols()});
+    // the head multiplies the last token only
+    const cuda::matmul_shape head[1] = {{w.output.type, w.output.rows(), w.output.cols()}};
+    s.matmul_scratch = std::max(cuda::matmul_scratch_bytes(shapes, n_batch), cuda::matmul_scratch_bytes(head, 1));
+    if (n_batch > cuda::matvec_batch_max) s.blas_workspace = cublas_workspace_bytes;
+    for (std::uint32_t il = 0; il < hp.n_layer; ++il)
+        s.attention_scratch = std::max(s.attention_scratch, cuda::flash_attention_scratch_bytes(fa_params_for(hp, il), n_batch, n_ctx));
+    return s;
+}
+
+inline std::size_t cuda_workspace_bytes(const hparams& hp, const weights& w, std::int64_t n_batch, std::int64_t n_ctx) {
+    return cuda_workspace_for(hp, w, n_batch, n_ctx).bytes();
+}
+
+}  // namespace model
+STRATA_NAMESPACE_END
