@@ -19,8 +19,8 @@
 
 #include "cpu/helpers.hpp"
 #include "cuda/dequantize_all.hpp"
-#include "cuda/support.hpp"
 #include "cuda/kernels_all.hpp"
+#include "cuda/support.hpp"
 #include "quant/act_data.hpp"
 #include "strata/backend/cpu/matmul.hpp"
 #include "strata/backend/cpu/ops.hpp"
