@@ -279,7 +279,9 @@ public:
                     stages_.push_back(stage(cuda_runtime<Formats>::make_stage(
                         *arenas_[d], st.hp, st.w, opt_.n_batch, opt_.n_ctx, opt_.kv_type, opt_.cuda_graphs,
                         std::size_t(st.place.output_device) == d && opt_.device_sampling)));
-                    compute_bytes_[d] = cuda_runtime<Formats>::workspace_bytes(st.hp, st.w, opt_.n_batch, opt_.n_ctx);
+                    // measured: what the stage took from the arena beyond the KV cache (the
+                    // planner's figure is cuda_workspace_bytes; a test compares the two)
+                    compute_bytes_[d] = arenas_[d]->used() - kv_arena_bytes(d);
                 }
                 continue;
             }
@@ -422,6 +424,15 @@ private:
             }
         }
         return a;
+    }
+
+    // The arena bytes the KV cache of device d's layers took (each layer's piece padded).
+    std::size_t kv_arena_bytes(std::size_t d) const {
+        std::size_t b = 0;
+        for (std::uint32_t il = 0; il < kv_.layers.size(); ++il)
+            if (std::size_t(e_->placement().device_of_layer(il)) == d)
+                b += arena::padded(kv_.layers[il].k.size() + kv_.layers[il].v.size());
+        return b;
     }
 
     model::kv_allocator kv_alloc() {
