@@ -12523,204 +12523,13 @@ inline std::string check(const gguf::file& f) {
 }  // namespace model
 STRATA_NAMESPACE_END
 // ---- end include/strata/model/weights.hpp ----
-
-STRATA_NAMESPACE_BEGIN
-namespace model {
-
-struct cuda_workspace_shape {
-    // floats: x, h, q, k, v, att, o, gate, up (n_batch rows each), logits (n_vocab)
-    std::array<std::size_t, 10> floats{};
-    std::size_t positions = 0;         // int32 per token of a batch
-    std::size_t rope_freqs = 0;        // floats: the device copy of rope_freqs (llama 3), or 0
-    std::size_t matmul_scratch = 0;    // bytes: quantized activations, F16 tiles for the GEMM path
-    std::size_t attention_scratch = 0; // bytes: flash attention's split-KV partials
-    std::size_t blas_workspace = 0;    // bytes: cuBLAS's workspace, given to it (prefill batches only)
-
-    // Every piece is taken apart from the arena, so each is rounded to its alignment.
-    std::size_t bytes() const noexcept {
-        std::size_t b = 0;
-        for (std::size_t f : floats) b += arena::padded(f * sizeof(float));
-        return b + arena::padded(positions * sizeof(std::int32_t)) + arena::padded(rope_freqs * sizeof(float)) +
-               arena::padded(matmul_scratch) + arena::padded(attention_scratch) + arena::padded(blas_workspace);
-    }
-};
-
-// The attention of layer il as the flash-attention kernel sees it.
-inline cuda::fa_params fa_params_for(const hparams& hp, std::uint32_t il) {
-    const bool gemma = hp.arch != arch::llama;  // gemma scales q beforehand (see transformer.hpp)
-    cuda::fa_params p{};
-    p.n_head = hp.n_head;
-    p.n_head_kv = hp.n_head_kv;
-    p.head_dim_k = hp.head_dim_k;
-    p.head_dim_v = hp.head_dim_v;
-    p.kq_scale = gemma ? 1.0f : hp.attn_scale;
-    p.softcap = hp.attn_softcap;
-    p.n_swa = hp.is_swa(il) ? std::int64_t(hp.n_swa) : 0;
-    p.causal = true;
-    return p;
-}
-
-// cuBLAS's workspace: what NVIDIA documents as enough for every GEMM on Hopper (32 MiB; 4 MiB on
-// earlier parts). Given from the arena, cuBLAS allocates none of its own, so the plan counts it.
-inline constexpr std::size_t cublas_workspace_bytes = std::size_t{32} << 20;
-
-inline cuda_workspace_shape cuda_workspace_for(const hparams& hp, const weights& w, std::int64_t n_batch,
-                                               std::int64_t n_ctx) {
-    const auto n = static_cast<std::size_t>(n_batch);
-    cuda_workspace_shape s;
-    s.floats = {n * hp.n_embd, n * hp.n_embd, n * hp.n_head * hp.head_dim_k, n * hp.n_embd_k_gqa(),
-                n * hp.n_embd_v_gqa(), n * hp.n_head * hp.head_dim_v, n * hp.n_embd, n * hp.n_ff, n * hp.n_ff,
-                std::size_t(hp.n_vocab)};
-    s.positions = n;
-    s.rope_freqs = w.rope_freqs ? std::size_t(w.rope_freqs.rows() * w.rope_freqs.cols()) : 0;
-    std::vector<cuda::matmul_shape> shapes;
-    for (const auto& L : w.layers)
-        for (const tensor* t : {&L.wq, &L.wk, &L.wv, &L.wo, &L.ffn_gate, &L.ffn_up, &L.ffn_down})
-            shapes.push_back({t->type, t->rows(), t->cols()});
-    // the head multiplies the last token only
-    const cuda::matmul_shape head[1] = {{w.output.type, w.output.rows(), w.output.cols()}};
-    s.matmul_scratch = std::max(cuda::matmul_scratch_bytes(shapes, n_batch), cuda::matmul_scratch_bytes(head, 1));
-    if (n_batch > cuda::matvec_batch_max) s.blas_workspace = cublas_workspace_bytes;
-    for (std::uint32_t il = 0; il < hp.n_layer; ++il)
-        s.attention_scratch = std::max(s.attention_scratch, cuda::flash_attention_scratch_bytes(fa_params_for(hp, il), n_batch, n_ctx));
-    return s;
-}
-
-inline std::size_t cuda_workspace_bytes(const hparams& hp, const weights& w, std::int64_t n_batch, std::int64_t n_ctx) {
-    return cuda_workspace_for(hp, w, n_batch, n_ctx).bytes();
-}
-
-}  // namespace model
-STRATA_NAMESPACE_END
-// ---- end include/strata/model/cuda_workspace.hpp ----
-// ---- begin include/strata/model/kv_cache.hpp ----
-// strata/model/kv_cache.hpp — the keys and values of every layer, for one sequence.
-//
-// Position-major: row p holds the n_head_kv * head_dim values of position p, heads one after
-// another, stored as F16 (llama.cpp's default cache type) or Q8_0 (half the bytes, blocks of 32
-// values along a row, so head_dim must be a multiple of 32).
-
-#include <cstddef>
-#include <cstdint>
-#include <functional>
-#include <span>
-#include <string>
-#include <vector>
-
-
-STRATA_NAMESPACE_BEGIN
-namespace model {
-
-// The cache types the engine runs. The planner may price others (q4_0, for Ollama's estimate).
-inline bool kv_type_supported(ggml_type t) noexcept { return t == ggml_type::f16 || t == ggml_type::q8_0; }
-
-inline ggml_type kv_type_from_name(std::string_view name) {
-    if (name == "f16") return ggml_type::f16;
-    if (name == "q8_0") return ggml_type::q8_0;
-    STRATA_THROW(errc::argument, "KV cache type '" + std::string(name) + "': expected f16 or q8_0");
-}
-
-struct kv_layer {
-    ggml_type type = ggml_type::f16;
-    std::span<std::byte> k, v;          // n_ctx rows of row_k_bytes / row_v_bytes
-    std::int64_t row_k = 0, row_v = 0;  // values per position
-    std::size_t row_k_bytes = 0, row_v_bytes = 0;
-};
-
-// Bytes the cache of one layer takes for n_ctx positions: the planner sums these, the session
-// allocates with them (one source of truth).
-inline std::size_t kv_layer_bytes(const hparams& h, std::int64_t n_ctx, ggml_type type = ggml_type::f16) {
-    return static_cast<std::size_t>(n_ctx) *
-           (row_bytes(type, h.n_embd_k_gqa()) + row_bytes(type, h.n_embd_v_gqa()));
-}
-
-inline std::size_t kv_cache_bytes(const hparams& h, std::int64_t n_ctx, ggml_type type = ggml_type::f16) {
-    return kv_layer_bytes(h, n_ctx, type) * h.n_layer;
-}
-
-// Where a layer's cache lives: storage of the bytes asked for on the layer's device, or an
-// empty span for host memory the cache owns.
-using kv_allocator = std::function<std::span<std::byte>(std::uint32_t layer, std::size_t bytes)>;
-
-struct kv_cache {
-    std::int64_t n_ctx = 0;
-    ggml_type type = ggml_type::f16;
-    std::vector<kv_layer> layers;
-
-    kv_cache() = default;
-    kv_cache(const hparams& h, std::int64_t ctx, ggml_type t = ggml_type::f16, const kv_allocator& alloc = {})
-        : n_ctx(ctx), type(t), layers(h.n_layer) {
-        if (!kv_type_supported(t))
-            STRATA_THROW(errc::unsupported, std::string("KV cache type ") + std::string(type_name(t)) + ": the engine runs f16 and q8_0");
-        if (t == ggml_type::q8_0 && (h.head_dim_k % 32 != 0 || h.head_dim_v % 32 != 0))
-            STRATA_THROW(errc::unsupported, "KV cache type q8_0 needs head dimensions that are multiples of 32, the model has " +
-                                                std::to_string(h.head_dim_k) + "/" + std::to_string(h.head_dim_v));
-        const std::size_t layer_bytes = kv_layer_bytes(h, ctx, t);
-        std::vector<std::span<std::byte>> storage(h.n_layer);
-        std::size_t host_bytes = 0;
-        for (std::uint32_t il = 0; il < h.n_layer; ++il) {
-            if (alloc) storage[il] = alloc(il, layer_bytes);
-            if (storage[il].empty()) host_bytes += layer_bytes;
-        }
-        host_.assign(host_bytes, std::byte{0});
-        std::size_t at = 0;
-        for (std::uint32_t il = 0; il < h.n_layer; ++il) {
-            auto& L = layers[il];
-            L.type = t;
-            L.row_k = h.n_embd_k_gqa();
-            L.row_v = h.n_embd_v_gqa();
-            L.row_k_bytes = row_bytes(t, L.row_k);
-            L.row_v_bytes = row_bytes(t, L.row_v);
-            std::span<std::byte> mem = storage[il];
-            if (mem.empty()) {
-                mem = std::span<std::byte>(host_).subspan(at, layer_bytes);
-                at += layer_bytes;
-            }
-            const std::size_t k_bytes = static_cast<std::size_t>(ctx) * L.row_k_bytes;
-            L.k = mem.subspan(0, k_bytes);
-            L.v = mem.subspan(k_bytes, layer_bytes - k_bytes);
-        }
-    }
-
-    kv_cache(kv_cache&&) = default;
-    kv_cache& operator=(kv_cache&&) = default;
-    kv_cache(const kv_cache&) = delete;  // the layers point into host_
-    kv_cache& operator=(const kv_cache&) = delete;
-
-    std::size_t bytes() const noexcept {
-        std::size_t b = 0;
-        for (const auto& L : layers) b += L.k.size() + L.v.size();
-        return b;
-    }
-
-private:
-    std::vector<std::byte> host_;
-};
-
-}  // namespace model
-STRATA_NAMESPACE_END
-// ---- end include/strata/model/kv_cache.hpp ----
-// ---- begin include/strata/model/transformer.hpp ----
-// strata/model/transformer.hpp — the decoder forward pass of the llama and gemma families.
-//
-// One function per step of the papers, top to bottom:
-//   x = embed(tokens) [* sqrt(n_embd) for gemma]
-//   for each layer:
-//     h = rms_norm(x) ; q, k, v = Wq h, Wk h, Wv h
-//     [gemma3: q, k = rms_norm per head] ; q, k = rope(q, k, pos) ; cache k, v
-//     a = Wo attention(q, cache)  [gemma: a = rms_norm(a)] ; x = x + a
-//     h = rms_norm(x) ; f = Wdown (act(Wgate h) * Wup h)  [gemma: f = rms_norm(f)] ; x = x + f
-//   logits = Wout rms_norm(x)  [gemma2: soft-capped]
-// act is SiLU for llama, GELU (tanh) for gemma. The ops run on the stage a layer is placed on
-// (cpu_stage.hpp, cuda_stage.hpp); every buffer is preallocated there.
+// ---- begin include/strata/model/workspace.hpp ----
+// strata/model/workspace.hpp — the activations of one batch on the host (the CPU backend's
+// compute buffer), sized by one function the planner prices and the session allocates with.
 
 #include <algorithm>
-#include <cmath>
 #include <cstddef>
 #include <cstdint>
-#include <span>
-#include <type_traits>
-#include <variant>
 #include <vector>
 
 // ---- begin include/strata/backend/cpu/attention.hpp ----
@@ -13740,25 +13549,6 @@ inline void attention(const backend& be, const float* q, std::int64_t n_tokens, 
 }  // namespace cpu
 STRATA_NAMESPACE_END
 // ---- end include/strata/backend/cpu/attention.hpp ----
-// ---- begin include/strata/model/cpu_stage.hpp ----
-// strata/model/cpu_stage.hpp — the ops of the forward pass on a CPU backend (the host, or a sim
-// device): what transformer.hpp calls for the layers placed on it.
-//
-// A stage is one device's part of a forward pass: its backend, its activations, and the ops of
-// a layer over them. Every stage type offers the same members (see cuda_stage.hpp for the GPU's),
-// so the forward pass is written once:
-//   acts()                         the activation buffers (raw pointers in the stage's memory)
-//   norm_rows, matmul, rope, scale, store_kv, attention, add, swiglu, geglu, softcap
-//   host_x(), x_to_host, x_from_host      the residual stream crossing a device boundary
-//   begin_segment, end_segment            around each run of consecutive work on the stage
-//   logits()                              the last token's logits, readable on the host
-
-#include <algorithm>
-#include <cstddef>
-#include <cstdint>
-#include <span>
-#include <string>
-
 // ---- begin include/strata/backend/cpu/matmul.hpp ----
 // strata/backend/cpu/matmul.hpp — y = W x on the CPU, for every weight format in a format list.
 //
@@ -15518,15 +15308,6 @@ void gemv(const backend& be, const weight_view& w, const float* x, float* y, std
 }  // namespace cpu
 STRATA_NAMESPACE_END
 // ---- end include/strata/backend/cpu/matmul.hpp ----
-// ---- begin include/strata/model/workspace.hpp ----
-// strata/model/workspace.hpp — the activations of one batch on the host (the CPU backend's
-// compute buffer), sized by one function the planner prices and the session allocates with.
-
-#include <algorithm>
-#include <cstddef>
-#include <cstdint>
-#include <vector>
-
 
 STRATA_NAMESPACE_BEGIN
 namespace model {
@@ -15616,6 +15397,14 @@ inline workspace make_workspace(const hparams& hp, const weights& w, std::int64_
     return ws;
 }
 
+// The attention of layer il: gemma scales q before q·k (llama.cpp does it with a scale op), llama
+// scales the scores; gemma2 soft-caps them; sliding-window layers see n_swa keys.
+inline cpu::attention_params attention_params_for(const hparams& hp, std::uint32_t il) noexcept {
+    const bool gemma = hp.arch != arch::llama;
+    return {hp.n_head, hp.n_head_kv, hp.head_dim_k, hp.head_dim_v, gemma ? 1.0f : hp.attn_scale, hp.attn_softcap,
+            hp.is_swa(il) ? std::int64_t(hp.n_swa) : 0};
+}
+
 inline activations views_of(workspace& ws) noexcept {
     return {ws.x.data(), ws.h.data(), ws.q.data(), ws.k.data(), ws.v.data(), ws.att.data(), ws.o.data(),
             ws.gate.data(), ws.up.data(), ws.logits.data()};
@@ -15624,6 +15413,226 @@ inline activations views_of(workspace& ws) noexcept {
 }  // namespace model
 STRATA_NAMESPACE_END
 // ---- end include/strata/model/workspace.hpp ----
+
+STRATA_NAMESPACE_BEGIN
+namespace model {
+
+struct cuda_workspace_shape {
+    // floats: x, h, q, k, v, att, o, gate, up (n_batch rows each), logits (n_vocab)
+    std::array<std::size_t, 10> floats{};
+    std::size_t positions = 0;         // int32 per token of a batch
+    std::size_t rope_freqs = 0;        // floats: the device copy of rope_freqs (llama 3), or 0
+    std::size_t matmul_scratch = 0;    // bytes: quantized activations, F16 tiles for the GEMM path
+    std::size_t attention_scratch = 0; // bytes: flash attention's split-KV partials
+    std::size_t blas_workspace = 0;    // bytes: cuBLAS's workspace, given to it (prefill batches only)
+
+    // Every piece is taken apart from the arena, so each is rounded to its alignment.
+    std::size_t bytes() const noexcept {
+        std::size_t b = 0;
+        for (std::size_t f : floats) b += arena::padded(f * sizeof(float));
+        return b + arena::padded(positions * sizeof(std::int32_t)) + arena::padded(rope_freqs * sizeof(float)) +
+               arena::padded(matmul_scratch) + arena::padded(attention_scratch) + arena::padded(blas_workspace);
+    }
+};
+
+// Causal attention as the flash-attention kernel takes its parameters.
+inline cuda::fa_params fa_params_of(const cpu::attention_params& ap) noexcept {
+    cuda::fa_params p{};
+    p.n_head = ap.n_head;
+    p.n_head_kv = ap.n_head_kv;
+    p.head_dim_k = ap.head_dim_k;
+    p.head_dim_v = ap.head_dim_v;
+    p.kq_scale = ap.kq_scale;
+    p.softcap = ap.softcap;
+    p.n_swa = ap.n_swa;
+    p.causal = true;
+    return p;
+}
+
+inline cuda::fa_params fa_params_for(const hparams& hp, std::uint32_t il) { return fa_params_of(attention_params_for(hp, il)); }
+
+// cuBLAS's workspace: what NVIDIA documents as enough for every GEMM on Hopper (32 MiB; 4 MiB on
+// earlier parts). Given from the arena, cuBLAS allocates none of its own, so the plan counts it.
+inline constexpr std::size_t cublas_workspace_bytes = std::size_t{32} << 20;
+
+inline cuda_workspace_shape cuda_workspace_for(const hparams& hp, const weights& w, std::int64_t n_batch,
+                                               std::int64_t n_ctx) {
+    const auto n = static_cast<std::size_t>(n_batch);
+    cuda_workspace_shape s;
+    s.floats = {n * hp.n_embd, n * hp.n_embd, n * hp.n_head * hp.head_dim_k, n * hp.n_embd_k_gqa(),
+                n * hp.n_embd_v_gqa(), n * hp.n_head * hp.head_dim_v, n * hp.n_embd, n * hp.n_ff, n * hp.n_ff,
+                std::size_t(hp.n_vocab)};
+    s.positions = n;
+    s.rope_freqs = w.rope_freqs ? std::size_t(w.rope_freqs.rows() * w.rope_freqs.cols()) : 0;
+    std::vector<cuda::matmul_shape> shapes;
+    for (const auto& L : w.layers)
+        for (const tensor* t : {&L.wq, &L.wk, &L.wv, &L.wo, &L.ffn_gate, &L.ffn_up, &L.ffn_down})
+            shapes.push_back({t->type, t->rows(), t->cols()});
+    // the head multiplies the last token only
+    const cuda::matmul_shape head[1] = {{w.output.type, w.output.rows(), w.output.cols()}};
+    s.matmul_scratch = std::max(cuda::matmul_scratch_bytes(shapes, n_batch), cuda::matmul_scratch_bytes(head, 1));
+    if (n_batch > cuda::matvec_batch_max) s.blas_workspace = cublas_workspace_bytes;
+    for (std::uint32_t il = 0; il < hp.n_layer; ++il)
+        s.attention_scratch = std::max(s.attention_scratch, cuda::flash_attention_scratch_bytes(fa_params_for(hp, il), n_batch, n_ctx));
+    return s;
+}
+
+inline std::size_t cuda_workspace_bytes(const hparams& hp, const weights& w, std::int64_t n_batch, std::int64_t n_ctx) {
+    return cuda_workspace_for(hp, w, n_batch, n_ctx).bytes();
+}
+
+}  // namespace model
+STRATA_NAMESPACE_END
+// ---- end include/strata/model/cuda_workspace.hpp ----
+// ---- begin include/strata/model/kv_cache.hpp ----
+// strata/model/kv_cache.hpp — the keys and values of every layer, for one sequence.
+//
+// Position-major: row p holds the n_head_kv * head_dim values of position p, heads one after
+// another, stored as F16 (llama.cpp's default cache type) or Q8_0 (half the bytes, blocks of 32
+// values along a row, so head_dim must be a multiple of 32).
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <string>
+#include <vector>
+
+
+STRATA_NAMESPACE_BEGIN
+namespace model {
+
+// The cache types the engine runs. The planner may price others (q4_0, for Ollama's estimate).
+inline bool kv_type_supported(ggml_type t) noexcept { return t == ggml_type::f16 || t == ggml_type::q8_0; }
+
+inline ggml_type kv_type_from_name(std::string_view name) {
+    if (name == "f16") return ggml_type::f16;
+    if (name == "q8_0") return ggml_type::q8_0;
+    STRATA_THROW(errc::argument, "KV cache type '" + std::string(name) + "': expected f16 or q8_0");
+}
+
+struct kv_layer {
+    ggml_type type = ggml_type::f16;
+    std::span<std::byte> k, v;          // n_ctx rows of row_k_bytes / row_v_bytes
+    std::int64_t row_k = 0, row_v = 0;  // values per position
+    std::size_t row_k_bytes = 0, row_v_bytes = 0;
+};
+
+// Bytes the cache of one layer takes for n_ctx positions: the planner sums these, the session
+// allocates with them (one source of truth).
+inline std::size_t kv_layer_bytes(const hparams& h, std::int64_t n_ctx, ggml_type type = ggml_type::f16) {
+    return static_cast<std::size_t>(n_ctx) *
+           (row_bytes(type, h.n_embd_k_gqa()) + row_bytes(type, h.n_embd_v_gqa()));
+}
+
+inline std::size_t kv_cache_bytes(const hparams& h, std::int64_t n_ctx, ggml_type type = ggml_type::f16) {
+    return kv_layer_bytes(h, n_ctx, type) * h.n_layer;
+}
+
+// Where a layer's cache lives: storage of the bytes asked for on the layer's device, or an
+// empty span for host memory the cache owns.
+using kv_allocator = std::function<std::span<std::byte>(std::uint32_t layer, std::size_t bytes)>;
+
+struct kv_cache {
+    std::int64_t n_ctx = 0;
+    ggml_type type = ggml_type::f16;
+    std::vector<kv_layer> layers;
+
+    kv_cache() = default;
+    kv_cache(const hparams& h, std::int64_t ctx, ggml_type t = ggml_type::f16, const kv_allocator& alloc = {})
+        : n_ctx(ctx), type(t), layers(h.n_layer) {
+        if (!kv_type_supported(t))
+            STRATA_THROW(errc::unsupported, std::string("KV cache type ") + std::string(type_name(t)) + ": the engine runs f16 and q8_0");
+        if (t == ggml_type::q8_0 && (h.head_dim_k % 32 != 0 || h.head_dim_v % 32 != 0))
+            STRATA_THROW(errc::unsupported, "KV cache type q8_0 needs head dimensions that are multiples of 32, the model has " +
+                                                std::to_string(h.head_dim_k) + "/" + std::to_string(h.head_dim_v));
+        const std::size_t layer_bytes = kv_layer_bytes(h, ctx, t);
+        std::vector<std::span<std::byte>> storage(h.n_layer);
+        std::size_t host_bytes = 0;
+        for (std::uint32_t il = 0; il < h.n_layer; ++il) {
+            if (alloc) storage[il] = alloc(il, layer_bytes);
+            if (storage[il].empty()) host_bytes += layer_bytes;
+        }
+        host_.assign(host_bytes, std::byte{0});
+        std::size_t at = 0;
+        for (std::uint32_t il = 0; il < h.n_layer; ++il) {
+            auto& L = layers[il];
+            L.type = t;
+            L.row_k = h.n_embd_k_gqa();
+            L.row_v = h.n_embd_v_gqa();
+            L.row_k_bytes = row_bytes(t, L.row_k);
+            L.row_v_bytes = row_bytes(t, L.row_v);
+            std::span<std::byte> mem = storage[il];
+            if (mem.empty()) {
+                mem = std::span<std::byte>(host_).subspan(at, layer_bytes);
+                at += layer_bytes;
+            }
+            const std::size_t k_bytes = static_cast<std::size_t>(ctx) * L.row_k_bytes;
+            L.k = mem.subspan(0, k_bytes);
+            L.v = mem.subspan(k_bytes, layer_bytes - k_bytes);
+        }
+    }
+
+    kv_cache(kv_cache&&) = default;
+    kv_cache& operator=(kv_cache&&) = default;
+    kv_cache(const kv_cache&) = delete;  // the layers point into host_
+    kv_cache& operator=(const kv_cache&) = delete;
+
+    std::size_t bytes() const noexcept {
+        std::size_t b = 0;
+        for (const auto& L : layers) b += L.k.size() + L.v.size();
+        return b;
+    }
+
+private:
+    std::vector<std::byte> host_;
+};
+
+}  // namespace model
+STRATA_NAMESPACE_END
+// ---- end include/strata/model/kv_cache.hpp ----
+// ---- begin include/strata/model/transformer.hpp ----
+// strata/model/transformer.hpp — the decoder forward pass of the llama and gemma families.
+//
+// One function per step of the papers, top to bottom:
+//   x = embed(tokens) [* sqrt(n_embd) for gemma]
+//   for each layer:
+//     h = rms_norm(x) ; q, k, v = Wq h, Wk h, Wv h
+//     [gemma3: q, k = rms_norm per head] ; q, k = rope(q, k, pos) ; cache k, v
+//     a = Wo attention(q, cache)  [gemma: a = rms_norm(a)] ; x = x + a
+//     h = rms_norm(x) ; f = Wdown (act(Wgate h) * Wup h)  [gemma: f = rms_norm(f)] ; x = x + f
+//   logits = Wout rms_norm(x)  [gemma2: soft-capped]
+// act is SiLU for llama, GELU (tanh) for gemma. The ops run on the stage a layer is placed on
+// (cpu_stage.hpp, cuda_stage.hpp); every buffer is preallocated there.
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <type_traits>
+#include <variant>
+#include <vector>
+
+// ---- begin include/strata/model/cpu_stage.hpp ----
+// strata/model/cpu_stage.hpp — the ops of the forward pass on a CPU backend (the host, or a sim
+// device): what transformer.hpp calls for the layers placed on it.
+//
+// A stage is one device's part of a forward pass: its backend, its activations, and the ops of
+// a layer over them. Every stage type offers the same members (see cuda_stage.hpp for the GPU's),
+// so the forward pass is written once:
+//   acts()                         the activation buffers (raw pointers in the stage's memory)
+//   norm_rows, matmul, rope, scale, store_kv, attention, add, swiglu, geglu, softcap
+//   host_x(), x_to_host, x_from_host      the residual stream crossing a device boundary
+//   begin_segment, end_segment            around each run of consecutive work on the stage
+//   logits()                              the last token's logits, readable on the host
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+
 
 STRATA_NAMESPACE_BEGIN
 namespace model {
@@ -15837,9 +15846,7 @@ private:
         const bool gemma = hp_.arch != arch::llama;
         if (gemma) s.scale(a.q, n * n_head * dk, hp_.attn_scale);
         s.store_kv(kv, pos0, n, a.k, a.v);
-        const cpu::attention_params ap{n_head, n_kv, dk, hp_.head_dim_v, gemma ? 1.0f : hp_.attn_scale, hp_.attn_softcap,
-                                       hp_.is_swa(il) ? std::int64_t(hp_.n_swa) : 0};
-        s.attention(a.q, n, pos0, kv, ap, a.att);
+        s.attention(a.q, n, pos0, kv, attention_params_for(hp_, il), a.att);
         s.matmul(L.wo, a.att, n, a.o);
         if (L.post_attn_norm) s.norm_rows(L.post_attn_norm, a.o, a.o, n, hp_.n_embd, hp_.rms_eps);
         s.add(a.x, a.o, n * hp_.n_embd);
@@ -18328,7 +18335,9 @@ public:
                     stages_.push_back(stage(cuda_runtime<Formats>::make_stage(
                         *arenas_[d], st.hp, st.w, opt_.n_batch, opt_.n_ctx, opt_.kv_type, opt_.cuda_graphs,
                         std::size_t(st.place.output_device) == d && opt_.device_sampling)));
-                    compute_bytes_[d] = cuda_runtime<Formats>::workspace_bytes(st.hp, st.w, opt_.n_batch, opt_.n_ctx);
+                    // measured: what the stage took from the arena beyond the KV cache (the
+                    // planner's figure is cuda_workspace_bytes; a test compares the two)
+                    compute_bytes_[d] = arenas_[d]->used() - kv_arena_bytes(d);
                 }
                 continue;
             }
@@ -18471,6 +18480,15 @@ private:
             }
         }
         return a;
+    }
+
+    // The arena bytes the KV cache of device d's layers took (each layer's piece padded).
+    std::size_t kv_arena_bytes(std::size_t d) const {
+        std::size_t b = 0;
+        for (std::uint32_t il = 0; il < kv_.layers.size(); ++il)
+            if (std::size_t(e_->placement().device_of_layer(il)) == d)
+                b += arena::padded(kv_.layers[il].k.size() + kv_.layers[il].v.size());
+        return b;
     }
 
     model::kv_allocator kv_alloc() {
@@ -19220,26 +19238,24 @@ namespace kernels {
 
 inline constexpr int kv_store_threads = 128;
 
-// One thread block per token; a thread per value (F16) or per block of 32 (Q8_0). Templates: a
-// header's plain __global__ function would be defined in every translation unit including it.
-template <int = 0>
+// One thread block per token; a thread per value (F16) or per block of 32 (Q8_0). A template
+// (on the cache type): a header's plain __global__ function would be defined in every
+// translation unit including it.
+template <ggml_type T>
 __global__ void __launch_bounds__(kv_store_threads)
-    kv_store_f16_kernel(const float* __restrict__ src, std::int64_t row_values, const std::int32_t* __restrict__ pos,
-                        std::byte* __restrict__ dst, std::size_t row_bytes) {
+    kv_store_kernel(const float* __restrict__ src, std::int64_t row_values, const std::int32_t* __restrict__ pos,
+                    std::byte* __restrict__ dst, std::size_t row_bytes) {
     const std::int64_t t = blockIdx.x;
     const float* s = src + t * row_values;
-    auto* d = reinterpret_cast<std::uint16_t*>(dst + static_cast<std::size_t>(pos[t]) * row_bytes);
-    for (std::int64_t i = threadIdx.x; i < row_values; i += kv_store_threads) d[i] = fp32_to_fp16(s[i]);
-}
-
-template <int = 0>
-__global__ void __launch_bounds__(kv_store_threads)
-    kv_store_q8_0_kernel(const float* __restrict__ src, std::int64_t row_values, const std::int32_t* __restrict__ pos,
-                         std::byte* __restrict__ dst, std::size_t row_bytes) {
-    const std::int64_t t = blockIdx.x;
-    const float* s = src + t * row_values;
-    auto* d = reinterpret_cast<q8_0::block*>(dst + static_cast<std::size_t>(pos[t]) * row_bytes);
-    for (std::int64_t b = threadIdx.x; b < row_values / 32; b += kv_store_threads) act_quant::quantize_q8_0(s + b * 32, d[b]);
+    std::byte* row = dst + static_cast<std::size_t>(pos[t]) * row_bytes;
+    if constexpr (T == ggml_type::f16) {
+        auto* d = reinterpret_cast<std::uint16_t*>(row);
+        for (std::int64_t i = threadIdx.x; i < row_values; i += kv_store_threads) d[i] = fp32_to_fp16(s[i]);
+    } else {
+        static_assert(T == ggml_type::q8_0, "the cache is F16 or Q8_0");
+        auto* d = reinterpret_cast<q8_0::block*>(row);
+        for (std::int64_t b = threadIdx.x; b < row_values / 32; b += kv_store_threads) act_quant::quantize_q8_0(s + b * 32, d[b]);
+    }
 }
 
 // Asynchronous on `stream`; cudaErrorInvalidValue for a type other than F16/Q8_0 or a Q8_0 row
@@ -19250,9 +19266,9 @@ inline cudaError_t kv_store(ggml_type type, const float* src, std::int64_t n_tok
     if (n_tokens == 0) return cudaSuccess;
     const auto grid = static_cast<unsigned>(n_tokens);
     if (type == ggml_type::f16) {
-        kv_store_f16_kernel<><<<grid, kv_store_threads, 0, stream>>>(src, row_values, pos, dst, row_bytes);
+        kv_store_kernel<ggml_type::f16><<<grid, kv_store_threads, 0, stream>>>(src, row_values, pos, dst, row_bytes);
     } else if (type == ggml_type::q8_0 && row_values % 32 == 0) {
-        kv_store_q8_0_kernel<><<<grid, kv_store_threads, 0, stream>>>(src, row_values, pos, dst, row_bytes);
+        kv_store_kernel<ggml_type::q8_0><<<grid, kv_store_threads, 0, stream>>>(src, row_values, pos, dst, row_bytes);
     } else {
         return cudaErrorInvalidValue;
     }
@@ -20251,15 +20267,7 @@ public:
     void attention(const float* q, std::int64_t n, std::int64_t /*pos0*/, const kv_layer& kv,
                    const cpu::attention_params& ap, float* out) const {
         if (skip()) return;
-        cuda::fa_params p{};
-        p.n_head = ap.n_head;
-        p.n_head_kv = ap.n_head_kv;
-        p.head_dim_k = ap.head_dim_k;
-        p.head_dim_v = ap.head_dim_v;
-        p.kq_scale = ap.kq_scale;
-        p.softcap = ap.softcap;
-        p.n_swa = ap.n_swa;
-        p.causal = true;
+        const cuda::fa_params p = fa_params_of(ap);
         const cuda::fa_kv view{kv.type, kv.k.data(), kv.v.data(), kv.row_k_bytes, kv.row_v_bytes};
         STRATA_CUDA_CHECK_LAUNCH(kernels::flash_attention(q, n, pos_, n_ctx_, view, p, nullptr, out, fa_scratch_, fa_scratch_bytes_, res_->stream), res_->stream);
     }

@@ -245,15 +245,7 @@ public:
     void attention(const float* q, std::int64_t n, std::int64_t /*pos0*/, const kv_layer& kv,
                    const cpu::attention_params& ap, float* out) const {
         if (skip()) return;
-        cuda::fa_params p{};
-        p.n_head = ap.n_head;
-        p.n_head_kv = ap.n_head_kv;
-        p.head_dim_k = ap.head_dim_k;
-        p.head_dim_v = ap.head_dim_v;
-        p.kq_scale = ap.kq_scale;
-        p.softcap = ap.softcap;
-        p.n_swa = ap.n_swa;
-        p.causal = true;
+        const cuda::fa_params p = fa_params_of(ap);
         const cuda::fa_kv view{kv.type, kv.k.data(), kv.v.data(), kv.row_k_bytes, kv.row_v_bytes};
         STRATA_CUDA_CHECK_LAUNCH(kernels::flash_attention(q, n, pos_, n_ctx_, view, p, nullptr, out, fa_scratch_, fa_scratch_bytes_, res_->stream), res_->stream);
     }

@@ -14,6 +14,7 @@
 #include "strata/core/arena.hpp"
 #include "strata/model/hparams.hpp"
 #include "strata/model/weights.hpp"
+#include "strata/model/workspace.hpp"
 
 STRATA_NAMESPACE_BEGIN
 namespace model {
@@ -36,20 +37,21 @@ struct cuda_workspace_shape {
     }
 };
 
-// The attention of layer il as the flash-attention kernel sees it.
-inline cuda::fa_params fa_params_for(const hparams& hp, std::uint32_t il) {
-    const bool gemma = hp.arch != arch::llama;  // gemma scales q beforehand (see transformer.hpp)
+// Causal attention as the flash-attention kernel takes its parameters.
+inline cuda::fa_params fa_params_of(const cpu::attention_params& ap) noexcept {
     cuda::fa_params p{};
-    p.n_head = hp.n_head;
-    p.n_head_kv = hp.n_head_kv;
-    p.head_dim_k = hp.head_dim_k;
-    p.head_dim_v = hp.head_dim_v;
-    p.kq_scale = gemma ? 1.0f : hp.attn_scale;
-    p.softcap = hp.attn_softcap;
-    p.n_swa = hp.is_swa(il) ? std::int64_t(hp.n_swa) : 0;
+    p.n_head = ap.n_head;
+    p.n_head_kv = ap.n_head_kv;
+    p.head_dim_k = ap.head_dim_k;
+    p.head_dim_v = ap.head_dim_v;
+    p.kq_scale = ap.kq_scale;
+    p.softcap = ap.softcap;
+    p.n_swa = ap.n_swa;
     p.causal = true;
     return p;
 }
+
+inline cuda::fa_params fa_params_for(const hparams& hp, std::uint32_t il) { return fa_params_of(attention_params_for(hp, il)); }
 
 // cuBLAS's workspace: what NVIDIA documents as enough for every GEMM on Hopper (32 MiB; 4 MiB on
 // earlier parts). Given from the arena, cuBLAS allocates none of its own, so the plan counts it.

@@ -159,9 +159,7 @@ private:
         const bool gemma = hp_.arch != arch::llama;
         if (gemma) s.scale(a.q, n * n_head * dk, hp_.attn_scale);
         s.store_kv(kv, pos0, n, a.k, a.v);
-        const cpu::attention_params ap{n_head, n_kv, dk, hp_.head_dim_v, gemma ? 1.0f : hp_.attn_scale, hp_.attn_softcap,
-                                       hp_.is_swa(il) ? std::int64_t(hp_.n_swa) : 0};
-        s.attention(a.q, n, pos0, kv, ap, a.att);
+        s.attention(a.q, n, pos0, kv, attention_params_for(hp_, il), a.att);
         s.matmul(L.wo, a.att, n, a.o);
         if (L.post_attn_norm) s.norm_rows(L.post_attn_norm, a.o, a.o, n, hp_.n_embd, hp_.rms_eps);
         s.add(a.x, a.o, n * hp_.n_embd);

@@ -100,6 +100,14 @@ inline workspace make_workspace(const hparams& hp, const weights& w, std::int64_
     return ws;
 }
 
+// The attention of layer il: gemma scales q before q·k (llama.cpp does it with a scale op), llama
+// scales the scores; gemma2 soft-caps them; sliding-window layers see n_swa keys.
+inline cpu::attention_params attention_params_for(const hparams& hp, std::uint32_t il) noexcept {
+    const bool gemma = hp.arch != arch::llama;
+    return {hp.n_head, hp.n_head_kv, hp.head_dim_k, hp.head_dim_v, gemma ? 1.0f : hp.attn_scale, hp.attn_softcap,
+            hp.is_swa(il) ? std::int64_t(hp.n_swa) : 0};
+}
+
 inline activations views_of(workspace& ws) noexcept {
     return {ws.x.data(), ws.h.data(), ws.q.data(), ws.k.data(), ws.v.data(), ws.att.data(), ws.o.data(),
             ws.gate.data(), ws.up.data(), ws.logits.data()};
