@@ -16,6 +16,7 @@
 #include <random>
 #include <vector>
 
+#include "cpu/fa_cache.hpp"
 #include "cpu/helpers.hpp"
 #include "strata/backend/cpu/attention.hpp"
 #include "strata/backend/cuda/flash_attention.hpp"
@@ -26,6 +27,9 @@ namespace sc = strata::cuda;
 
 namespace {
 
+using strata_test::cache;
+using strata_test::positions;
+
 double nerr(const std::vector<float>& got, const std::vector<float>& want) {
     double num = 0, den = 0;
     for (std::size_t i = 0; i < want.size(); ++i) {
@@ -35,44 +39,6 @@ double nerr(const std::vector<float>& got, const std::vector<float>& want) {
         den += double(want[i]) * double(want[i]);
     }
     return den > 0 ? std::sqrt(num / den) : std::sqrt(num);
-}
-
-// A cache of n_ctx rows, every row random (rows past the visible keys too: reading them would
-// show), in the cache's layout.
-struct cache {
-    ggml_type type;
-    std::int64_t row_k, row_v;
-    std::size_t row_k_bytes, row_v_bytes;
-    std::vector<std::byte> k, v;
-
-    cache(ggml_type t, const sc::fa_params& p, std::int64_t n_ctx, std::uint32_t seed)
-        : type(t), row_k(p.n_head_kv * p.head_dim_k), row_v(p.n_head_kv * p.head_dim_v),
-          row_k_bytes(row_bytes(t, std::uint64_t(row_k))), row_v_bytes(row_bytes(t, std::uint64_t(row_v))),
-          k(row_k_bytes * std::size_t(n_ctx)), v(row_v_bytes * std::size_t(n_ctx)) {
-        fill(k.data(), row_k, row_k_bytes, n_ctx, seed);
-        fill(v.data(), row_v, row_v_bytes, n_ctx, seed + 1);
-    }
-    sc::fa_kv fa() const { return {type, k.data(), v.data(), row_k_bytes, row_v_bytes}; }
-    cpu::kv_view view() const { return {type, k.data(), v.data(), row_k, row_v, row_k_bytes, row_v_bytes}; }
-
-private:
-    void fill(std::byte* dst, std::int64_t n, std::size_t bytes, std::int64_t rows, std::uint32_t seed) const {
-        const auto x = strata_test::random_normal(std::size_t(n * rows), seed);
-        for (std::int64_t r = 0; r < rows; ++r) {
-            if (type == ggml_type::q8_0) {
-                quantize_row<q8_0>(x.data() + r * n, dst + std::size_t(r) * bytes, std::size_t(n));
-            } else {
-                auto* h = reinterpret_cast<std::uint16_t*>(dst + std::size_t(r) * bytes);
-                for (std::int64_t i = 0; i < n; ++i) h[i] = fp32_to_fp16(x[std::size_t(r * n + i)]);
-            }
-        }
-    }
-};
-
-std::vector<std::int32_t> positions(std::int64_t pos0, std::int64_t n) {
-    std::vector<std::int32_t> pos(static_cast<std::size_t>(n));
-    for (std::int64_t t = 0; t < n; ++t) pos[std::size_t(t)] = std::int32_t(pos0 + t);
-    return pos;
 }
 
 std::vector<float> run_cpu(const cache& c, const std::vector<float>& q, std::int64_t n_tokens, std::int64_t pos0,

@@ -7,6 +7,7 @@
 
 #include "kernels/flash_attention.cuh"
 
+#include "cuda/device_run.hpp"
 #include "cuda/flash_attention_all.hpp"
 
 namespace strata_test {
@@ -14,54 +15,18 @@ namespace {
 
 namespace sc = strata::cuda;
 
-// The device buffers of one test call, freed together; the first error is kept and every
-// later step is skipped.
-class fa_run {
+// device_run's buffers, plus a stream and the graph of the replay test (destroyed before the
+// buffers are freed).
+class fa_run : public device_run {
 public:
     fa_run() = default;
-    fa_run(const fa_run&) = delete;
-    fa_run& operator=(const fa_run&) = delete;
     ~fa_run() {
         if (exec_) cudaGraphExecDestroy(exec_);
         if (graph_) cudaGraphDestroy(graph_);
         if (stream_) cudaStreamDestroy(stream_);
-        for (void* p : bufs_) cudaFree(p);
     }
 
-    bool ok() const { return err_.empty(); }
-    const std::string& error() const { return err_; }
-
-    void check(cudaError_t e, const char* what) {
-        if (e != cudaSuccess && ok()) err_ = std::string(what) + ": " + cudaGetErrorString(e);
-    }
-
-    void* alloc(std::size_t bytes) {
-        if (!ok() || bytes == 0) return nullptr;
-        void* p = nullptr;
-        check(cudaMalloc(&p, bytes), "cudaMalloc");
-        if (p) bufs_.push_back(p);
-        return p;
-    }
-
-    template <class T>
-    T* upload(const T* host, std::size_t n) {
-        if (host == nullptr) return nullptr;
-        auto* p = static_cast<T*>(alloc(n * sizeof(T)));
-        if (ok()) check(cudaMemcpy(p, host, n * sizeof(T), cudaMemcpyHostToDevice), "upload");
-        return p;
-    }
-
-    // Poisoned: all bits set (NaN as floats), so a kernel that writes nothing cannot pass.
-    float* output(std::size_t n) {
-        auto* p = static_cast<float*>(alloc(n * sizeof(float)));
-        if (ok()) check(cudaMemset(p, 0xff, n * sizeof(float)), "poison");
-        return p;
-    }
-
-    void download(float* host, const float* dev, std::size_t n) {
-        if (ok()) check(cudaDeviceSynchronize(), "kernel");
-        if (ok()) check(cudaMemcpy(host, dev, n * sizeof(float), cudaMemcpyDeviceToHost), "download");
-    }
+    void download(float* host, const float* dev, std::size_t n) { (void)finish(host, dev, n); }
 
     cudaStream_t stream() {
         if (!stream_ && ok()) check(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), "stream");
@@ -72,8 +37,6 @@ public:
     cudaGraphExec_t exec_ = nullptr;
 
 private:
-    std::vector<void*> bufs_;
-    std::string err_;
     cudaStream_t stream_ = nullptr;
 };
 
