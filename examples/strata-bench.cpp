@@ -15,8 +15,8 @@
 #include <thread>
 #include <vector>
 
+#include "load_engine.hpp"
 #include "strata/engine/embedder.hpp"
-#include "strata/engine/engine.hpp"
 #include "strata/plan/device.hpp"
 
 namespace {
@@ -80,6 +80,8 @@ int main(int argc, char** argv) {
     app.add_option("-t,--threads", threads, "CPU threads (0: all)")->capture_default_str();
     app.add_option("-b,--batch", batch, "num_batch")->capture_default_str();
     app.add_option("-r,--repetitions", reps)->capture_default_str();
+    int num_gpu = -1;
+    app.add_option("--num-gpu", num_gpu, "layers on the GPUs of a build with CUDA (-1: as many as fit)")->capture_default_str();
     app.add_flag("--json", json, "one JSON line");
     app.add_flag("--embed", embed, "an encoder (bert, nomic-bert): texts/s for batches of 1, 8 and 64");
     app.add_flag("--probe", probe, "measure the host read bandwidth with -t threads (what strata-plan's CPU rate is)");
@@ -94,9 +96,11 @@ int main(int argc, char** argv) {
         }
         if (model.empty()) throw strata::error(strata::errc::argument, "-m/--model is required (unless --probe)");
         if (embed) return run_embed_bench(model, threads, reps, batch, json);
-        const auto eng = strata::cpu_engine::load(model, {threads, true, {}});
-        auto s = eng.new_session({.n_ctx = std::max(n_prompt, n_gen + 1) + 1, .n_batch = batch});
-        const auto n_vocab = static_cast<std::int32_t>(eng.hparams().n_vocab);
+        const strata::session_options so{.n_ctx = std::max(n_prompt, n_gen + 1) + 1, .n_batch = batch};
+        const auto eng = strata_examples::load_engine(model, {.n_threads = threads, .plan = strata::plan_config(so, threads, num_gpu)});
+        auto sp = eng->new_session(so);
+        auto& s = *sp;
+        const auto n_vocab = static_cast<std::int32_t>(eng->hparams().n_vocab);
         std::vector<std::int32_t> prompt(static_cast<std::size_t>(n_prompt));
         for (std::size_t i = 0; i < prompt.size(); ++i) prompt[i] = std::int32_t((i * 7919 + 13) % std::size_t(n_vocab));
         std::vector<double> pp, tg;
@@ -107,7 +111,7 @@ int main(int argc, char** argv) {
             }
             if (n_gen > 0) {
                 s.reset();
-                s.decode(eng.tokenizer().bos() >= 0 ? eng.tokenizer().bos() : 0);
+                s.decode(eng->tokenizer().bos() >= 0 ? eng->tokenizer().bos() : 0);
                 tg.push_back(n_gen / seconds([&] {
                     for (int i = 0; i < n_gen; ++i) s.decode(std::int32_t((i * 31 + 7) % n_vocab));
                 }));
@@ -115,15 +119,18 @@ int main(int argc, char** argv) {
         }
         // weight bytes streamed per generated token: every tensor but the embedding table
         // (only its rows are gathered), plus the output head when the embedding is tied
-        std::uint64_t bytes = eng.file().total_tensor_bytes() - eng.weights().token_embd.info->n_bytes;
-        if (eng.weights().output.info == eng.weights().token_embd.info) bytes += eng.weights().token_embd.info->n_bytes;
+        std::uint64_t bytes = eng->file().total_tensor_bytes() - eng->weights().token_embd.info->n_bytes;
+        if (eng->weights().output.info == eng->weights().token_embd.info) bytes += eng->weights().token_embd.info->n_bytes;
         const double pp_tps = pp.empty() ? 0 : median(pp), tg_tps = tg.empty() ? 0 : median(tg);
         if (json) {
             fmt::print("{{\"model\":\"{}\",\"threads\":{},\"pp\":{},\"pp_tps\":{:.3f},\"tg\":{},\"tg_tps\":{:.3f},\"bytes_per_token\":{}}}\n",
-                       model, eng.cpu().n_threads(), n_prompt, pp_tps, n_gen, tg_tps, bytes);
+                       model, eng->cpu().n_threads(), n_prompt, pp_tps, n_gen, tg_tps, bytes);
             return 0;
         }
-        fmt::print("model {} | threads {} | kernels {}\n", model, eng.cpu().n_threads(), strata::cpu::to_string(eng.cpu().level()));
+        std::uint32_t off_host = 0;
+        for (std::uint32_t il = 0; il < eng->hparams().n_layer; ++il) off_host += eng->placement().device_of_layer(il) != 0;
+        fmt::print("model {} | threads {} | kernels {} | layers off the CPU {}/{}\n", model, eng->cpu().n_threads(),
+                   strata::cpu::to_string(eng->cpu().level()), off_host, eng->hparams().n_layer);
         if (!pp.empty()) fmt::print("pp{:<5} {:9.2f} tokens/s (median of {})\n", n_prompt, pp_tps, reps);
         if (!tg.empty())
             fmt::print("tg{:<5} {:9.2f} tokens/s (median of {}), {:.1f} MB of weights per token = {:.2f} GB/s\n", n_gen,

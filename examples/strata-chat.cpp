@@ -1,8 +1,10 @@
-// strata-chat: chat with a GGUF model on the CPU, like `ollama run`.
+// strata-chat: chat with a GGUF model, like `ollama run`: on the CPU, or with as many layers on
+// the GPUs as fit in a build with CUDA.
 //
 //   strata-chat -m model.gguf                     interactive (/bye, /clear, /set parameter ...)
 //   strata-chat -m model.gguf -p "Why is the sky blue?"
 //   strata-chat -m model.gguf --raw -p "Once upon a time"   plain completion of the text
+//   strata-chat -m model.gguf --num-gpu 0         everything on the CPU (a build with CUDA)
 //
 // Generated text goes to stdout, everything else to stderr.
 #include <CLI/CLI.hpp>
@@ -17,8 +19,8 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "load_engine.hpp"
 #include "strata/engine/conversation.hpp"
-#include "strata/engine/engine.hpp"
 #include "strata/engine/generate.hpp"
 #include "strata/plan/plan.hpp"
 #include "strata/sample/set_parameter.hpp"
@@ -64,7 +66,7 @@ void print_stats(const strata::generate_stats& st, double load_seconds) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    CLI::App app{"Chat with a GGUF model (CPU)"};
+    CLI::App app{"Chat with a GGUF model"};
     std::string model, prompt, system, chat_format;
     bool raw = false, verbose = false;
     strata::session_options so;
@@ -82,6 +84,8 @@ int main(int argc, char** argv) {
     std::string plan_file;
     app.add_option("--plan", plan_file, "run the placement of a plan (strata-plan --json > FILE)");
     app.add_option("--num-thread", num_thread, "CPU threads (0: all)")->capture_default_str();
+    int num_gpu = -1;
+    app.add_option("--num-gpu", num_gpu, "layers on the GPUs (-1: as many as fit, 0: none)")->capture_default_str();
     std::string kv_type = "f16";
     auto* kv = app.add_option("--kv-type", kv_type, "KV cache type: f16 or q8_0")->capture_default_str();
     auto* keep = app.add_option("--num-keep", so.num_keep,
@@ -116,10 +120,15 @@ int main(int argc, char** argv) {
             if (!num_ctx->count()) so.n_ctx = plan.num_ctx;
             if (!num_batch->count()) so.n_batch = plan.num_batch;
             if (!kv->count()) so.kv_type = plan.kv_type;
+        } else {
+            lo.plan = strata::plan_config(so, num_thread, num_gpu);
         }
-        const auto eng = strata::cpu_engine::load(model, lo);
+        const auto eng = strata_examples::load_engine(model, lo);
         const double load_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-        auto session = eng.new_session(so);
+        auto session_ptr = eng->new_session(so);
+        auto& session = *session_ptr;
+        if (verbose && eng->planned())
+            for (const auto& r : eng->planned()->reasons) fmt::print(stderr, "plan: {}\n", r);
         if (verbose)
             for (const auto& u : session.usage())
                 fmt::print(stderr, "device {}: weights {:.1f} MiB, KV {:.1f} MiB, compute {:.1f} MiB\n", u.name,
@@ -127,14 +136,14 @@ int main(int argc, char** argv) {
 
         if (raw) {
             if (prompt.empty()) throw strata::error(strata::errc::argument, "--raw needs -p TEXT");
-            const auto ids = eng.tokenizer().encode(prompt, true, true);
-            const auto st = strata::generate(session, eng.tokenizer(), ids, go, print_text);
+            const auto ids = eng->tokenizer().encode(prompt, true, true);
+            const auto st = strata::generate(session, eng->tokenizer(), ids, go, print_text);
             if (verbose) print_stats(st, load_seconds);
             return 0;
         }
-        const auto fmt = chat_format.empty() ? eng.chat_format() : std::optional(strata::chat::parse_format(chat_format));
+        const auto fmt = chat_format.empty() ? eng->chat_format() : std::optional(strata::chat::parse_format(chat_format));
         if (!fmt) throw strata::error(strata::errc::unsupported, model + ": no chat format known for this model; use --raw or --chat-format");
-        strata::conversation conv(session, eng.tokenizer(), *fmt, system);
+        strata::conversation conv(session, eng->tokenizer(), *fmt, system);
         if (!prompt.empty()) {
             const auto st = conv.say(prompt, go, print_text);
             print_text("\n");
@@ -155,9 +164,9 @@ int main(int argc, char** argv) {
                     if (name == "num_predict") go.num_predict = std::stoll(value);
                     else if (name == "stop") go.stop.push_back(value);
                     else {
-                        auto p = session.sampler().parameters();
+                        auto p = session.sampling();
                         strata::sample::set_parameter(p, name, value);
-                        session.sampler().set_parameters(p);
+                        session.set_sampling(p);
                     }
                     fmt::print(stderr, "Set parameter '{}' to '{}'\n", name, value);
                 } catch (const std::exception& e) {

@@ -48,6 +48,13 @@ print(f"chat --raw: {r.stdout!r}")
 r = subprocess.run([chat, "-m", path, "-p", "Hi", "--num-predict", "4", "--seed", "1", "--verbose", "--num-thread", "2"],
                    capture_output=True, text=True)
 check(r.returncode == 0 and "eval rate" in r.stderr and "eval rate" not in r.stdout, f"chat -p: {r.returncode} {r.stderr!r}")
+# the engine plans its placement at load (no GPU here, or --num-gpu 0: every layer on the CPU)
+# and --verbose says why and what each device holds
+for extra in ([], ["--num-gpu", "0"]):
+    r = subprocess.run([chat, "-m", path, "-p", "Hi", "--num-predict", "2", "--seed", "1", "--verbose", "--num-thread", "2", *extra],
+                       capture_output=True, text=True)
+    check(r.returncode == 0 and "plan: chose 'cpu-only'" in r.stderr and "plan: placement: CPU: blk 0-17" in r.stderr
+          and "device CPU: weights" in r.stderr, f"chat --verbose {extra}: {r.returncode} {r.stderr!r}")
 
 # interactive: commands, then a turn, then /bye
 r = subprocess.run([chat, "-m", path, "--num-predict", "3", "--num-thread", "2"], input="/set parameter top_k 5\n/set parameter nope 1\nHello\n/clear\n/bye\n",

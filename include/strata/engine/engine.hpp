@@ -36,6 +36,7 @@
 #include "strata/model/transformer.hpp"
 #include "strata/model/weights.hpp"
 #include "strata/model/workspace.hpp"
+#include "strata/plan/planner.hpp"
 #include "strata/quant/formats.hpp"
 #include "strata/sample/chain.hpp"
 #include "strata/tokenizer/from_gguf.hpp"
@@ -79,6 +80,11 @@ struct load_options {
     std::function<void(double)> progress;
     // Where each layer runs (default: all on the host CPU).
     strata::placement placement;
+    // Or plan it at load (plan::make) for the run this config states (num_ctx, num_batch, KV
+    // type, threads; num_gpu as Ollama's: -1 as many layers as fit). An engine with the CUDA
+    // backend plans for the GPUs it finds (unless the config states them); a CPU engine plans for
+    // the CPU alone. When set, `placement` is not read; the plan is kept (basic_engine::planned()).
+    std::optional<strata::plan::config> plan;
 };
 
 // What one device holds, measured from the allocations themselves (not from a formula).
@@ -105,6 +111,18 @@ struct session_options {
     bool device_sampling = true;
 };
 
+// The planner's config (load_options::plan) for sessions of SO with N_THREADS CPU threads, and
+// Ollama's num_gpu: -1 as many layers on the accelerators as fit, 0 none, N that many.
+inline plan::config plan_config(const session_options& so, int n_threads = 0, int num_gpu = -1) {
+    plan::config c;
+    c.num_ctx = so.n_ctx;
+    c.num_batch = so.n_batch;
+    c.kv_type = so.kv_type;
+    c.n_threads = n_threads;
+    c.num_gpu = num_gpu;
+    return c;
+}
+
 template <class Formats, class Backends, class Sampler>
 class basic_session;
 
@@ -124,6 +142,9 @@ public:
     const gguf::file& file() const noexcept { return s_->file; }
     const cpu::backend& cpu() const noexcept { return s_->cpu; }
     const strata::placement& placement() const noexcept { return s_->place; }
+    // The plan load_options::plan made (its memory figures and reasons); null when the placement
+    // was given.
+    const plan::plan* planned() const noexcept { return s_->planned ? &*s_->planned : nullptr; }
     // The weights each device holds (the sessions add their KV cache and activations).
     std::vector<measured_usage> weights_usage() const {
         std::vector<measured_usage> u;
@@ -145,6 +166,7 @@ private:
         tokenizer::tokenizer tok;
         cpu::backend cpu;
         std::optional<chat::format> chat;
+        std::optional<plan::plan> planned;
         strata::placement place;
         struct device {
             placement::device spec;
@@ -162,7 +184,8 @@ private:
               tok(tokenizer::load_vocab(file)),
               cpu(cpu::backend_options{opt.n_threads, {}}),
               chat(detect_chat(file, tok)),
-              place(std::move(opt.placement)),
+              planned(make_plan(file, opt.plan)),
+              place(planned ? strata::placement::from_plan(*planned) : std::move(opt.placement)),
               tf(hp, w) {
             check_formats();
             place.check(hp.n_layer, with_cuda);
@@ -215,6 +238,16 @@ private:
                 }
                 d.weights_bytes += d.mem ? arena::padded(bytes) : bytes;
             }
+        }
+
+        static std::optional<plan::plan> make_plan(const gguf::file& f, std::optional<plan::config> c) {
+            if (!c) return std::nullopt;
+            // a CPU engine could not run a GPU placement: it plans for the CPU (and any sims) only
+            if constexpr (!with_cuda) {
+                c->gpus.clear();
+                c->detect = false;
+            }
+            return plan::make(f, *c);
         }
 
         // Every tensor type must be compiled in: say so at load, not at the first token.
