@@ -45,10 +45,16 @@ double gpu_read_bytes(const gpu_engine& e, std::int64_t n_kv) {
     return b;
 }
 
-row measure(const std::string& path, std::uint32_t n_layer, std::uint32_t first, int reps) {
+// STREAM: the CPU layers' matmuls of prompt batches (512 tokens) go to the GPU too (prefill streaming).
+row measure(const std::string& path, std::uint32_t n_layer, std::uint32_t first, int reps, bool stream = false) {
     row r;
     r.first_gpu = first;
-    const auto e = gpu_engine::load(path, {.placement = strata::placement::offload(n_layer, first, true)});
+    auto place = strata::placement::offload(n_layer, first, true);
+    if (stream) {
+        place.stream_device = 1;
+        place.stream_min_batch = 32;
+    }
+    const auto e = gpu_engine::load(path, {.placement = place});
     auto greedy = strata::sample::neutral();
     greedy.temperature = 0.0f;
     std::vector<std::int32_t> prompt(512);
@@ -116,8 +122,10 @@ int main(int argc, char** argv) {
         const auto dev = strata::cuda::query_device(0);
         std::printf("gpu: %s, device-to-device copy %.0f GB/s (read + write), host-to-device %.1f GB/s\n", dev.name.c_str(), d2d, h2d);
         std::printf("%-26s %12s %12s %14s %12s\n", "placement", "pp512 tok/s", "tg128 tok/s", "tg GB/s read", "of d2d");
+        double pp_half = 0;
         for (const std::uint32_t first : {0u, n_layer / 4, n_layer / 2, 3 * n_layer / 4}) {
             const row r = measure(model, n_layer, first, reps);
+            if (first == n_layer / 2) pp_half = r.pp;
             const double gbs = r.gpu_bytes_per_token * r.tg / 1e9;
             const std::string where = first == 0 ? "all " + std::to_string(n_layer) + " layers on GPU"
                                                   : std::to_string(n_layer - first) + "/" + std::to_string(n_layer) + " layers on GPU";
@@ -125,6 +133,11 @@ int main(int argc, char** argv) {
             std::printf("timing: bench %s: pp512 %.1f tok/s, tg128 %.1f tok/s, %.1f GB/s read on the GPU (%.0f%% of d2d)\n",
                         where.c_str(), r.pp, r.tg, gbs, 100.0 * gbs / d2d);
         }
+        // the same half split with the CPU half's prefill matmuls streamed to the GPU
+        const row s = measure(model, n_layer, n_layer / 2, reps, true);
+        std::printf("%-26s %12.1f %12s   %.2fx the unstreamed split's pp512\n", "same + prefill stream", s.pp, "-", s.pp / pp_half);
+        std::printf("timing: bench prefill stream (%u/%u layers on GPU): pp512 %.1f tok/s, %.2fx without\n", n_layer - n_layer / 2,
+                    n_layer, s.pp, s.pp / pp_half);
     } catch (const std::exception& ex) {
         std::fprintf(stderr, "strata-bench-gpu: %s\n", ex.what());
         return 1;

@@ -132,6 +132,9 @@ int main(int argc, char** argv) {
         fmt::print("model {} | threads {} | kernels {} | layers off the CPU {}/{}\n", model, eng->cpu().n_threads(),
                    strata::cpu::to_string(eng->cpu().level()), off_host, eng->hparams().n_layer);
         if (!pp.empty()) fmt::print("pp{:<5} {:9.2f} tokens/s (median of {})\n", n_prompt, pp_tps, reps);
+        if (const auto* st = s.prefill_stream(); st && st->calls() > 0)
+            fmt::print("prefill stream: batches of >= {} tokens sent {} matmuls' weights, {:.1f} GB in all, to the GPU\n",
+                       st->min_batch(), st->calls(), double(st->bytes_sent()) / 1e9);
         if (!tg.empty())
             fmt::print("tg{:<5} {:9.2f} tokens/s (median of {}), {:.1f} MB of weights per token = {:.2f} GB/s\n", n_gen,
                        tg_tps, reps, bytes / 1e6, tg_tps * double(bytes) / 1e9);

@@ -5,6 +5,7 @@
 //   strata-plan MODEL.gguf --sim 200MiB                            # a simulated device (CI)
 //   strata-plan MODEL.gguf --gpu 16GiB -ot "blk\.(1[0-9])\.ffn_.*_exps=CPU" --json
 //   strata-plan MODEL.gguf --gpu 16GiB --estimator ollama-0.11.3   # what Ollama 0.11.3 would do
+//   strata-plan MODEL.gguf --gpu 4GiB --no-stream-prefill          # prefill of CPU blocks on the CPU
 //
 // All the logic is in strata/plan/; this file parses options and prints.
 #include <cstdio>
@@ -60,6 +61,10 @@ void print_text(const plan::plan& p) {
     }
     fmt::print("\npredicted ({}): decode {:.1f} tok/s, prefill {:.1f} tok/s{}\n", p.estimator, p.predicted.decode_tps,
                p.predicted.prefill_tps, p.fits ? "" : "  (DOES NOT FIT)");
+    if (p.stream.device > 0 && std::size_t(p.stream.device) < p.devices.size())
+        fmt::print("prefill stream: batches of >= {} tokens compute the CPU blocks on {} ({} of buffers there): prefill {:.1f} "
+                   "tok/s predicted; decode stays on the CPU\n",
+                   p.stream.min_batch, p.devices[std::size_t(p.stream.device)].name, size(p.stream.bytes), p.stream.predicted.prefill_tps);
     if (p.ollama) {
         const plan::ollama_fields& o = *p.ollama;
         fmt::print("\nollama 0.11.3: layers.model={} layers.offload={} memory.required.full={} memory.required.partial={} "
@@ -95,7 +100,7 @@ int main(int argc, char** argv) {
     std::vector<std::string> gpus, sims, overrides;
     plan::config c;
     c.num_ctx = 4096;  // Ollama 0.11.3's default (OLLAMA_CONTEXT_LENGTH)
-    bool json = false, probe = false, no_detect = false;
+    bool json = false, probe = false, no_detect = false, no_stream = false;
     app.add_option("model", model, "GGUF file")->required();
     app.add_option("--num-ctx", c.num_ctx, "context length per sequence")->capture_default_str();
     app.add_option("--num-batch", c.num_batch, "prompt tokens per forward pass")->capture_default_str();
@@ -111,6 +116,7 @@ int main(int argc, char** argv) {
     app.add_flag("--no-detect", no_detect, "plan without detected GPUs");
     app.add_option("--gpu-overhead", reserve, "memory to keep free on every accelerator (OLLAMA_GPU_OVERHEAD), e.g. 512MiB");
     app.add_option("--num-gpu", c.num_gpu, "layers on the GPU(s), Ollama's num_gpu (-1: as many as pay)")->capture_default_str();
+    app.add_flag("--no-stream-prefill", no_stream, "never stream the CPU's blocks to a GPU for large prompt batches");
     app.add_option("--override-tensor", overrides, "-ot PATTERN=DEVICE[,...]: pin matching tensors (CPU, CUDA0, SIM0) (repeatable)");
     app.add_option("--estimator", estimator, "native or ollama-0.11.3")->capture_default_str();
     app.add_flag("--json", json, "print the plan as JSON");
@@ -136,6 +142,7 @@ int main(int argc, char** argv) {
                                                      : "measured (--probe, all threads)";
         }
         c.detect = !no_detect;
+        c.stream_prefill = !no_stream;
         for (const std::string& o : overrides)
             for (plan::tensor_override& t : plan::parse_overrides(o)) c.tensor_overrides.push_back(std::move(t));
         const auto f = strata::gguf::file::open(model);

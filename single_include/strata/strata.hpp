@@ -10567,6 +10567,7 @@ struct config {
     std::uint64_t reserve_bytes = 0;  // kept free on every accelerator (OLLAMA_GPU_OVERHEAD)
 
     int num_gpu = -1;                               // layers on accelerators, Ollama's semantics (-1: auto)
+    bool stream_prefill = true;                     // let large prefill batches stream CPU blocks to a GPU
     std::vector<tensor_override> tensor_overrides;  // "-ot": first match wins
     plan::estimator estimator = estimator::native;
 };
@@ -10602,6 +10603,16 @@ struct ollama_fields {
     std::int64_t num_ctx = 0;
 };
 
+// Prefill streaming (model/prefill_stream.hpp): batches of at least min_batch tokens compute the
+// matmuls of the blocks left on the CPU on devices[device], each weight sent there per batch;
+// decode stays on the CPU. device -1: off.
+struct prefill_stream {
+    int device = -1;
+    std::int64_t min_batch = 0;
+    std::uint64_t bytes = 0;  // its buffers on that device (part of that device's compute_bytes)
+    prediction predicted;     // the plan's prediction with the stream (plan::predicted is without)
+};
+
 struct plan {
     std::string model;      // general.name, else the file name
     std::string arch;
@@ -10621,6 +10632,7 @@ struct plan {
     int layers_split = 0;               // blocks split between devices (experts apart)
     bool fits = true;                   // every device within its memory (less reserve and margin)
     prediction predicted;
+    prefill_stream stream;              // off unless the planner found it faster
     std::vector<candidate> candidates;  // the chosen one first
     std::vector<std::string> reasons;
     std::optional<ollama_fields> ollama;
@@ -10678,6 +10690,11 @@ inline std::string to_json(const plan& p, int indent = 2) {
     w.member("output_device", p.output_device);
     w.key("predicted");
     detail::write_prediction(w, p.predicted);
+    w.key("prefill_stream").begin_object();
+    w.member("device", p.stream.device).member("min_batch", p.stream.min_batch).member("bytes", p.stream.bytes);
+    w.key("predicted");
+    detail::write_prediction(w, p.stream.predicted);
+    w.end_object();
     if (p.ollama) {
         const ollama_fields& o = *p.ollama;
         w.member("layers.model", o.layers_model).member("layers.offload", o.layers_offload);
@@ -10727,6 +10744,22 @@ inline int block_of(std::string_view name, std::string_view* rest) {
 
 inline prediction read_prediction(const json_value& v) {
     return {v.at("decode_tps").as_double("predicted.decode_tps"), v.at("prefill_tps").as_double("predicted.prefill_tps")};
+}
+
+// "prefill_stream": device -1 (off) or an accelerator's index, min_batch at least 1 when on.
+inline prefill_stream read_stream(const json_value& v, std::int64_t n_dev) {
+    prefill_stream s;
+    const std::int64_t d = v.at("device").as_int("prefill_stream.device");
+    if (d != -1 && (d < 1 || d >= n_dev))
+        STRATA_THROW(errc::format, "plan: prefill_stream.device = " + std::to_string(d) + " names no accelerator (" +
+                                       std::to_string(n_dev) + " devices; -1: off)");
+    s.device = static_cast<int>(d);
+    s.min_batch = v.at("min_batch").as_int("prefill_stream.min_batch");
+    if (s.device != -1 && s.min_batch < 1)
+        STRATA_THROW(errc::format, "plan: prefill_stream.min_batch = " + std::to_string(s.min_batch) + " (at least 1)");
+    s.bytes = v.at("bytes").as_uint("prefill_stream.bytes");
+    s.predicted = read_prediction(v.at("predicted"));
+    return s;
 }
 
 inline ggml_type kv_type_named(std::string_view s) {
@@ -10788,6 +10821,7 @@ inline plan from_json(std::string_view text) {
     for (const json_value& d : j.at("layer_device").items("layer_device")) p.layer_device.push_back(device_index(d, "layer_device[]"));
     p.output_device = device_index(j.at("output_device"), "output_device");
     p.predicted = detail::read_prediction(j.at("predicted"));
+    if (const json_value* s = j.find("prefill_stream")) p.stream = detail::read_stream(*s, n_dev);  // absent (older files): off
     if (const json_value* lm = j.find("layers.model")) {
         ollama_fields o;
         o.layers_model = lm->as_int("layers.model");
@@ -10865,7 +10899,14 @@ STRATA_NAMESPACE_END
 // (native.hpp). `estimator::ollama_0_11_3`: the placement Ollama 0.11.3 would choose and the
 // fields of its offload log line (ollama.hpp), priced by the same cost model so the two compare.
 // Only tensor infos and metadata are read: a 13 GB file plans in milliseconds.
+//
+// A native plan that leaves blocks on the CPU beside a CUDA device may stream them for prefill
+// (plan::stream, decide_stream below): large batches compute those blocks' matmuls on the GPU.
 
+#include <algorithm>
+#include <climits>
+#include <cmath>
+#include <cstdio>
 #include <string>
 #include <vector>
 
@@ -10897,10 +10938,18 @@ STRATA_NAMESPACE_END
 //   compute  — model::workspace_bytes(hparams, weights, n_batch, num_ctx, n_threads) per
 //              sequence on every CPU or sim device that runs a part of the model (the CPU
 //              always: it gathers the embeddings), model::cuda_workspace_bytes(hparams,
-//              weights, n_batch, num_ctx) on a GPU: the functions the session sizes them with.
+//              weights, n_batch, num_ctx) on a GPU: the functions the session sizes them with;
+//              the GPU of the output head adds model::cuda_sampler_bytes (it samples there).
+//   stream   — model::stream_shape_for(weights, n_batch, cuda, cublas_workspace_bytes) per
+//              sequence (model/prefill_stream.hpp): the buffers a prefill stream takes on a
+//              GPU, part of that GPU's compute. Reserved during the search in every placement
+//              that leaves a block on the CPU (else the greedy fill packs the GPU to its budget
+//              and no stream fits after); the planner gives them back where the stream does not
+//              pay (planner.hpp, decide_stream).
 //   overhead — a fixed amount per kind (below, with the reason) plus the user's reserve.
 
 #include <algorithm>
+#include <climits>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -12178,6 +12227,830 @@ void matmul(const matmul_context& ctx, ggml_type type, const void* w, std::int64
 STRATA_NAMESPACE_END
 #endif  // __CUDACC__
 // ---- end include/strata/backend/cuda/matmul.hpp ----
+// ---- begin include/strata/backend/cuda/sampler.hpp ----
+// strata/backend/cuda/sampler.hpp — sampling on the GPU: only the chosen token comes back.
+//
+//   cuda::device_sampler s(n_vocab, stream);              // all memory allocated here
+//   if (cuda::device_supports(params)) {
+//       const std::int32_t t = s.sample(d_logits, params, window, chain.get<sample::dist>());
+//   }                                                     // else: copy the logits, CPU chain
+//
+//   s.stage(params, window, u);   // or in two parts: the host's (pinned arguments), then the
+//   s.launch(d_logits);           // device's, which a CUDA graph may capture (one per path());
+//   ... sync ...; s.result();     // 16 bytes come back; a drew result uses up u (commit_uniform)
+//
+// It reproduces sample::default_chain (penalties, top_k, top_p, min_p, temperature, dist;
+// typical_p off) for the same logits, parameters and RNG state: the uniform number dist would
+// draw is drawn on the host from that dist's RNG and passed to the kernel, and used up only
+// when the device says a draw happened (the CPU draws nothing for a set of one). What matches
+// bit for bit and what only to rounding: strata/sample/device_chain.hpp.
+//
+// Paths, chosen from the parameters (path_of):
+//   greedy   (temperature <= 0): cub::DeviceReduce::ArgMax of the penalised logits, ties to the
+//            lowest id as the CPU. The CPU chain still runs top_k/top_p/min_p and its dist draws
+//            a number unless they left one token; this path does not know whether they did and
+//            reports drew = (n_vocab > 1 && top_k != 1). So a fixed-seed session that switches
+//            from temperature 0 to sampling may continue another random stream than the CPU's,
+//            unless the sampler was made with exact_draws: then temperature <= 0 takes one of
+//            the two paths below (the same token, at the cost of the sort).
+//   sorted   (top_k > 0 or top_p < 1): cub::DeviceRadixSort::SortPairsDescending of (logit, id)
+//            (stable: equal logits stay in id order, the CPU's ranks_before), then one block on
+//            the best-first prefix of min(top_k, n_vocab) (or n_vocab) entries.
+//   id order (top_k and top_p off): the arg-max for the maximum, then one block over all
+//            tokens in id order, as the CPU's unsorted min_p and dist.
+//
+// The CUDA-free part (the path, the kernels' arguments, the window compaction, sizes) is
+// tested on the CPU; the class exists only under nvcc (it launches kernels and calls CUB).
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <new>
+#include <string>
+#include <vector>
+
+// ---- begin include/strata/sample/device_chain.hpp ----
+// strata/sample/device_chain.hpp — the default chain's arithmetic in the form a GPU runs it.
+//
+// The CUDA sampler (backend/cuda/sampler.hpp, kernels/sample.cuh) reproduces
+//   penalties -> top_k -> top_p -> min_p -> temperature -> dist
+// of sample::default_chain (typical_p off) on the device. The pieces here are the per-entry
+// math and the order-dependent scans, written once (STRATA_HD) so the kernels call exactly what
+// the CPU tests check against sample::chain. Two layouts of the candidate set exist:
+//
+//   sorted:   top_k or top_p on. The set is the best-first prefix of the (logit, id) sort, as
+//             the CPU leaves it after top_k (or top_p's sort); every later stage keeps a prefix.
+//   id order: top_k and top_p off. The CPU never sorts: min_p filters in place and dist walks
+//             the tokens in id order, so the device does too (and sorts nothing).
+//
+// Float semantics, stage by stage, against the CPU:
+//   - exp: the CPU calls std::exp(float) (glibc's expf, within ~0.502 ulp); exp_rounded()
+//     takes the exp of the double and rounds once (nearly correctly rounded, on host and
+//     device alike). They differ by one ulp for about 6 in 10000 arguments (measured), which
+//     moves a cumulative boundary of the draw by ~1e-7 of the mass; CUDA's expf (2 ulp) would
+//     differ more often, and differently on the host tests.
+//   - penalties: one multiply and one add each rounded (no fused multiply-add, as the CPU
+//     builds with -ffp-contract=off).
+//   - top_p's softmax sum is a float sum in the set's order and its cumsum a float cumsum:
+//     the scans below run serially in that order, for sets of up to serial_max entries. With
+//     top_k off the CPU sums in id order, which the sorted device set cannot follow, and a
+//     tree sum over more entries is ~1e-5 off, enough to move the nucleus cut by a token in a
+//     few percent of draws: those parameters stay on the CPU (cuda::device_supports).
+//   - log(min_p) is computed on the host with the CPU's std::log(float).
+//   - dist: float e_i, a double sum and a double running sum in set order, target = sum * u.
+//     Over more than serial_max entries (top_k > serial_max without top_p, the id order) the
+//     device sums by trees: a different token only when u falls within ~1e-15 of a boundary.
+
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+
+
+STRATA_NAMESPACE_BEGIN
+namespace sample::device_chain {
+
+// Sets up to this many entries are summed and scanned serially (one thread), in the CPU's order.
+inline constexpr std::size_t serial_max = 1024;
+
+// The CPU's std::exp(float), computed so that a GPU gets the same float (see the top).
+STRATA_HD inline float exp_rounded(float x) { return float(::exp(double(x))); }
+
+// a * b rounded on its own: the device would otherwise fuse it with the add that follows.
+STRATA_HD inline float mul_rn(float a, float b) {
+#if defined(__CUDA_ARCH__)
+    return __fmul_rn(a, b);
+#else
+    return a * b;
+#endif
+}
+
+// What penalties does to a logit whose token occurs count > 0 times in the window.
+STRATA_HD inline float penalised(float logit, std::int32_t count, float repeat, float frequency, float presence) {
+    logit = logit <= 0.0f ? mul_rn(logit, repeat) : logit / repeat;
+    return logit - (mul_rn(float(count), frequency) + presence);
+}
+
+// The settings of the stages after top_k, as the kernels take them (host-computed values
+// where the device's math library would round differently).
+struct finish_args {
+    float top_p = 1.0f;       // used when use_top_p
+    float log_min_p = 0.0f;   // std::log(min_p) on the host; used when use_min_p
+    float temperature = 1.0f; // <= 0: the best entry, after the cuts (to know whether dist drew)
+    std::int32_t min_keep = 0;
+    bool use_top_p = false;
+    bool use_min_p = false;
+    double u = 0.0;           // dist's uniform number in [0, 1)
+};
+
+// top_p on a best-first set: e[i] = exp(l[i] - l[0]) and their float sum; p = e / sum as the CPU
+// stores it. Keeps up to the first i with cumsum >= top_p and i + 1 >= min_keep (or all m).
+STRATA_HD inline std::size_t top_p_keep(const float* e, std::size_t m, float sum, float top_p,
+                                        std::size_t min_keep) {
+    float cum = 0.0f;
+    for (std::size_t i = 0; i < m; ++i) {
+        cum += e[i] / sum;
+        if (cum >= top_p && i + 1 >= min_keep) return i + 1;
+    }
+    return m;
+}
+
+// min_p on a best-first set: the CPU keeps i until the first i >= min_keep (i >= 1) with
+// l[i] < l[0] + log(min_p). l is best-first, so that test is monotone: a binary search.
+STRATA_HD inline std::size_t min_p_keep(const float* l, std::size_t m, float log_min_p, std::size_t min_keep) {
+    const float min_logit = l[0] + log_min_p;
+    std::size_t lo = min_keep > 1 ? min_keep : 1, hi = m;
+    if (lo >= m) return m;
+    while (lo < hi) {
+        const std::size_t mid = lo + (hi - lo) / 2;
+        if (l[mid] < min_logit) hi = mid;
+        else lo = mid + 1;
+    }
+    return lo;
+}
+
+// dist's walk: the first i whose double running sum of e reaches target with e[i] > 0;
+// the last entry if rounding leaves the sum short (as the CPU).
+STRATA_HD inline std::size_t dist_walk(const float* e, std::size_t m, double target) {
+    double run = 0.0;
+    for (std::size_t i = 0; i < m; ++i) {
+        run += double(e[i]);
+        if (run >= target && e[i] > 0.0f) return i;
+    }
+    return m - 1;
+}
+
+STRATA_HD inline double serial_sum_double(const float* e, std::size_t m) {
+    double s = 0.0;
+    for (std::size_t i = 0; i < m; ++i) s += double(e[i]);
+    return s;
+}
+
+STRATA_HD inline float serial_sum_float(const float* e, std::size_t m) {
+    float s = 0.0f;
+    for (std::size_t i = 0; i < m; ++i) s += e[i];
+    return s;
+}
+
+// What the kernels of one sample read from device memory (copied there from pinned memory by
+// the launch itself, so that a captured CUDA graph replays with the values of the moment):
+// the finishing arguments, the sorted prefix, and the window's entries and penalties (its ids
+// and counts follow this header in the same buffer).
+struct launch_args {
+    finish_args f;
+    std::int32_t m = 0;       // the sorted layout's set after top_k
+    std::int32_t window = 0;  // distinct window tokens to penalise; 0: none
+    float repeat = 1.0f, frequency = 0.0f, presence = 0.0f;
+};
+
+// Where the kernels leave their result in device memory (the host copies it back whole):
+// best and max from the arg-max (greedy and the id-order layout), id and drew from the final
+// kernel, nan set by the copy of the logits when one is NaN (the CPU's error).
+struct result_slots {
+    std::int64_t best;
+    float max;
+    std::int32_t id;
+    std::int32_t drew;
+    std::int32_t nan;
+};
+
+// Which entry is drawn, and whether dist used a random number (a set of one entry draws none:
+// the caller then leaves the RNG where it was, as the CPU does).
+struct pick {
+    std::size_t index = 0;
+    bool drew = false;
+};
+
+// The sorted layout, serially (the device's result for sets of up to serial_max entries): l is
+// the best-first prefix of m >= 1 penalised logits after top_k; e is m floats of scratch.
+STRATA_HD inline pick finish_sorted(const float* l, std::size_t m, const finish_args& f, float* e) {
+    const std::size_t min_keep = f.min_keep > 0 ? std::size_t(f.min_keep) : 0;
+    if (f.use_top_p) {
+        for (std::size_t i = 0; i < m; ++i) e[i] = exp_rounded(l[i] - l[0]);
+        m = top_p_keep(e, m, serial_sum_float(e, m), f.top_p, min_keep);
+    }
+    if (f.use_min_p) m = min_p_keep(l, m, f.log_min_p, min_keep);
+    if (m == 1) return {0, false};
+    if (f.temperature <= 0.0f) return {0, true};  // the best survives alone; dist still draws
+    const float max_t = l[0] / f.temperature;
+    for (std::size_t i = 0; i < m; ++i) e[i] = exp_rounded(l[i] / f.temperature - max_t);
+    return {dist_walk(e, m, serial_sum_double(e, m) * f.u), true};
+}
+
+// min_p's test in the id-order layout: kept when logit >= max + log(min_p).
+STRATA_HD inline bool min_p_passes(float logit, float max_logit, const finish_args& f) {
+    return !f.use_min_p || logit >= max_logit + f.log_min_p;
+}
+
+// The id-order layout, serially: l is all n penalised logits in id order, max_logit their
+// maximum and best its lowest index. Requires min_keep <= 1 and min_p <= 1 when use_min_p
+// (then the best always passes; see device_supports). e: n floats of scratch.
+STRATA_HD inline pick finish_id_order(const float* l, std::size_t n, float max_logit, std::size_t best,
+                                      const finish_args& f, float* e) {
+    std::size_t kept = 0;
+    for (std::size_t i = 0; i < n; ++i) kept += min_p_passes(l[i], max_logit, f);
+    if (kept == 1) return {best, false};
+    if (f.temperature <= 0.0f) return {best, true};
+    const float max_t = max_logit / f.temperature;
+    for (std::size_t i = 0; i < n; ++i)
+        e[i] = min_p_passes(l[i], max_logit, f) ? exp_rounded(l[i] / f.temperature - max_t) : 0.0f;
+    pick r{dist_walk(e, n, serial_sum_double(e, n) * f.u), true};
+    while (r.index > 0 && !(e[r.index] > 0.0f)) --r.index;  // the fallback: the last kept entry
+    return r;
+}
+
+}  // namespace sample::device_chain
+STRATA_NAMESPACE_END
+// ---- end include/strata/sample/device_chain.hpp ----
+
+STRATA_NAMESPACE_BEGIN
+namespace cuda {
+
+enum class sample_path { greedy, sorted, id_order };
+
+// Whether the device reproduces the default chain for p; false: copy the logits back and run
+// the CPU chain. typical_p is not on the device. top_p over more than serial_max candidates
+// (top_k off or above it) neither: its float softmax sum would be a tree on the device, not the
+// CPU's serial sum (in id order, with top_k off), and a sum ~1e-5 off moves the nucleus cut by
+// a token in a few percent of draws (measured: 1 in 60 at n_vocab 32000). With top_k and top_p
+// off the CPU's min_p falls back to a sort when fewer than max(1, min_keep) tokens pass
+// (min_keep > 1, or min_p > 1 where none passes), which the id-order path does not do.
+// exact_draws: at temperature <= 0 too, say exactly whether the CPU's dist would have drawn
+// (see path_of); the temperature > 0 limits then apply to it as well.
+inline bool device_supports(const sample::params& p, bool exact_draws = false) noexcept {
+    if (p.typical_p < 1.0f) return false;
+    if (p.temperature <= 0.0f && !exact_draws) return true;  // the arg-max
+    if (p.top_p < 1.0f && (p.top_k <= 0 || std::size_t(p.top_k) > sample::device_chain::serial_max)) return false;
+    if (p.top_k <= 0 && !(p.top_p < 1.0f) && p.min_p > 0.0f && (p.min_keep > 1 || p.min_p > 1.0f)) return false;
+    return true;
+}
+
+// exact_draws: temperature <= 0 takes the sorted or id-order path as well, which runs top_k,
+// top_p and min_p only to learn whether more than one token survived them (dist then draws).
+inline sample_path path_of(const sample::params& p, bool exact_draws = false) noexcept {
+    if (p.temperature <= 0.0f && !exact_draws) return sample_path::greedy;
+    if (p.top_k > 0 || p.top_p < 1.0f) return sample_path::sorted;
+    return sample_path::id_order;
+}
+
+// The sorted layout's set after top_k: the best min(top_k, n_vocab), or all of them.
+inline std::int64_t sorted_prefix(const sample::params& p, std::int64_t n_vocab) noexcept {
+    return p.top_k > 0 && std::int64_t(p.top_k) < n_vocab ? std::int64_t(p.top_k) : n_vocab;
+}
+
+// The finishing kernel's arguments; u is dist's uniform number. log(min_p) is the CPU's.
+inline sample::device_chain::finish_args finish_args_of(const sample::params& p, double u) {
+    sample::device_chain::finish_args f;
+    f.use_top_p = p.top_p < 1.0f;
+    f.top_p = p.top_p;
+    f.use_min_p = p.min_p > 0.0f;
+    f.log_min_p = f.use_min_p ? std::log(p.min_p) : 0.0f;
+    f.temperature = p.temperature;
+    f.min_keep = p.min_keep;
+    f.u = u;
+    return f;
+}
+
+// The penalties' view of the window: the distinct tokens among the newest
+// min(repeat_last_n, h.size()) of h that are ids of the vocabulary (as the CPU skips others),
+// ascending, with how often each occurs. ids and counts need room for min(repeat_last_n,
+// h.size(), n_vocab) entries; scratch holds the sorted window (it grows to the window once).
+// Returns how many were written.
+inline std::size_t compact_window(const sample::history& h, std::int32_t repeat_last_n, std::int64_t n_vocab,
+                                  std::vector<std::int32_t>& scratch, std::int32_t* ids, std::int32_t* counts) {
+    const std::size_t n = std::min(std::size_t(repeat_last_n > 0 ? repeat_last_n : 0), h.size());
+    scratch.resize(n);
+    for (std::size_t i = 0; i < n; ++i) scratch[i] = h.recent(i);
+    std::sort(scratch.begin(), scratch.end());
+    std::size_t k = 0;
+    for (std::size_t i = 0; i < n;) {
+        std::size_t j = i;
+        while (j < n && scratch[j] == scratch[i]) ++j;
+        if (scratch[i] >= 0 && std::int64_t(scratch[i]) < n_vocab) {
+            ids[k] = scratch[i];
+            counts[k] = std::int32_t(j - i);
+            ++k;
+        }
+        i = j;
+    }
+    return k;
+}
+
+// The token of one sample and whether dist used its random number.
+struct sample_result {
+    std::int32_t id = -1;
+    bool drew = false;
+};
+
+// The window's distinct tokens a sampler makes room for, unless told otherwise (Ollama's
+// window is 64 tokens).
+inline constexpr std::size_t default_window_capacity = 4096;
+
+// The kernels' arguments: the launch_args header, then window_capacity ids and as many counts.
+inline constexpr std::size_t sampler_args_header = 64;
+static_assert(sizeof(sample::device_chain::launch_args) <= sampler_args_header);
+inline std::size_t sampler_args_bytes(std::size_t window_capacity) noexcept {
+    return sampler_args_header + 2 * window_capacity * sizeof(std::int32_t);
+}
+
+// The device buffers, in the order carved from the one allocation (each piece padded to
+// arena::alignment): keys, sorted keys, ids, sorted ids, exp scratch (n_vocab floats or ints
+// each), the arguments, the result slots, then CUB's temporary storage (not counted here).
+inline std::size_t sampler_buffer_bytes(std::int64_t n_vocab,
+                                        std::size_t window_capacity = default_window_capacity) noexcept {
+    const std::uint64_t n = std::uint64_t(n_vocab);
+    return std::size_t(5 * arena::padded(4 * n) + arena::padded(sampler_args_bytes(window_capacity)) +
+                       arena::padded(sizeof(sample::device_chain::result_slots)));
+}
+
+// The budget for CUB's temporary storage of a sampler over n_vocab tokens. Its radix sort of n
+// (float, int32) pairs keeps alternate copies of the keys and values (8 n bytes) plus per-pass
+// digit counts and look-back state per tile (well under 1 MiB at n = 256k); the arg-max needs
+// a few bytes. The budget is twice the pairs plus 4 MiB, so an arena can hold it before any GPU
+// is asked; a sampler whose CUB asks for more is refused at construction, with both numbers.
+inline std::size_t cub_temp_budget(std::int64_t n_vocab) noexcept { return 16 * std::size_t(n_vocab) + (std::size_t{4} << 20); }
+
+// What a sampler takes from an arena (device_sampler's borrowing constructor): its buffers and
+// CUB's budget.
+inline std::size_t sampler_device_bytes(std::int64_t n_vocab, std::size_t window_capacity = default_window_capacity) noexcept {
+    return sampler_buffer_bytes(n_vocab, window_capacity) + arena::padded(cub_temp_budget(n_vocab));
+}
+
+}  // namespace cuda
+STRATA_NAMESPACE_END
+
+#if defined(__CUDACC__)
+#include <cuda_runtime.h>
+
+#include <cub/device/device_radix_sort.cuh>
+#include <cub/device/device_reduce.cuh>
+
+// ---- begin kernels/sample.cuh ----
+// kernels/sample.cuh — the device side of the sampler (backend/cuda/sampler.hpp).
+//
+// One sample is: a copy of the logits (which the penalties may change; a NaN is flagged),
+// the penalties over the window's distinct tokens, then CUB (an arg-max, or a sort of
+// (logit, id) pairs) and one single-block kernel that runs top_p / min_p / temperature / dist
+// on what CUB left. The arithmetic and the order of every sum are those of
+// strata/sample/device_chain.hpp (see there for what matches the CPU bit for bit and what not).
+//
+// Included only by nvcc translation units (under __CUDACC__).
+
+#include <cstdint>
+#include <cuda_runtime.h>
+
+#include <cub/block/block_reduce.cuh>
+
+
+STRATA_NAMESPACE_BEGIN
+namespace kernels {
+
+// The finishing kernels run as one block of this many threads.
+inline constexpr int sample_threads = 512;
+
+namespace sample_detail {
+
+namespace dc = sample::device_chain;
+
+// The sum of value(i) over i < m, in every thread: serially in index order (the CPU's order)
+// when m <= serial_max, else a block-wide tree.
+template <int Threads, class Acc, class Value>
+__device__ Acc block_total(std::int32_t m, Value value) {
+    using reduce = cub::BlockReduce<Acc, Threads>;
+    __shared__ typename reduce::TempStorage tmp;
+    __shared__ Acc total;
+    if (m <= std::int32_t(dc::serial_max)) {
+        if (threadIdx.x == 0) {
+            Acc s = Acc(0);
+            for (std::int32_t i = 0; i < m; ++i) s += value(i);
+            total = s;
+        }
+    } else {
+        Acc s = Acc(0);
+        for (std::int32_t i = std::int32_t(threadIdx.x); i < m; i += Threads) s += value(i);
+        const Acc t = reduce(tmp).Sum(s);
+        if (threadIdx.x == 0) total = t;
+    }
+    __syncthreads();
+    return total;
+}
+
+// The first i < m at which stop(i, run) holds, run being the running sum of value(0..i);
+// -1 if none. Thread 0 walks serially (the CPU's order) through every chunk of Threads entries
+// whose tree sum could reach threshold (with a margin wider than any rounding difference of a
+// chunk); the other chunks are skipped by their tree sum. A set of up to serial_max entries is
+// walked whole, so its running sum is exactly the CPU's.
+template <int Threads, class Acc, class Value, class Stop>
+__device__ std::int32_t block_walk(std::int32_t m, Acc threshold, Value value, Stop stop) {
+    using reduce = cub::BlockReduce<Acc, Threads>;
+    __shared__ typename reduce::TempStorage tmp;
+    __shared__ std::int32_t found;
+    __shared__ Acc run;
+    if (threadIdx.x == 0) {
+        found = -1;
+        run = Acc(0);
+    }
+    __syncthreads();
+    for (std::int32_t base = 0; base < m; base += Threads) {
+        const std::int32_t i = base + std::int32_t(threadIdx.x);
+        const Acc chunk = reduce(tmp).Sum(i < m ? value(i) : Acc(0));
+        if (threadIdx.x == 0) {
+            Acc r = run;
+            const std::int32_t end = m < base + Threads ? m : base + Threads;
+            if (m <= std::int32_t(dc::serial_max) || r + chunk * Acc(1.001) >= threshold) {
+                for (std::int32_t j = base; j < end; ++j) {
+                    r += value(j);
+                    if (stop(j, r)) {
+                        found = j;
+                        break;
+                    }
+                }
+            } else {
+                r += chunk;
+            }
+            run = r;
+        }
+        __syncthreads();
+        if (found >= 0) break;
+    }
+    return found;
+}
+
+}  // namespace sample_detail
+
+// keys = logits, a copy the penalties change; out->nan is set when a logit is NaN (the caller
+// cleared it before).
+// (a template: a header's plain __global__ function would be defined in every TU)
+template <int = 0>
+__global__ void sample_copy(const float* __restrict__ logits, float* __restrict__ keys, std::int64_t n,
+                            sample::device_chain::result_slots* out) {
+    const std::int64_t stride = std::int64_t(gridDim.x) * blockDim.x;
+    for (std::int64_t i = std::int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += stride) {
+        const float v = logits[i];
+        keys[i] = v;
+        if (v != v) atomicOr(&out->nan, 1);
+    }
+}
+
+// ids[i] = i: the values the sort carries with the keys (written once).
+// (a template: a header's plain __global__ function would be defined in every TU)
+template <int = 0>
+__global__ void sample_iota(std::int32_t* ids, std::int64_t n) {
+    const std::int64_t stride = std::int64_t(gridDim.x) * blockDim.x;
+    for (std::int64_t i = std::int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += stride)
+        ids[i] = std::int32_t(i);
+}
+
+// The penalties on the window's distinct tokens: a->window of them (ids in range, counts > 0),
+// ids at window[0..cap), counts at window[cap..2 cap). One block of any size: the window is
+// small, and a fixed launch is what a CUDA graph can replay.
+// (a template: a header's plain __global__ function would be defined in every TU)
+template <int = 0>
+__global__ void sample_penalise(float* keys, const sample::device_chain::launch_args* a,
+                                const std::int32_t* __restrict__ window, std::int32_t cap) {
+    const std::int32_t k = a->window;
+    const float repeat = a->repeat, frequency = a->frequency, presence = a->presence;
+    for (std::int32_t i = std::int32_t(threadIdx.x); i < k; i += std::int32_t(blockDim.x)) {
+        float& l = keys[window[i]];
+        l = sample::device_chain::penalised(l, window[cap + i], repeat, frequency, presence);
+    }
+}
+
+// The sorted layout: l and ids the best-first (logit, id) pairs, a->m >= 1 of them after top_k.
+// scratch: m floats, used when m > serial_max. Writes out->id and out->drew.
+template <int Threads>
+__global__ void __launch_bounds__(Threads)
+    sample_finish_sorted(const float* __restrict__ l, const std::int32_t* __restrict__ ids,
+                         const sample::device_chain::launch_args* a, float* scratch,
+                         sample::device_chain::result_slots* out) {
+    namespace dc = sample::device_chain;
+    const dc::finish_args f = a->f;
+    std::int32_t m = a->m;
+    // a set of up to serial_max (top_k 40, say) lives in shared memory: thread 0's serial scans
+    // then read at shared latency, not global
+    __shared__ float small[dc::serial_max];
+    float* const e = m <= std::int32_t(dc::serial_max) ? small : scratch;
+    const std::int32_t tid = std::int32_t(threadIdx.x);
+    const std::int32_t min_keep = f.min_keep > 0 ? f.min_keep : 0;
+    if (f.use_top_p) {
+        const float top = l[0];
+        for (std::int32_t i = tid; i < m; i += Threads) e[i] = dc::exp_rounded(l[i] - top);
+        __syncthreads();
+        const float sum = sample_detail::block_total<Threads, float>(m, [=](std::int32_t i) { return e[i]; });
+        const float top_p = f.top_p;
+        const std::int32_t at = sample_detail::block_walk<Threads, float>(
+            m, top_p, [=](std::int32_t i) { return e[i] / sum; },
+            [=](std::int32_t i, float cum) { return cum >= top_p && i + 1 >= min_keep; });
+        if (at >= 0) m = at + 1;
+    }
+    if (f.use_min_p) m = std::int32_t(dc::min_p_keep(l, std::size_t(m), f.log_min_p, std::size_t(min_keep)));
+    if (m == 1 || f.temperature <= 0.0f) {  // the best; dist draws unless it is alone
+        if (tid == 0) {
+            out->id = ids[0];
+            out->drew = m > 1;
+        }
+        return;
+    }
+    const float t = f.temperature, max_t = l[0] / t;
+    __syncthreads();  // e is rewritten
+    for (std::int32_t i = tid; i < m; i += Threads) e[i] = dc::exp_rounded(l[i] / t - max_t);
+    __syncthreads();
+    const double target =
+        sample_detail::block_total<Threads, double>(m, [=](std::int32_t i) { return double(e[i]); }) * f.u;
+    std::int32_t at = sample_detail::block_walk<Threads, double>(
+        m, target, [=](std::int32_t i) { return double(e[i]); },
+        [=](std::int32_t i, double run) { return run >= target && e[i] > 0.0f; });
+    if (tid == 0) {
+        out->id = ids[at >= 0 ? at : m - 1];
+        out->drew = 1;
+    }
+}
+
+// The id-order layout: l all n penalised logits; out->max and out->best from the arg-max that
+// ran before. e: scratch for n floats. Writes out->id and out->drew.
+template <int Threads>
+__global__ void __launch_bounds__(Threads)
+    sample_finish_id_order(const float* __restrict__ l, std::int32_t n, const sample::device_chain::launch_args* a,
+                           float* e, sample::device_chain::result_slots* out) {
+    namespace dc = sample::device_chain;
+    const dc::finish_args f = a->f;
+    const std::int32_t tid = std::int32_t(threadIdx.x);
+    const float max_logit = out->max;
+    const auto best = std::int32_t(out->best);
+    const std::int32_t kept = sample_detail::block_total<Threads, std::int32_t>(
+        n, [=](std::int32_t i) { return std::int32_t(dc::min_p_passes(l[i], max_logit, f)); });
+    if (kept == 1 || f.temperature <= 0.0f) {
+        if (tid == 0) {
+            out->id = best;
+            out->drew = kept > 1;
+        }
+        return;
+    }
+    const float t = f.temperature, max_t = max_logit / t;
+    for (std::int32_t i = tid; i < n; i += Threads)
+        e[i] = dc::min_p_passes(l[i], max_logit, f) ? dc::exp_rounded(l[i] / t - max_t) : 0.0f;
+    __syncthreads();
+    const double target =
+        sample_detail::block_total<Threads, double>(n, [=](std::int32_t i) { return double(e[i]); }) * f.u;
+    std::int32_t at = sample_detail::block_walk<Threads, double>(
+        n, target, [=](std::int32_t i) { return double(e[i]); },
+        [=](std::int32_t i, double run) { return run >= target && e[i] > 0.0f; });
+    if (tid == 0) {
+        if (at < 0)  // only through rounding: the last kept entry, as the CPU
+            for (at = n - 1; at > 0 && !(e[at] > 0.0f); --at) {}
+        out->id = at;
+        out->drew = 1;
+    }
+}
+
+}  // namespace kernels
+STRATA_NAMESPACE_END
+// ---- end kernels/sample.cuh ----
+
+STRATA_NAMESPACE_BEGIN
+namespace cuda {
+
+// One sampler per stream and vocabulary. One sample in flight at a time: stage() rewrites the
+// pinned arguments and the result slots are reused.
+//
+// enqueue() = stage() + launch(). stage() is the host's part (validation, the window's
+// compaction, the arguments into pinned memory); launch() only queues device work with
+// arguments that do not change between calls (it copies the staged arguments to the device
+// first), so a CUDA graph may capture it: one graph per path(), replayed after each stage().
+class device_sampler {
+public:
+    // exact_draws: see path_of (the arg-max at temperature <= 0 guesses whether dist drew).
+    // window_capacity: the most distinct window tokens a sample may penalise.
+    device_sampler(std::int64_t n_vocab, cudaStream_t stream, bool exact_draws = false,
+                   std::size_t window_capacity = default_window_capacity)
+        : device_sampler(n_vocab, stream, nullptr, 0, exact_draws, window_capacity) {}
+    // The same in BLOCK, BLOCK_BYTES of device memory the caller owns (a piece of an arena of at
+    // least sampler_device_bytes(n_vocab, window_capacity)); the sampler allocates no device
+    // memory of its own. Without a block (nullptr) it allocates its own.
+    device_sampler(std::int64_t n_vocab, cudaStream_t stream, std::byte* block, std::size_t block_bytes,
+                   bool exact_draws = false, std::size_t window_capacity = default_window_capacity)
+        : n_(n_vocab), stream_(stream), exact_draws_(exact_draws),
+          cap_(std::min<std::size_t>(window_capacity, std::size_t(n_vocab > 0 ? n_vocab : 1))) {
+        if (n_vocab < 1 || n_vocab > std::int64_t(0x7fffffff))
+            STRATA_THROW(errc::argument, "device_sampler: vocabulary of " + std::to_string(n_vocab) + " tokens");
+        try {
+            allocate(block, block_bytes);
+        } catch (...) {
+            release();
+            throw;
+        }
+    }
+    ~device_sampler() { release(); }
+    device_sampler(const device_sampler&) = delete;
+    device_sampler& operator=(const device_sampler&) = delete;
+
+    std::int64_t vocabulary() const noexcept { return n_; }
+    bool exact_draws() const noexcept { return exact_draws_; }
+    std::size_t window_capacity() const noexcept { return cap_; }
+    // What this sampler holds on the device: its buffers and CUB's storage (with a borrowed
+    // block, what it uses of it).
+    std::size_t device_bytes() const noexcept { return bytes_; }
+    // What CUB asked for (at most cub_temp_budget in a borrowed block).
+    std::size_t cub_temp_bytes() const noexcept { return temp_bytes_; }
+    // The path of the staged parameters (what launch() queues).
+    sample_path path() const noexcept { return path_; }
+
+    // The host's part of a sample: p checked (errc::unsupported where !device_supports), the
+    // window compacted, the kernels' arguments written to pinned memory; u is dist's number.
+    void stage(const sample::params& p, const sample::history& window, double u) {
+        sample::validate(p);
+        if (!device_supports(p, exact_draws_))
+            STRATA_THROW(errc::unsupported, "device_sampler: these parameters need the CPU chain (device_supports)");
+        sample::device_chain::launch_args& a = *host_args_;
+        a = {};
+        a.f = finish_args_of(p, u);
+        a.m = std::int32_t(sorted_prefix(p, n_));
+        if (sample::penalties::enabled(p)) {
+            // compacted apart (the pinned area holds cap_), then checked against the capacity
+            const std::size_t need = std::min(std::size_t(p.repeat_last_n), window.size());
+            win_ids_.resize(need);
+            win_counts_.resize(need);
+            const std::size_t k =
+                compact_window(window, p.repeat_last_n, n_, tokens_, win_ids_.data(), win_counts_.data());
+            if (k > cap_)
+                STRATA_THROW(errc::unsupported, "device_sampler: " + std::to_string(k) +
+                                                    " distinct window tokens, more than its capacity of " +
+                                                    std::to_string(cap_));
+            std::copy(win_ids_.begin(), win_ids_.begin() + std::ptrdiff_t(k), host_window());
+            std::copy(win_counts_.begin(), win_counts_.begin() + std::ptrdiff_t(k), host_window() + cap_);
+            a.window = std::int32_t(k);
+            a.repeat = p.repeat_penalty;
+            a.frequency = p.frequency_penalty;
+            a.presence = p.presence_penalty;
+        }
+        path_ = path_of(p, exact_draws_);
+        top_k_ = p.top_k;
+    }
+
+    // The device's part, on the stream: the staged arguments to the device, the copy of
+    // d_logits (n_vocab floats, left unchanged), the penalties, CUB, the finishing kernel, the
+    // result back to pinned memory. Nothing waits: result() once the stream got there.
+    void launch(const float* d_logits) {
+        namespace dc = sample::device_chain;
+        STRATA_CUDA_CHECK(cudaMemcpyAsync(args_, host_args_, args_bytes(), cudaMemcpyHostToDevice, stream_));
+        // poisoned (all bits set: id -1) so that a kernel which wrote nothing cannot pass; nan clear
+        STRATA_CUDA_CHECK(cudaMemsetAsync(slots_, 0xff, offsetof(dc::result_slots, nan), stream_));
+        STRATA_CUDA_CHECK(cudaMemsetAsync(&slots_->nan, 0, sizeof(slots_->nan), stream_));
+        STRATA_CUDA_CHECK_LAUNCH(
+            (kernels::sample_copy<><<<blocks_for(n_), 256, 0, stream_>>>(d_logits, keys_, n_, slots_), cudaGetLastError()),
+            stream_);
+        STRATA_CUDA_CHECK_LAUNCH((kernels::sample_penalise<><<<1, 256, 0, stream_>>>(keys_, args_, window_of(args_),
+                                                                                   std::int32_t(cap_)),
+                                  cudaGetLastError()),
+                                 stream_);
+        if (path_ != sample_path::sorted)
+            STRATA_CUDA_CHECK(cub::DeviceReduce::ArgMax(temp_, temp_bytes_, keys_, &slots_->max, &slots_->best, n_,
+                                                        stream_));
+        constexpr int threads = kernels::sample_threads;
+        if (path_ == sample_path::sorted) {
+            std::size_t bytes = temp_bytes_;
+            STRATA_CUDA_CHECK(cub::DeviceRadixSort::SortPairsDescending(temp_, bytes, keys_, sorted_keys_, ids_,
+                                                                        sorted_ids_, int(n_), 0, 32, stream_));
+            STRATA_CUDA_CHECK_LAUNCH((kernels::sample_finish_sorted<threads><<<1, threads, 0, stream_>>>(
+                                          sorted_keys_, sorted_ids_, args_, scratch_, slots_),
+                                      cudaGetLastError()),
+                                     stream_);
+        } else if (path_ == sample_path::id_order) {
+            STRATA_CUDA_CHECK_LAUNCH((kernels::sample_finish_id_order<threads><<<1, threads, 0, stream_>>>(
+                                          keys_, std::int32_t(n_), args_, scratch_, slots_),
+                                      cudaGetLastError()),
+                                     stream_);
+        }
+        STRATA_CUDA_CHECK(
+            cudaMemcpyAsync(host_slots_, slots_, sizeof(dc::result_slots), cudaMemcpyDeviceToHost, stream_));
+    }
+
+    void enqueue(const float* d_logits, const sample::params& p, const sample::history& window, double u) {
+        stage(p, window, u);
+        launch(d_logits);
+    }
+
+    // The last launch's token, after the stream has passed it. A NaN logit is errc::argument
+    // (as the CPU chain).
+    sample_result result() const {
+        const sample::device_chain::result_slots& r = *host_slots_;
+        if (r.nan) STRATA_THROW(errc::argument, "sample: a logit is NaN");
+        const sample_result out = path_ == sample_path::greedy
+                                      ? sample_result{std::int32_t(r.best), n_ > 1 && top_k_ != 1}
+                                      : sample_result{r.id, r.drew == 1};
+        if (out.id < 0 || out.id >= n_ || (path_ != sample_path::greedy && r.drew != 0 && r.drew != 1))
+            STRATA_THROW(errc::internal, "device_sampler: the kernels left no token (id " + std::to_string(out.id) + ")");
+        return out;
+    }
+
+    // enqueue, wait for the stream, result().
+    sample_result sample(const float* d_logits, const sample::params& p, const sample::history& window, double u) {
+        enqueue(d_logits, p, window, u);
+        STRATA_CUDA_CHECK(cudaStreamSynchronize(stream_));
+        return result();
+    }
+
+    // With the RNG of a CPU dist stage (a chain's get<sample::dist>()): its next number is
+    // used, and used up only when the device drew, so the sequence is the CPU chain's.
+    std::int32_t sample(const float* d_logits, const sample::params& p, const sample::history& window,
+                        sample::dist& rng) {
+        const sample_result r = sample(d_logits, p, window, rng.peek_uniform());
+        if (r.drew) rng.commit_uniform();
+        return r.id;
+    }
+
+private:
+    std::size_t args_bytes() const noexcept { return sampler_args_bytes(cap_); }
+    static std::int32_t* window_of(sample::device_chain::launch_args* a) noexcept {
+        return reinterpret_cast<std::int32_t*>(reinterpret_cast<char*>(a) + sampler_args_header);
+    }
+    std::int32_t* host_window() noexcept { return window_of(host_args_); }
+
+    // Every buffer, sized for the vocabulary; CUB's storage sized by its null-pointer calls. In
+    // BLOCK when given (the caller's), else in one allocation of the sampler's own.
+    void allocate(std::byte* block, std::size_t block_bytes) {
+        std::size_t sort_bytes = 0, max_bytes = 0;
+        STRATA_CUDA_CHECK(cub::DeviceRadixSort::SortPairsDescending(
+            nullptr, sort_bytes, static_cast<const float*>(nullptr), static_cast<float*>(nullptr),
+            static_cast<const std::int32_t*>(nullptr), static_cast<std::int32_t*>(nullptr), int(n_), 0, 32, stream_));
+        STRATA_CUDA_CHECK(cub::DeviceReduce::ArgMax(nullptr, max_bytes, static_cast<const float*>(nullptr),
+                                                    static_cast<float*>(nullptr),
+                                                    static_cast<std::int64_t*>(nullptr), n_, stream_));
+        temp_bytes_ = std::max(sort_bytes, max_bytes);
+        bytes_ = sampler_buffer_bytes(n_, cap_) + arena::padded(temp_bytes_);
+        char* at = nullptr;
+        if (block) {
+            if (bytes_ > block_bytes)
+                STRATA_THROW(errc::memory, "device_sampler: CUB asks for " + std::to_string(temp_bytes_) +
+                                               " bytes of temporary storage for a vocabulary of " + std::to_string(n_) +
+                                               "; with the sampler's buffers that is " + std::to_string(bytes_) + " bytes, its block has " +
+                                               std::to_string(block_bytes) + " (cub_temp_budget is " +
+                                               std::to_string(cub_temp_budget(n_)) + ")");
+            at = reinterpret_cast<char*>(block);
+        } else {
+            STRATA_CUDA_CHECK(cudaMalloc(&block_, bytes_));
+            at = static_cast<char*>(block_);
+        }
+        const auto take = [&](std::uint64_t b) {
+            char* p = at;
+            at += arena::padded(b);
+            return p;
+        };
+        const std::uint64_t n4 = 4 * std::uint64_t(n_);
+        keys_ = reinterpret_cast<float*>(take(n4));
+        sorted_keys_ = reinterpret_cast<float*>(take(n4));
+        ids_ = reinterpret_cast<std::int32_t*>(take(n4));
+        sorted_ids_ = reinterpret_cast<std::int32_t*>(take(n4));
+        scratch_ = reinterpret_cast<float*>(take(n4));
+        args_ = reinterpret_cast<sample::device_chain::launch_args*>(take(args_bytes()));
+        slots_ = reinterpret_cast<sample::device_chain::result_slots*>(take(sizeof(sample::device_chain::result_slots)));
+        temp_ = take(temp_bytes_);
+        STRATA_CUDA_CHECK(cudaMallocHost(&host_slots_, sizeof(sample::device_chain::result_slots)));
+        void* h = nullptr;
+        STRATA_CUDA_CHECK(cudaMallocHost(&h, args_bytes()));
+        host_args_ = new (h) sample::device_chain::launch_args{};
+        STRATA_CUDA_CHECK_LAUNCH((kernels::sample_iota<><<<blocks_for(n_), 256, 0, stream_>>>(ids_, n_), cudaGetLastError()),
+                                 stream_);
+        STRATA_CUDA_CHECK(cudaStreamSynchronize(stream_));
+    }
+    void release() noexcept {
+        if (host_args_) cudaFreeHost(host_args_);
+        if (host_slots_) cudaFreeHost(host_slots_);
+        if (block_) cudaFree(block_);
+        host_args_ = nullptr;
+        host_slots_ = nullptr;
+        block_ = nullptr;
+    }
+
+    static unsigned blocks_for(std::int64_t n) noexcept {
+        return unsigned(std::min<std::int64_t>((n + 255) / 256, 1024));
+    }
+
+    std::int64_t n_;
+    cudaStream_t stream_;
+    bool exact_draws_ = false;
+    std::size_t cap_ = 0;
+    std::size_t temp_bytes_ = 0, bytes_ = 0;
+    void* block_ = nullptr;
+    float* keys_ = nullptr;
+    float* sorted_keys_ = nullptr;
+    std::int32_t* ids_ = nullptr;
+    std::int32_t* sorted_ids_ = nullptr;
+    float* scratch_ = nullptr;
+    sample::device_chain::launch_args* args_ = nullptr;  // then the window: cap ids, cap counts
+    sample::device_chain::result_slots* slots_ = nullptr;
+    void* temp_ = nullptr;
+    sample::device_chain::result_slots* host_slots_ = nullptr;
+    sample::device_chain::launch_args* host_args_ = nullptr;  // pinned, the same layout as args_
+    std::vector<std::int32_t> tokens_, win_ids_, win_counts_;  // the compaction's (grow once)
+    sample_path path_ = sample_path::sorted;
+    std::int32_t top_k_ = 0;
+};
+
+}  // namespace cuda
+STRATA_NAMESPACE_END
+#endif  // __CUDACC__
+// ---- end include/strata/backend/cuda/sampler.hpp ----
 // ---- begin include/strata/model/hparams.hpp ----
 // strata/model/hparams.hpp — a model's hyperparameters, read from GGUF metadata.
 //
@@ -15481,6 +16354,10 @@ inline std::size_t cuda_workspace_bytes(const hparams& hp, const weights& w, std
     return cuda_workspace_for(hp, w, n_batch, n_ctx).bytes();
 }
 
+// The device sampler's piece of the arena of the GPU that holds the output head (when it samples
+// there): its buffers and CUB's budget (backend/cuda/sampler.hpp).
+inline std::size_t cuda_sampler_bytes(const hparams& hp) { return arena::padded(cuda::sampler_device_bytes(hp.n_vocab)); }
+
 }  // namespace model
 STRATA_NAMESPACE_END
 // ---- end include/strata/model/cuda_workspace.hpp ----
@@ -15591,6 +16468,140 @@ private:
 }  // namespace model
 STRATA_NAMESPACE_END
 // ---- end include/strata/model/kv_cache.hpp ----
+// ---- begin include/strata/model/prefill_stream.hpp ----
+// strata/model/prefill_stream.hpp — prefill streaming: the matmuls of the blocks a plan leaves
+// on the host, for a batch of at least min_batch tokens, computed on an accelerator that is sent
+// each weight as it is needed (llama.cpp offloads large-batch ops the same way).
+//
+// Why it pays: a batch of n tokens costs 2 x params x n flops on the CPU against params' bytes
+// over the host link plus the same flops on the device, and a GPU's flops are some 50 times a
+// CPU's. Decode (n = 1) reads every weight once either way and stays on the CPU: sending the
+// weight costs more than the CPU's read of it.
+//
+// The cpu_stage of the host asks its matmul_offload (when the engine gave it one) for every
+// matmul of n >= min_batch() tokens; what the offload does is the device's business. Its buffers
+// are one list of pieces, stream_shape, that the session takes from the device's arena and the
+// planner prices (plan/memory.hpp): the largest block weight, the widest activations in and
+// out, and the device matmul's scratch. host_stream is the offload of a sim device (a copy into
+// its memory and its own CPU backend: the data path of a GPU's, testable without one); the
+// GPU's is in model/cuda_stream.hpp.
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <span>
+#include <vector>
+
+
+STRATA_NAMESPACE_BEGIN
+namespace model {
+
+// Where a stage's large-batch matmuls go.
+class matmul_offload {
+public:
+    virtual ~matmul_offload() = default;
+    // Batches of fewer tokens stay with the stage.
+    virtual std::int64_t min_batch() const noexcept = 0;
+    // y = W x for n tokens: W in host memory (the memory map), x (n x k) and y (n x rows) in the
+    // stage's host buffers. Returns with y written.
+    virtual void matmul(const tensor& W, const float* x, std::int64_t n, float* y) const = 0;
+    // Matmuls done and weight bytes sent so far (what a test and a benchmark read).
+    virtual std::int64_t calls() const noexcept = 0;
+    virtual std::uint64_t bytes_sent() const noexcept = 0;
+};
+
+enum class stream_target { cuda, sim };
+
+// The buffers of a prefill stream for batches of up to n_batch tokens, as pieces of the target
+// device's arena (each rounded to the arena's alignment).
+struct stream_shape {
+    std::size_t weight_bytes = 0;    // the largest block matmul weight
+    std::size_t x_floats = 0;        // n_batch x the widest k
+    std::size_t y_floats = 0;        // n_batch x the most rows
+    std::size_t scratch_bytes = 0;   // the target's matmul scratch for those weights
+    std::size_t blas_workspace = 0;  // cuda: cuBLAS's workspace (its GEMMs run on the stream's own handle)
+
+    std::size_t bytes() const noexcept {
+        return arena::padded(weight_bytes) + arena::padded(x_floats * sizeof(float)) +
+               arena::padded(y_floats * sizeof(float)) + arena::padded(scratch_bytes) + arena::padded(blas_workspace);
+    }
+};
+
+// The matrices a stream may be sent: every block's. Every block's, not only the host's: the
+// layers a placement leaves on the host are usually alike, and one bound over all keeps the
+// session's allocation and the planner's price the same function of the model alone.
+inline std::vector<const tensor*> streamed_matrices(const weights& w) {
+    std::vector<const tensor*> m;
+    for (const auto& L : w.layers)
+        for (const tensor* t : {&L.wq, &L.wk, &L.wv, &L.wo, &L.ffn_gate, &L.ffn_up, &L.ffn_down})
+            if (*t) m.push_back(t);
+    return m;
+}
+
+inline stream_shape stream_shape_for(const weights& w, std::int64_t n_batch, stream_target target,
+                                     std::size_t cublas_workspace = 0) {
+    const auto n = static_cast<std::size_t>(n_batch);
+    stream_shape s;
+    std::vector<cuda::matmul_shape> shapes;
+    for (const tensor* t : streamed_matrices(w)) {
+        s.weight_bytes = std::max(s.weight_bytes, tensor_bytes(*t));
+        s.x_floats = std::max(s.x_floats, n * std::size_t(t->cols()));
+        s.y_floats = std::max(s.y_floats, n * std::size_t(t->rows()));
+        if (target == stream_target::sim)
+            s.scratch_bytes = std::max(s.scratch_bytes, cpu::scratch_bytes(t->type, t->cols(), n_batch) + cpu::scratch_alignment);
+        shapes.push_back({t->type, t->rows(), t->cols()});
+    }
+    if (target == stream_target::cuda) {
+        s.scratch_bytes = cuda::matmul_scratch_bytes(shapes, n_batch);
+        s.blas_workspace = cublas_workspace;
+    }
+    return s;
+}
+
+// A sim device's stream: W and x copied into its memory, multiplied by its own CPU backend, y
+// copied back. The results are the host's bit for bit (the same kernels, the same rows).
+template <class Formats>
+class host_stream final : public matmul_offload {
+public:
+    // The pieces of shape (stream_shape_for(..., sim)), taken from the sim's arena by the caller.
+    host_stream(const cpu::backend& be, std::int64_t min_batch, std::span<std::byte> weights, std::span<float> x,
+                std::span<float> y, std::span<std::byte> scratch)
+        : be_(&be), min_batch_(min_batch), w_(weights), x_(x), y_(y), scratch_(scratch) {}
+
+    std::int64_t min_batch() const noexcept override { return min_batch_; }
+    std::int64_t calls() const noexcept override { return calls_; }
+    std::uint64_t bytes_sent() const noexcept override { return sent_; }
+
+    void matmul(const tensor& W, const float* x, std::int64_t n, float* y) const override {
+        const std::size_t wb = tensor_bytes(W), xn = std::size_t(n * W.cols()), yn = std::size_t(n * W.rows());
+        if (wb > w_.size() || xn > x_.size() || yn > y_.size())
+            STRATA_THROW(errc::internal, "prefill stream: " + std::string(W.info ? W.info->name : "a weight") +
+                                             " for " + std::to_string(n) + " tokens exceeds the stream's buffers");
+        std::memcpy(w_.data(), W.data, wb);
+        std::copy_n(x, xn, x_.data());
+        tensor staged = W;
+        staged.data = w_.data();
+        const cpu::weight_view wv{staged.type, staged.data, staged.rows(), staged.cols(), staged.row_bytes};
+        cpu::matmul<Formats>(*be_, wv, x_.data(), n, y_.data(), cpu::aligned_scratch(scratch_));
+        std::copy_n(y_.data(), yn, y);
+        ++calls_;
+        sent_ += wb;
+    }
+
+private:
+    const cpu::backend* be_;
+    std::int64_t min_batch_;
+    std::span<std::byte> w_;
+    std::span<float> x_, y_;
+    std::span<std::byte> scratch_;
+    mutable std::int64_t calls_ = 0;
+    mutable std::uint64_t sent_ = 0;
+};
+
+}  // namespace model
+STRATA_NAMESPACE_END
+// ---- end include/strata/model/prefill_stream.hpp ----
 // ---- begin include/strata/model/transformer.hpp ----
 // strata/model/transformer.hpp — the decoder forward pass of the llama and gemma families.
 //
@@ -15646,7 +16657,10 @@ inline const float* f32_data(const tensor& t, const char* what) {
 template <class Formats>
 class cpu_stage {
 public:
-    cpu_stage(const cpu::backend& be, workspace& ws) : be_(&be), ws_(&ws) {}
+    // OFFLOAD, when given, computes the matmuls of batches of at least its min_batch() tokens
+    // (prefill streaming, model/prefill_stream.hpp).
+    cpu_stage(const cpu::backend& be, workspace& ws, const matmul_offload* offload = nullptr)
+        : be_(&be), ws_(&ws), offload_(offload) {}
 
     std::int64_t n_batch() const noexcept { return ws_->n_batch; }
     activations acts() const noexcept { return views_of(*ws_); }
@@ -15666,6 +16680,7 @@ public:
     }
 
     void matmul(const tensor& W, const float* x, std::int64_t n, float* y) const {
+        if (offload_ && n >= offload_->min_batch()) return offload_->matmul(W, x, n, y);
         const cpu::weight_view wv{W.type, W.data, W.rows(), W.cols(), W.row_bytes};
         cpu::matmul<Formats>(*be_, wv, x, n, y, cpu::aligned_scratch(ws_->mm_scratch));
     }
@@ -15712,6 +16727,7 @@ public:
 private:
     const cpu::backend* be_;
     workspace* ws_;
+    const matmul_offload* offload_ = nullptr;
 };
 
 }  // namespace model
@@ -15890,9 +16906,9 @@ namespace plan {
 // Every tensor in a device arena starts on a 256-byte boundary: cudaMalloc's own alignment,
 // and what coalesced 128-bit loads of any block format need.
 inline constexpr std::uint64_t arena_alignment = 256;
-// A CUDA device loses memory before Strata allocates anything: the context, the loaded kernel
-// images and cuBLAS's workspace take 300-500 MiB per process on current drivers (nvidia-smi
-// with an idle context); the planner budgets 400 MiB.
+// A CUDA device loses memory before Strata allocates anything: the context and the loaded kernel
+// images take 300-500 MiB per process on current drivers (nvidia-smi with an idle context); the
+// planner budgets 400 MiB. (cuBLAS's workspace is given from the arena: cuda_workspace.hpp.)
 inline constexpr std::uint64_t cuda_fixed_overhead = 400 * mib;
 // A simulated device is a CPU backend instance in this process: nothing beyond its buffers.
 inline constexpr std::uint64_t sim_fixed_overhead = 0;
@@ -15907,6 +16923,10 @@ inline std::uint64_t fixed_overhead(device_kind k) noexcept {
     return k == device_kind::cuda ? cuda_fixed_overhead : k == device_kind::sim ? sim_fixed_overhead : 0;
 }
 inline std::uint64_t align_up(std::uint64_t n, std::uint64_t a) noexcept { return (n + a - 1) / a * a; }
+
+// llama.cpp offloads an op of a host layer from batches of this many tokens
+// (GGML_OP_OFFLOAD_MIN_BATCH's default); a prefill stream's min_batch never goes below it.
+inline constexpr std::int64_t stream_min_batch_floor = 32;
 
 // ---- the model as the planner sees it -----------------------------------------------------
 enum class part { embed, attention, ffn, experts, output, other };
@@ -15931,6 +16951,9 @@ struct model_info {
     std::uint64_t kv_per_layer = 0;  // kv_layer_bytes × num_parallel
     std::uint64_t workspace = 0;     // workspace_bytes × num_parallel (a CPU or sim device)
     std::uint64_t workspace_cuda = 0;  // cuda_workspace_bytes × num_parallel (a GPU)
+    std::uint64_t sampler_cuda = 0;    // cuda_sampler_bytes × num_parallel (the GPU of the head samples there)
+    std::uint64_t stream_cuda = 0;     // stream_shape_for(cuda).bytes() × num_parallel (a GPU a prefill stream goes to)
+    bool stream_reserve = false;       // account() reserves stream_cuda where a stream may go (native, streaming allowed)
     std::vector<std::uint64_t> kv_read;  // per block: cache bytes one decode step reads (cost model)
     std::vector<std::string> notes;
 
@@ -16083,6 +17106,11 @@ inline model_info read_model(const gguf::file& f, const config& c) {
     }
     m.workspace = model::workspace_bytes(m.hp, w, m.n_batch, m.n_ctx, m.n_threads) * static_cast<std::uint64_t>(m.num_parallel);
     m.workspace_cuda = model::cuda_workspace_bytes(m.hp, w, m.n_batch, m.n_ctx) * static_cast<std::uint64_t>(m.num_parallel);
+    m.sampler_cuda = model::cuda_sampler_bytes(m.hp) * static_cast<std::uint64_t>(m.num_parallel);
+    // every session (sequence) has a stream of its own; batches below the floor never stream
+    m.stream_reserve = c.estimator == estimator::native && c.stream_prefill && c.num_gpu != 0 && m.n_batch >= stream_min_batch_floor;
+    m.stream_cuda = model::stream_shape_for(w, m.n_batch, model::stream_target::cuda, model::cublas_workspace_bytes).bytes() *
+                    static_cast<std::uint64_t>(m.num_parallel);
     return m;
 }
 
@@ -16094,6 +17122,8 @@ struct accounting {
     int output_stage = 0;             // where the head's matmul runs
     std::vector<bool> fits;           // per device
     bool all_fit = true;
+    int stream_device = -1;           // the GPU whose compute holds a prefill stream's buffers (m.stream_reserve), or -1
+    std::uint64_t stream_bytes = 0;   // those buffers (part of its compute_bytes), or 0
 };
 
 // The budget a device's total (which holds the reserve as overhead) must stay within.
@@ -16101,6 +17131,40 @@ inline std::uint64_t budget(const device_spec& d) noexcept {
     const auto margin = static_cast<std::uint64_t>(double(d.free_bytes) * fit_margin);
     return d.free_bytes > margin ? d.free_bytes - margin : 0;
 }
+
+namespace detail {
+
+// A matrix of a block (what a prefill stream sends; norms and biases stay on the CPU).
+inline bool block_matrix(const model_tensor& t) noexcept {
+    return t.layer >= 0 && t.rows > 1 && (t.kind == part::attention || t.kind == part::ffn || t.kind == part::experts);
+}
+
+// Where a prefill stream would go for placement WHERE: -1 without a block matrix on the CPU;
+// else of the CUDA devices holding a block or the head (the engine has a stage there), the
+// one with the most budget left after USAGE; -1 if none.
+inline int stream_device_for(const model_info& m, const std::vector<device_spec>& devs, const std::vector<int>& where,
+                             const std::vector<device_usage>& usage) {
+    bool cpu_block = false;
+    std::vector<bool> holds(devs.size(), false);
+    for (std::size_t i = 0; i < m.tensors.size(); ++i) {
+        const model_tensor& t = m.tensors[i];
+        cpu_block = cpu_block || (where[i] == 0 && block_matrix(t));
+        if (t.layer >= 0 || t.kind == part::output) holds[static_cast<std::size_t>(where[i])] = true;
+    }
+    if (!cpu_block) return -1;
+    int best = -1;
+    std::int64_t most = INT64_MIN;
+    for (std::size_t d = 1; d < devs.size(); ++d) {
+        const std::int64_t room = std::int64_t(budget(devs[d])) - std::int64_t(usage[d].total_bytes);
+        if (devs[d].kind == device_kind::cuda && holds[d] && room > most) {
+            most = room;
+            best = int(d);
+        }
+    }
+    return best;
+}
+
+}  // namespace detail
 
 // What each device holds when tensor i is on device where[i].
 inline accounting account(const model_info& m, const std::vector<device_spec>& devs, const std::vector<int>& where) {
@@ -16143,10 +17207,23 @@ inline accounting account(const model_info& m, const std::vector<device_spec>& d
         device_usage& u = a.usage[d];
         if (used[d] || u.kv_bytes) {
             u.compute_bytes = devs[d].kind == device_kind::cuda ? m.workspace_cuda : m.workspace;
+            // the GPU of the head samples there: the device sampler's buffers are in its arena
+            if (devs[d].kind == device_kind::cuda && int(d) == a.output_stage) u.compute_bytes += m.sampler_cuda;
             u.overhead_bytes = fixed_overhead(devs[d].kind) + devs[d].reserve_bytes;
         }
         u.total_bytes = u.weights_bytes + u.kv_bytes + u.compute_bytes + u.overhead_bytes;
-        a.fits[d] = u.total_bytes <= budget(devs[d]);
+    }
+    if (m.stream_reserve) {
+        a.stream_device = detail::stream_device_for(m, devs, where, a.usage);
+        if (a.stream_device > 0) {
+            device_usage& u = a.usage[static_cast<std::size_t>(a.stream_device)];
+            u.compute_bytes += m.stream_cuda;
+            u.total_bytes += m.stream_cuda;
+            a.stream_bytes = m.stream_cuda;
+        }
+    }
+    for (std::size_t d = 0; d < nd; ++d) {
+        a.fits[d] = a.usage[d].total_bytes <= budget(devs[d]);
         a.all_fit = a.all_fit && a.fits[d];
     }
     return a;
@@ -16161,6 +17238,12 @@ namespace plan {
 
 // PCIe 4.0 x16 moves 32 GB/s raw; pinned cudaMemcpy reaches about 25 GB/s.
 inline constexpr double pcie_bandwidth = 25e9;
+// A prefill stream (planner.hpp) sends the weights of the CPU's blocks to a GPU once per batch.
+// They come from the pageable memory map, which the driver copies through pinned staging of its
+// own: an ASSUMPTION of about half the pinned rate above. A GPU run should measure it
+// (model::matmul_offload::bytes_sent over the time of a streamed prefill).
+inline constexpr double stream_link_bandwidth = pcie_bandwidth / 2;
+// (The floor of a stream's min_batch, llama.cpp's: memory.hpp, stream_min_batch_floor.)
 // One small host<->device copy with its stream synchronisation: about 10 us.
 inline constexpr double pcie_latency = 10e-6;
 // Between two CPU backend instances (sim) a boundary is a memcpy and a pool hand-off: ~2 us.
@@ -16336,6 +17419,8 @@ inline std::string mib_string(std::uint64_t b) {
     std::snprintf(buf, sizeof buf, "%.1f MiB", double(b) / double(mib));
     return buf;
 }
+// GiB from 1 GiB up, MiB below.
+inline std::string size_string(std::uint64_t b) { return b >= gib ? gib_string(b) : mib_string(b); }
 inline std::string tps_string(double t) {
     char buf[32];
     std::snprintf(buf, sizeof buf, "%.1f", t);
@@ -16438,10 +17523,11 @@ private:
 // execution).
 inline constexpr double tie_tolerance = 0.02;
 
+// (A prefill stream's reserved buffers are not the model's: a plan does not win a tie by them.)
 inline std::uint64_t accelerator_total(const std::vector<device_spec>& devs, const placement& x) {
     std::uint64_t t = 0;
     for (std::size_t d = 1; d < devs.size(); ++d) t += x.acc.usage[d].total_bytes;
-    return t;
+    return t - x.acc.stream_bytes;
 }
 
 // The index of the best plan of V: of those that fit, the fastest predicted decode, a tie
@@ -16670,10 +17756,12 @@ inline void common_reasons(plan& p, const model_info& m, const config& c, bool n
                             std::to_string(m.n_ctx) + ", n_threads=" + std::to_string(m.n_threads) + ") = " + mib_string(m.workspace) +
                             " on every CPU or sim device that runs a part of the model (the CPU always); on a GPU "
                             "model::cuda_workspace_bytes(hparams, weights, n_batch, num_ctx) = " + mib_string(m.workspace_cuda) +
-                            " (activations, matmul and attention scratch)");
+                            " (activations, matmul and attention scratch, cuBLAS's workspace), and on the GPU of the head "
+                            "model::cuda_sampler_bytes(hparams) = " + mib_string(m.sampler_cuda) +
+                            " (the device sampler's buffers and CUB's budget)");
         p.reasons.push_back("device arenas align every tensor to " + std::to_string(arena_alignment) +
                             " B; CPU tensors stay in the memory map (exact bytes, counted as mapped RAM); fixed overhead " +
-                            mib_string(cuda_fixed_overhead) + " per CUDA device (context, kernel images, cuBLAS workspace), " +
+                            mib_string(cuda_fixed_overhead) + " per CUDA device (context, kernel images), " +
                             mib_string(sim_fixed_overhead) + " per sim, plus the reserve of " + mib_string(c.reserve_bytes) +
                             " per accelerator; a plan fits with " + std::to_string(int(fit_margin * 100)) + "% of each device's free memory left");
     }
@@ -16691,6 +17779,105 @@ inline void common_reasons(plan& p, const model_info& m, const config& c, bool n
         p.reasons.push_back("flash attention: the engine's attention is one path whose memory does not depend on it; the flag "
                             "changes only Ollama's estimate");
     for (const std::string& n : m.notes) p.reasons.push_back(n);
+}
+
+// ---- prefill streaming ----------------------------------------------------------------------
+// The matrices of the blocks a placement leaves on the CPU: what a prefill stream would send.
+struct cpu_blocks {
+    double bytes = 0;  // B: sent once per batch
+    double flops = 0;  // F = 2 x active elements: FLOPs per token (experts at their share, as predict does)
+};
+
+inline cpu_blocks cpu_block_matrices(const model_info& m, const std::vector<int>& where) {
+    cpu_blocks b;
+    for (std::size_t i = 0; i < m.tensors.size(); ++i) {
+        const model_tensor& t = m.tensors[i];
+        if (where[i] != 0 || !block_matrix(t)) continue;
+        b.bytes += double(t.bytes);
+        b.flops += 2.0 * double(t.elements) * (t.kind == part::experts ? m.expert_share() : 1.0);
+    }
+    return b;
+}
+
+// The stream's buffers that account() reserved on device D, given back: the stream is off.
+inline void give_back_stream(plan& p, const model_info& m, int d) {
+    const auto i = static_cast<std::size_t>(d);
+    p.usage[i].compute_bytes -= m.stream_cuda;
+    p.usage[i].total_bytes -= m.stream_cuda;
+    if (!p.candidates.empty() && i < p.candidates.front().device_total_bytes.size())
+        p.candidates.front().device_total_bytes[i] -= m.stream_cuda;  // the chosen one
+    p.fits = true;  // the buffers may have been all that did not fit
+    for (std::size_t k = 0; k < p.devices.size(); ++k) p.fits = p.fits && p.usage[k].total_bytes <= budget(p.devices[k]);
+    if (!p.candidates.empty()) p.candidates.front().fits = p.fits;
+}
+
+// Decides p.stream for the chosen placement X, whose accounting reserved the stream's buffers on
+// X.acc.stream_device (memory.hpp). Per batch of n tokens the CPU's matmuls of its blocks take
+// F n / cpu.flops; streamed, B / link + F n / gpu.flops (link = stream_link_bandwidth). They
+// break even at n* = B / (link F (1/cpu.flops - 1/gpu.flops)); min_batch = max(32, ceil(n*)).
+inline void decide_stream(plan& p, const config& c, const model_info& m, const std::vector<device_spec>& devs, const placement& x) {
+    const bool any_cuda = std::any_of(devs.begin() + 1, devs.end(), [](const device_spec& d) { return d.kind == device_kind::cuda; });
+    const cpu_blocks b = cpu_block_matrices(m, x.where);
+    if (c.num_gpu == 0 || !any_cuda || b.flops <= 0) return;  // the user asked for no GPU, there is none, or nothing to stream
+    if (!c.stream_prefill) {
+        p.reasons.push_back("prefill: streaming the CPU blocks to a GPU is off (config.stream_prefill, --no-stream-prefill)");
+        return;
+    }
+    char buf[640];
+    const int d = x.acc.stream_device;
+    if (d < 0) {
+        if (m.n_batch < stream_min_batch_floor)
+            std::snprintf(buf, sizeof buf, "prefill: no stream: batches of %lld tokens (num_batch) are below the %lld from which the CPU "
+                          "blocks are ever streamed to a GPU", static_cast<long long>(m.n_batch),
+                          static_cast<long long>(stream_min_batch_floor));
+        else
+            std::snprintf(buf, sizeof buf, "prefill: no stream: no CUDA device holds a block or the head, so the engine has no stage there");
+        p.reasons.push_back(buf);
+        return;
+    }
+    const device_spec& cpu = devs[0];
+    const device_spec& gpu = devs[static_cast<std::size_t>(d)];
+    const double link = stream_link_bandwidth;
+    if (!(gpu.flops > cpu.flops) || cpu.flops <= 0) {
+        give_back_stream(p, m, d);
+        p.reasons.push_back("prefill: no stream: " + gpu.name + "'s compute rate is not above the CPU's, sending weights never pays");
+        return;
+    }
+    const double n_star = b.bytes / (link * b.flops * (1 / cpu.flops - 1 / gpu.flops));
+    const auto min_batch = std::max<std::int64_t>(stream_min_batch_floor, static_cast<std::int64_t>(std::ceil(n_star)));
+    if (m.n_batch < min_batch) {
+        give_back_stream(p, m, d);
+        std::snprintf(buf, sizeof buf, "prefill: no stream: batches of %lld tokens (num_batch) are below the %lld from which "
+                      "sending the CPU blocks' %s to %s at the assumed %.1f GB/s pays (break-even %.1f tokens, at least %lld)",
+                      static_cast<long long>(m.n_batch), static_cast<long long>(min_batch), size_string(std::uint64_t(b.bytes)).c_str(),
+                      gpu.name.c_str(), link / 1e9, n_star, static_cast<long long>(stream_min_batch_floor));
+        p.reasons.push_back(buf);
+        return;
+    }
+    if (!x.acc.fits[static_cast<std::size_t>(d)]) {  // only where num_gpu forces a placement that does not fit
+        give_back_stream(p, m, d);
+        p.reasons.push_back("prefill: no stream: its buffers (" + mib_string(m.stream_cuda) + ") do not fit on " + gpu.name +
+                            " beside the placement num_gpu forces");
+        return;
+    }
+    // Prefill seconds per token: the plan's, less the CPU blocks' matmuls, plus their streamed
+    // time at n = num_batch (the weights once per batch, the FLOPs at the GPU's rate). The CPU
+    // waits on the stream, so the GPU's time adds. (The CPU's share of predict() is compute-bound
+    // at batches this large: its weights over bandwidth x batch are far below its FLOPs.)
+    const double batch = double(m.n_batch);
+    const double before = p.predicted.prefill_tps > 0 ? 1 / p.predicted.prefill_tps : 0;
+    const double after = std::max(0.0, before - b.flops / cpu.flops) + b.bytes / (link * batch) + b.flops / gpu.flops;
+    p.stream.device = d;
+    p.stream.min_batch = min_batch;
+    p.stream.bytes = m.stream_cuda;
+    p.stream.predicted = {p.predicted.decode_tps, after > 0 ? 1 / after : 0};
+    std::snprintf(buf, sizeof buf, "prefill: batches of >= %lld tokens stream the CPU blocks' weights (%s) to %s at the assumed %.1f GB/s "
+                  "(break-even %.1f tokens, at least %lld): %.1f tok/s prefill predicted against %.1f on the CPU; decode stays on "
+                  "the CPU; its buffers: %s on %s (model::stream_shape_for, reserved by the search)",
+                  static_cast<long long>(min_batch), size_string(std::uint64_t(b.bytes)).c_str(), gpu.name.c_str(), link / 1e9, n_star,
+                  static_cast<long long>(stream_min_batch_floor), p.stream.predicted.prefill_tps, p.predicted.prefill_tps,
+                  mib_string(m.stream_cuda).c_str(), gpu.name.c_str());
+    p.reasons.push_back(buf);
 }
 
 inline plan make_native(const config& c, const model_info& m, const std::vector<device_spec>& devs) {
@@ -16719,10 +17906,11 @@ inline plan make_native(const config& c, const model_info& m, const std::vector<
     for (std::size_t i = 0; i < c.tensor_overrides.size(); ++i)
         p.reasons.push_back("override '" + c.tensor_overrides[i].match.source() + "=" + c.tensor_overrides[i].device + "' pinned " +
                             std::to_string(r.pin_counts[i]) + " tensors");
+    decide_stream(p, c, m, devs, best);
     if (!p.fits)
         for (std::size_t d = 0; d < devs.size(); ++d)
-            if (!best.acc.fits[d])
-                p.reasons.push_back("does not fit: " + devs[d].name + " needs " + gib_string(best.acc.usage[d].total_bytes) +
+            if (p.usage[d].total_bytes > budget(devs[d]))
+                p.reasons.push_back("does not fit: " + devs[d].name + " needs " + gib_string(p.usage[d].total_bytes) +
                                     ", its budget is " + gib_string(budget(devs[d])));
     common_reasons(p, m, c);
     return p;
@@ -17066,6 +18254,24 @@ public:
 
 private:
     cudaStream_t s_ = nullptr;
+};
+
+// A marker in a stream (no timing): wait() returns once the work queued before the last
+// record() is done; before any record() it returns at once.
+class event {
+public:
+    event() { STRATA_CUDA_CHECK(cudaEventCreateWithFlags(&e_, cudaEventDisableTiming)); }
+    ~event() {
+        if (e_) (void)cudaEventDestroy(e_);
+    }
+    event(const event&) = delete;
+    event& operator=(const event&) = delete;
+
+    void record(cudaStream_t s) { STRATA_CUDA_CHECK(cudaEventRecord(e_, s)); }
+    void wait() const { STRATA_CUDA_CHECK(cudaEventSynchronize(e_)); }
+
+private:
+    cudaEvent_t e_ = nullptr;
 };
 
 }  // namespace cuda
@@ -18025,6 +19231,11 @@ struct placement {
     std::vector<device> devices{{"cpu", plan::device_kind::cpu, 0, 0}};
     std::vector<int> layer_device;  // per layer; empty: every layer on the host
     int output_device = 0;          // output norm + head
+    // Prefill streaming (model/prefill_stream.hpp): batches of at least stream_min_batch tokens
+    // compute the matmuls of the layers on the host on device stream_device (a GPU, or a sim),
+    // their weights sent there per batch. -1: off.
+    int stream_device = -1;
+    std::int64_t stream_min_batch = 0;
 
     // Layers [first, n_layer) and the output head on one sim device of `memory_bytes`.
     static placement split(std::uint32_t n_layer, std::uint32_t first, std::size_t memory_bytes, bool output_on_sim = true) {
@@ -18062,6 +19273,8 @@ struct placement {
                                                 " blocks between devices (experts apart): the engine runs no MoE model yet");
         x.layer_device = p.layer_device;
         x.output_device = p.output_device;
+        x.stream_device = p.stream.device;
+        x.stream_min_batch = p.stream.min_batch;
         return x;
     }
 
@@ -18094,6 +19307,14 @@ struct placement {
         if (!valid(output_device))
             STRATA_THROW(errc::argument, "placement: output head on device " + std::to_string(output_device) + " of " +
                                              std::to_string(devices.size()));
+        if (stream_device != -1) {
+            if (stream_device == 0 || !valid(stream_device))
+                STRATA_THROW(errc::argument, "placement: prefill stream to device " + std::to_string(stream_device) + " of " +
+                                                 std::to_string(devices.size()) + " (a GPU or sim, not the host)");
+            if (stream_min_batch < 1)
+                STRATA_THROW(errc::argument, "placement: prefill stream from batches of " + std::to_string(stream_min_batch) +
+                                                 " tokens (at least 1)");
+        }
     }
 };
 
@@ -18364,6 +19585,7 @@ public:
         const auto& st = *e.s_;
         ws_.resize(st.devices.size());  // stable: the CPU stages point into it
         compute_bytes_.assign(st.devices.size(), 0);
+        const std::size_t stream_bytes = make_stream();
         for (std::size_t d = 0; d < st.devices.size(); ++d) {
             if (st.devices[d].spec.kind == plan::device_kind::cuda) {
                 if constexpr (engine::with_cuda) {
@@ -18379,8 +19601,13 @@ public:
             ws_[d] = model::make_workspace(st.hp, st.w, opt_.n_batch, opt_.n_ctx, st.backend_of(int(d)).n_threads());
             compute_bytes_[d] = model::allocated_bytes(ws_[d]);
             if (arenas_[d]) arenas_[d]->charge(compute_bytes_[d], "activations");
-            stages_.push_back(stage(model::cpu_stage<Formats>(st.backend_of(int(d)), ws_[d])));
+            // the host's large batches go to the prefill stream, when the placement has one
+            stages_.push_back(stage(model::cpu_stage<Formats>(st.backend_of(int(d)), ws_[d], d == 0 ? stream_.get() : nullptr)));
         }
+        // a GPU's measured compute (its arena's use) holds the stream's pieces already; a sim's
+        // counts its workspace vectors, so its stream's pieces are added
+        if (stream_ && st.devices[std::size_t(st.place.stream_device)].spec.kind == plan::device_kind::sim)
+            compute_bytes_[std::size_t(st.place.stream_device)] += stream_bytes;
     }
 
     std::int64_t position() const noexcept { return static_cast<std::int64_t>(tokens_.size()); }
@@ -18454,6 +19681,9 @@ public:
 
     std::size_t kv_bytes() const noexcept { return kv_.bytes(); }
     ggml_type kv_type() const noexcept { return kv_.type; }
+    // The prefill stream the placement asked for (null without one, or when num_batch is below
+    // its min_batch): its matmul count and the weight bytes it sent.
+    const model::matmul_offload* prefill_stream() const noexcept { return stream_.get(); }
     // What each device holds for this engine and session, measured from the allocations: its
     // weights, the KV cache of its layers, its activations.
     std::vector<measured_usage> usage() const {
@@ -18502,7 +19732,10 @@ private:
                     for (std::uint32_t il = 0; il < st.hp.n_layer; ++il)
                         if (std::size_t(st.place.device_of_layer(il)) == d)
                             kv += arena::padded(model::kv_layer_bytes(st.hp, opt.n_ctx, opt.kv_type));
-                    const std::uint64_t compute = cuda_runtime<Formats>::workspace_bytes(st.hp, st.w, opt.n_batch, opt.n_ctx);
+                    std::uint64_t compute = cuda_runtime<Formats>::workspace_bytes(st.hp, st.w, opt.n_batch, opt.n_ctx);
+                    if (int(d) == st.place.stream_device && opt.n_batch >= st.place.stream_min_batch)
+                        compute += cuda_runtime<Formats>::stream_bytes(st.w, opt.n_batch);
+                    if (std::size_t(st.place.output_device) == d && opt.device_sampling) compute += model::cuda_sampler_bytes(st.hp);
                     if (dev.spec.memory_bytes > 0 && dev.weights_bytes + kv + compute > dev.spec.memory_bytes)
                         STRATA_THROW(errc::memory, dev.spec.name + ": weights " + std::to_string(dev.weights_bytes) + " + KV cache " +
                                                        std::to_string(kv) + " + activations " + std::to_string(compute) +
@@ -18515,6 +19748,31 @@ private:
             }
         }
         return a;
+    }
+
+    // The prefill stream of the placement (model/prefill_stream.hpp), its buffers taken from
+    // the stream device's session arena; returns their bytes (0 without a stream).
+    std::size_t make_stream() {
+        const auto& st = *e_->s_;
+        const int d = st.place.stream_device;
+        if (d < 0 || opt_.n_batch < st.place.stream_min_batch) return 0;
+        device_memory& mem = *arenas_[std::size_t(d)];
+        const std::size_t before = mem.used();
+        if (st.devices[std::size_t(d)].spec.kind == plan::device_kind::sim) {
+            const auto s = model::stream_shape_for(st.w, opt_.n_batch, model::stream_target::sim);
+            auto floats = [&](std::size_t n, const char* what) {
+                const auto b = mem.take(n * sizeof(float), what);
+                return std::span<float>(reinterpret_cast<float*>(b.data()), n);
+            };
+            const auto w = mem.take(s.weight_bytes, "prefill stream: weights");
+            const auto x = floats(s.x_floats, "prefill stream: x");
+            const auto y = floats(s.y_floats, "prefill stream: y");
+            const auto scratch = mem.take(s.scratch_bytes, "prefill stream: matmul scratch");
+            stream_ = std::make_unique<model::host_stream<Formats>>(st.backend_of(d), st.place.stream_min_batch, w, x, y, scratch);
+        } else if constexpr (engine::with_cuda) {
+            stream_ = cuda_runtime<Formats>::make_stream(mem, st.w, opt_.n_batch, st.place.stream_min_batch);
+        }
+        return mem.used() - before;
     }
 
     // The arena bytes the KV cache of device d's layers took (each layer's piece padded).
@@ -18577,6 +19835,7 @@ private:
     model::kv_cache kv_;
     std::vector<model::workspace> ws_;            // per CPU device (empty for a GPU)
     std::vector<std::size_t> compute_bytes_;      // per device: its activations' bytes
+    std::unique_ptr<model::matmul_offload> stream_;  // the prefill stream (before stages_: they point to it)
     std::vector<stage> stages_;
     Sampler sampler_;
     std::vector<std::int32_t> tokens_;
@@ -19313,796 +20572,6 @@ inline cudaError_t kv_store(ggml_type type, const float* src, std::int64_t n_tok
 }  // namespace kernels
 STRATA_NAMESPACE_END
 // ---- end kernels/kv_store.cuh ----
-// ---- begin include/strata/backend/cuda/sampler.hpp ----
-// strata/backend/cuda/sampler.hpp — sampling on the GPU: only the chosen token comes back.
-//
-//   cuda::device_sampler s(n_vocab, stream);              // all memory allocated here
-//   if (cuda::device_supports(params)) {
-//       const std::int32_t t = s.sample(d_logits, params, window, chain.get<sample::dist>());
-//   }                                                     // else: copy the logits, CPU chain
-//
-//   s.stage(params, window, u);   // or in two parts: the host's (pinned arguments), then the
-//   s.launch(d_logits);           // device's, which a CUDA graph may capture (one per path());
-//   ... sync ...; s.result();     // 16 bytes come back; a drew result uses up u (commit_uniform)
-//
-// It reproduces sample::default_chain (penalties, top_k, top_p, min_p, temperature, dist;
-// typical_p off) for the same logits, parameters and RNG state: the uniform number dist would
-// draw is drawn on the host from that dist's RNG and passed to the kernel, and used up only
-// when the device says a draw happened (the CPU draws nothing for a set of one). What matches
-// bit for bit and what only to rounding: strata/sample/device_chain.hpp.
-//
-// Paths, chosen from the parameters (path_of):
-//   greedy   (temperature <= 0): cub::DeviceReduce::ArgMax of the penalised logits, ties to the
-//            lowest id as the CPU. The CPU chain still runs top_k/top_p/min_p and its dist draws
-//            a number unless they left one token; this path does not know whether they did and
-//            reports drew = (n_vocab > 1 && top_k != 1). So a fixed-seed session that switches
-//            from temperature 0 to sampling may continue another random stream than the CPU's,
-//            unless the sampler was made with exact_draws: then temperature <= 0 takes one of
-//            the two paths below (the same token, at the cost of the sort).
-//   sorted   (top_k > 0 or top_p < 1): cub::DeviceRadixSort::SortPairsDescending of (logit, id)
-//            (stable: equal logits stay in id order, the CPU's ranks_before), then one block on
-//            the best-first prefix of min(top_k, n_vocab) (or n_vocab) entries.
-//   id order (top_k and top_p off): the arg-max for the maximum, then one block over all
-//            tokens in id order, as the CPU's unsorted min_p and dist.
-//
-// The CUDA-free part (the path, the kernels' arguments, the window compaction, sizes) is
-// tested on the CPU; the class exists only under nvcc (it launches kernels and calls CUB).
-
-#include <algorithm>
-#include <cmath>
-#include <cstddef>
-#include <cstdint>
-#include <new>
-#include <string>
-#include <vector>
-
-// ---- begin include/strata/sample/device_chain.hpp ----
-// strata/sample/device_chain.hpp — the default chain's arithmetic in the form a GPU runs it.
-//
-// The CUDA sampler (backend/cuda/sampler.hpp, kernels/sample.cuh) reproduces
-//   penalties -> top_k -> top_p -> min_p -> temperature -> dist
-// of sample::default_chain (typical_p off) on the device. The pieces here are the per-entry
-// math and the order-dependent scans, written once (STRATA_HD) so the kernels call exactly what
-// the CPU tests check against sample::chain. Two layouts of the candidate set exist:
-//
-//   sorted:   top_k or top_p on. The set is the best-first prefix of the (logit, id) sort, as
-//             the CPU leaves it after top_k (or top_p's sort); every later stage keeps a prefix.
-//   id order: top_k and top_p off. The CPU never sorts: min_p filters in place and dist walks
-//             the tokens in id order, so the device does too (and sorts nothing).
-//
-// Float semantics, stage by stage, against the CPU:
-//   - exp: the CPU calls std::exp(float) (glibc's expf, within ~0.502 ulp); exp_rounded()
-//     takes the exp of the double and rounds once (nearly correctly rounded, on host and
-//     device alike). They differ by one ulp for about 6 in 10000 arguments (measured), which
-//     moves a cumulative boundary of the draw by ~1e-7 of the mass; CUDA's expf (2 ulp) would
-//     differ more often, and differently on the host tests.
-//   - penalties: one multiply and one add each rounded (no fused multiply-add, as the CPU
-//     builds with -ffp-contract=off).
-//   - top_p's softmax sum is a float sum in the set's order and its cumsum a float cumsum:
-//     the scans below run serially in that order, for sets of up to serial_max entries. With
-//     top_k off the CPU sums in id order, which the sorted device set cannot follow, and a
-//     tree sum over more entries is ~1e-5 off, enough to move the nucleus cut by a token in a
-//     few percent of draws: those parameters stay on the CPU (cuda::device_supports).
-//   - log(min_p) is computed on the host with the CPU's std::log(float).
-//   - dist: float e_i, a double sum and a double running sum in set order, target = sum * u.
-//     Over more than serial_max entries (top_k > serial_max without top_p, the id order) the
-//     device sums by trees: a different token only when u falls within ~1e-15 of a boundary.
-
-#include <cmath>
-#include <cstddef>
-#include <cstdint>
-
-
-STRATA_NAMESPACE_BEGIN
-namespace sample::device_chain {
-
-// Sets up to this many entries are summed and scanned serially (one thread), in the CPU's order.
-inline constexpr std::size_t serial_max = 1024;
-
-// The CPU's std::exp(float), computed so that a GPU gets the same float (see the top).
-STRATA_HD inline float exp_rounded(float x) { return float(::exp(double(x))); }
-
-// a * b rounded on its own: the device would otherwise fuse it with the add that follows.
-STRATA_HD inline float mul_rn(float a, float b) {
-#if defined(__CUDA_ARCH__)
-    return __fmul_rn(a, b);
-#else
-    return a * b;
-#endif
-}
-
-// What penalties does to a logit whose token occurs count > 0 times in the window.
-STRATA_HD inline float penalised(float logit, std::int32_t count, float repeat, float frequency, float presence) {
-    logit = logit <= 0.0f ? mul_rn(logit, repeat) : logit / repeat;
-    return logit - (mul_rn(float(count), frequency) + presence);
-}
-
-// The settings of the stages after top_k, as the kernels take them (host-computed values
-// where the device's math library would round differently).
-struct finish_args {
-    float top_p = 1.0f;       // used when use_top_p
-    float log_min_p = 0.0f;   // std::log(min_p) on the host; used when use_min_p
-    float temperature = 1.0f; // <= 0: the best entry, after the cuts (to know whether dist drew)
-    std::int32_t min_keep = 0;
-    bool use_top_p = false;
-    bool use_min_p = false;
-    double u = 0.0;           // dist's uniform number in [0, 1)
-};
-
-// top_p on a best-first set: e[i] = exp(l[i] - l[0]) and their float sum; p = e / sum as the CPU
-// stores it. Keeps up to the first i with cumsum >= top_p and i + 1 >= min_keep (or all m).
-STRATA_HD inline std::size_t top_p_keep(const float* e, std::size_t m, float sum, float top_p,
-                                        std::size_t min_keep) {
-    float cum = 0.0f;
-    for (std::size_t i = 0; i < m; ++i) {
-        cum += e[i] / sum;
-        if (cum >= top_p && i + 1 >= min_keep) return i + 1;
-    }
-    return m;
-}
-
-// min_p on a best-first set: the CPU keeps i until the first i >= min_keep (i >= 1) with
-// l[i] < l[0] + log(min_p). l is best-first, so that test is monotone: a binary search.
-STRATA_HD inline std::size_t min_p_keep(const float* l, std::size_t m, float log_min_p, std::size_t min_keep) {
-    const float min_logit = l[0] + log_min_p;
-    std::size_t lo = min_keep > 1 ? min_keep : 1, hi = m;
-    if (lo >= m) return m;
-    while (lo < hi) {
-        const std::size_t mid = lo + (hi - lo) / 2;
-        if (l[mid] < min_logit) hi = mid;
-        else lo = mid + 1;
-    }
-    return lo;
-}
-
-// dist's walk: the first i whose double running sum of e reaches target with e[i] > 0;
-// the last entry if rounding leaves the sum short (as the CPU).
-STRATA_HD inline std::size_t dist_walk(const float* e, std::size_t m, double target) {
-    double run = 0.0;
-    for (std::size_t i = 0; i < m; ++i) {
-        run += double(e[i]);
-        if (run >= target && e[i] > 0.0f) return i;
-    }
-    return m - 1;
-}
-
-STRATA_HD inline double serial_sum_double(const float* e, std::size_t m) {
-    double s = 0.0;
-    for (std::size_t i = 0; i < m; ++i) s += double(e[i]);
-    return s;
-}
-
-STRATA_HD inline float serial_sum_float(const float* e, std::size_t m) {
-    float s = 0.0f;
-    for (std::size_t i = 0; i < m; ++i) s += e[i];
-    return s;
-}
-
-// What the kernels of one sample read from device memory (copied there from pinned memory by
-// the launch itself, so that a captured CUDA graph replays with the values of the moment):
-// the finishing arguments, the sorted prefix, and the window's entries and penalties (its ids
-// and counts follow this header in the same buffer).
-struct launch_args {
-    finish_args f;
-    std::int32_t m = 0;       // the sorted layout's set after top_k
-    std::int32_t window = 0;  // distinct window tokens to penalise; 0: none
-    float repeat = 1.0f, frequency = 0.0f, presence = 0.0f;
-};
-
-// Where the kernels leave their result in device memory (the host copies it back whole):
-// best and max from the arg-max (greedy and the id-order layout), id and drew from the final
-// kernel, nan set by the copy of the logits when one is NaN (the CPU's error).
-struct result_slots {
-    std::int64_t best;
-    float max;
-    std::int32_t id;
-    std::int32_t drew;
-    std::int32_t nan;
-};
-
-// Which entry is drawn, and whether dist used a random number (a set of one entry draws none:
-// the caller then leaves the RNG where it was, as the CPU does).
-struct pick {
-    std::size_t index = 0;
-    bool drew = false;
-};
-
-// The sorted layout, serially (the device's result for sets of up to serial_max entries): l is
-// the best-first prefix of m >= 1 penalised logits after top_k; e is m floats of scratch.
-STRATA_HD inline pick finish_sorted(const float* l, std::size_t m, const finish_args& f, float* e) {
-    const std::size_t min_keep = f.min_keep > 0 ? std::size_t(f.min_keep) : 0;
-    if (f.use_top_p) {
-        for (std::size_t i = 0; i < m; ++i) e[i] = exp_rounded(l[i] - l[0]);
-        m = top_p_keep(e, m, serial_sum_float(e, m), f.top_p, min_keep);
-    }
-    if (f.use_min_p) m = min_p_keep(l, m, f.log_min_p, min_keep);
-    if (m == 1) return {0, false};
-    if (f.temperature <= 0.0f) return {0, true};  // the best survives alone; dist still draws
-    const float max_t = l[0] / f.temperature;
-    for (std::size_t i = 0; i < m; ++i) e[i] = exp_rounded(l[i] / f.temperature - max_t);
-    return {dist_walk(e, m, serial_sum_double(e, m) * f.u), true};
-}
-
-// min_p's test in the id-order layout: kept when logit >= max + log(min_p).
-STRATA_HD inline bool min_p_passes(float logit, float max_logit, const finish_args& f) {
-    return !f.use_min_p || logit >= max_logit + f.log_min_p;
-}
-
-// The id-order layout, serially: l is all n penalised logits in id order, max_logit their
-// maximum and best its lowest index. Requires min_keep <= 1 and min_p <= 1 when use_min_p
-// (then the best always passes; see device_supports). e: n floats of scratch.
-STRATA_HD inline pick finish_id_order(const float* l, std::size_t n, float max_logit, std::size_t best,
-                                      const finish_args& f, float* e) {
-    std::size_t kept = 0;
-    for (std::size_t i = 0; i < n; ++i) kept += min_p_passes(l[i], max_logit, f);
-    if (kept == 1) return {best, false};
-    if (f.temperature <= 0.0f) return {best, true};
-    const float max_t = max_logit / f.temperature;
-    for (std::size_t i = 0; i < n; ++i)
-        e[i] = min_p_passes(l[i], max_logit, f) ? exp_rounded(l[i] / f.temperature - max_t) : 0.0f;
-    pick r{dist_walk(e, n, serial_sum_double(e, n) * f.u), true};
-    while (r.index > 0 && !(e[r.index] > 0.0f)) --r.index;  // the fallback: the last kept entry
-    return r;
-}
-
-}  // namespace sample::device_chain
-STRATA_NAMESPACE_END
-// ---- end include/strata/sample/device_chain.hpp ----
-
-STRATA_NAMESPACE_BEGIN
-namespace cuda {
-
-enum class sample_path { greedy, sorted, id_order };
-
-// Whether the device reproduces the default chain for p; false: copy the logits back and run
-// the CPU chain. typical_p is not on the device. top_p over more than serial_max candidates
-// (top_k off or above it) neither: its float softmax sum would be a tree on the device, not the
-// CPU's serial sum (in id order, with top_k off), and a sum ~1e-5 off moves the nucleus cut by
-// a token in a few percent of draws (measured: 1 in 60 at n_vocab 32000). With top_k and top_p
-// off the CPU's min_p falls back to a sort when fewer than max(1, min_keep) tokens pass
-// (min_keep > 1, or min_p > 1 where none passes), which the id-order path does not do.
-// exact_draws: at temperature <= 0 too, say exactly whether the CPU's dist would have drawn
-// (see path_of); the temperature > 0 limits then apply to it as well.
-inline bool device_supports(const sample::params& p, bool exact_draws = false) noexcept {
-    if (p.typical_p < 1.0f) return false;
-    if (p.temperature <= 0.0f && !exact_draws) return true;  // the arg-max
-    if (p.top_p < 1.0f && (p.top_k <= 0 || std::size_t(p.top_k) > sample::device_chain::serial_max)) return false;
-    if (p.top_k <= 0 && !(p.top_p < 1.0f) && p.min_p > 0.0f && (p.min_keep > 1 || p.min_p > 1.0f)) return false;
-    return true;
-}
-
-// exact_draws: temperature <= 0 takes the sorted or id-order path as well, which runs top_k,
-// top_p and min_p only to learn whether more than one token survived them (dist then draws).
-inline sample_path path_of(const sample::params& p, bool exact_draws = false) noexcept {
-    if (p.temperature <= 0.0f && !exact_draws) return sample_path::greedy;
-    if (p.top_k > 0 || p.top_p < 1.0f) return sample_path::sorted;
-    return sample_path::id_order;
-}
-
-// The sorted layout's set after top_k: the best min(top_k, n_vocab), or all of them.
-inline std::int64_t sorted_prefix(const sample::params& p, std::int64_t n_vocab) noexcept {
-    return p.top_k > 0 && std::int64_t(p.top_k) < n_vocab ? std::int64_t(p.top_k) : n_vocab;
-}
-
-// The finishing kernel's arguments; u is dist's uniform number. log(min_p) is the CPU's.
-inline sample::device_chain::finish_args finish_args_of(const sample::params& p, double u) {
-    sample::device_chain::finish_args f;
-    f.use_top_p = p.top_p < 1.0f;
-    f.top_p = p.top_p;
-    f.use_min_p = p.min_p > 0.0f;
-    f.log_min_p = f.use_min_p ? std::log(p.min_p) : 0.0f;
-    f.temperature = p.temperature;
-    f.min_keep = p.min_keep;
-    f.u = u;
-    return f;
-}
-
-// The penalties' view of the window: the distinct tokens among the newest
-// min(repeat_last_n, h.size()) of h that are ids of the vocabulary (as the CPU skips others),
-// ascending, with how often each occurs. ids and counts need room for min(repeat_last_n,
-// h.size(), n_vocab) entries; scratch holds the sorted window (it grows to the window once).
-// Returns how many were written.
-inline std::size_t compact_window(const sample::history& h, std::int32_t repeat_last_n, std::int64_t n_vocab,
-                                  std::vector<std::int32_t>& scratch, std::int32_t* ids, std::int32_t* counts) {
-    const std::size_t n = std::min(std::size_t(repeat_last_n > 0 ? repeat_last_n : 0), h.size());
-    scratch.resize(n);
-    for (std::size_t i = 0; i < n; ++i) scratch[i] = h.recent(i);
-    std::sort(scratch.begin(), scratch.end());
-    std::size_t k = 0;
-    for (std::size_t i = 0; i < n;) {
-        std::size_t j = i;
-        while (j < n && scratch[j] == scratch[i]) ++j;
-        if (scratch[i] >= 0 && std::int64_t(scratch[i]) < n_vocab) {
-            ids[k] = scratch[i];
-            counts[k] = std::int32_t(j - i);
-            ++k;
-        }
-        i = j;
-    }
-    return k;
-}
-
-// The token of one sample and whether dist used its random number.
-struct sample_result {
-    std::int32_t id = -1;
-    bool drew = false;
-};
-
-// The window's distinct tokens a sampler makes room for, unless told otherwise (Ollama's
-// window is 64 tokens).
-inline constexpr std::size_t default_window_capacity = 4096;
-
-// The kernels' arguments: the launch_args header, then window_capacity ids and as many counts.
-inline constexpr std::size_t sampler_args_header = 64;
-static_assert(sizeof(sample::device_chain::launch_args) <= sampler_args_header);
-inline std::size_t sampler_args_bytes(std::size_t window_capacity) noexcept {
-    return sampler_args_header + 2 * window_capacity * sizeof(std::int32_t);
-}
-
-// The device buffers, in the order carved from the one allocation (each piece padded to
-// arena::alignment): keys, sorted keys, ids, sorted ids, exp scratch (n_vocab floats or ints
-// each), the arguments, the result slots, then CUB's temporary storage (not counted here).
-inline std::size_t sampler_buffer_bytes(std::int64_t n_vocab,
-                                        std::size_t window_capacity = default_window_capacity) noexcept {
-    const std::uint64_t n = std::uint64_t(n_vocab);
-    return std::size_t(5 * arena::padded(4 * n) + arena::padded(sampler_args_bytes(window_capacity)) +
-                       arena::padded(sizeof(sample::device_chain::result_slots)));
-}
-
-}  // namespace cuda
-STRATA_NAMESPACE_END
-
-#if defined(__CUDACC__)
-#include <cuda_runtime.h>
-
-#include <cub/device/device_radix_sort.cuh>
-#include <cub/device/device_reduce.cuh>
-
-// ---- begin kernels/sample.cuh ----
-// kernels/sample.cuh — the device side of the sampler (backend/cuda/sampler.hpp).
-//
-// One sample is: a copy of the logits (which the penalties may change; a NaN is flagged),
-// the penalties over the window's distinct tokens, then CUB (an arg-max, or a sort of
-// (logit, id) pairs) and one single-block kernel that runs top_p / min_p / temperature / dist
-// on what CUB left. The arithmetic and the order of every sum are those of
-// strata/sample/device_chain.hpp (see there for what matches the CPU bit for bit and what not).
-//
-// Included only by nvcc translation units (under __CUDACC__).
-
-#include <cstdint>
-#include <cuda_runtime.h>
-
-#include <cub/block/block_reduce.cuh>
-
-
-STRATA_NAMESPACE_BEGIN
-namespace kernels {
-
-// The finishing kernels run as one block of this many threads.
-inline constexpr int sample_threads = 512;
-
-namespace sample_detail {
-
-namespace dc = sample::device_chain;
-
-// The sum of value(i) over i < m, in every thread: serially in index order (the CPU's order)
-// when m <= serial_max, else a block-wide tree.
-template <int Threads, class Acc, class Value>
-__device__ Acc block_total(std::int32_t m, Value value) {
-    using reduce = cub::BlockReduce<Acc, Threads>;
-    __shared__ typename reduce::TempStorage tmp;
-    __shared__ Acc total;
-    if (m <= std::int32_t(dc::serial_max)) {
-        if (threadIdx.x == 0) {
-            Acc s = Acc(0);
-            for (std::int32_t i = 0; i < m; ++i) s += value(i);
-            total = s;
-        }
-    } else {
-        Acc s = Acc(0);
-        for (std::int32_t i = std::int32_t(threadIdx.x); i < m; i += Threads) s += value(i);
-        const Acc t = reduce(tmp).Sum(s);
-        if (threadIdx.x == 0) total = t;
-    }
-    __syncthreads();
-    return total;
-}
-
-// The first i < m at which stop(i, run) holds, run being the running sum of value(0..i);
-// -1 if none. Thread 0 walks serially (the CPU's order) through every chunk of Threads entries
-// whose tree sum could reach threshold (with a margin wider than any rounding difference of a
-// chunk); the other chunks are skipped by their tree sum. A set of up to serial_max entries is
-// walked whole, so its running sum is exactly the CPU's.
-template <int Threads, class Acc, class Value, class Stop>
-__device__ std::int32_t block_walk(std::int32_t m, Acc threshold, Value value, Stop stop) {
-    using reduce = cub::BlockReduce<Acc, Threads>;
-    __shared__ typename reduce::TempStorage tmp;
-    __shared__ std::int32_t found;
-    __shared__ Acc run;
-    if (threadIdx.x == 0) {
-        found = -1;
-        run = Acc(0);
-    }
-    __syncthreads();
-    for (std::int32_t base = 0; base < m; base += Threads) {
-        const std::int32_t i = base + std::int32_t(threadIdx.x);
-        const Acc chunk = reduce(tmp).Sum(i < m ? value(i) : Acc(0));
-        if (threadIdx.x == 0) {
-            Acc r = run;
-            const std::int32_t end = m < base + Threads ? m : base + Threads;
-            if (m <= std::int32_t(dc::serial_max) || r + chunk * Acc(1.001) >= threshold) {
-                for (std::int32_t j = base; j < end; ++j) {
-                    r += value(j);
-                    if (stop(j, r)) {
-                        found = j;
-                        break;
-                    }
-                }
-            } else {
-                r += chunk;
-            }
-            run = r;
-        }
-        __syncthreads();
-        if (found >= 0) break;
-    }
-    return found;
-}
-
-}  // namespace sample_detail
-
-// keys = logits, a copy the penalties change; out->nan is set when a logit is NaN (the caller
-// cleared it before).
-// (a template: a header's plain __global__ function would be defined in every TU)
-template <int = 0>
-__global__ void sample_copy(const float* __restrict__ logits, float* __restrict__ keys, std::int64_t n,
-                            sample::device_chain::result_slots* out) {
-    const std::int64_t stride = std::int64_t(gridDim.x) * blockDim.x;
-    for (std::int64_t i = std::int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += stride) {
-        const float v = logits[i];
-        keys[i] = v;
-        if (v != v) atomicOr(&out->nan, 1);
-    }
-}
-
-// ids[i] = i: the values the sort carries with the keys (written once).
-// (a template: a header's plain __global__ function would be defined in every TU)
-template <int = 0>
-__global__ void sample_iota(std::int32_t* ids, std::int64_t n) {
-    const std::int64_t stride = std::int64_t(gridDim.x) * blockDim.x;
-    for (std::int64_t i = std::int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += stride)
-        ids[i] = std::int32_t(i);
-}
-
-// The penalties on the window's distinct tokens: a->window of them (ids in range, counts > 0),
-// ids at window[0..cap), counts at window[cap..2 cap). One block of any size: the window is
-// small, and a fixed launch is what a CUDA graph can replay.
-// (a template: a header's plain __global__ function would be defined in every TU)
-template <int = 0>
-__global__ void sample_penalise(float* keys, const sample::device_chain::launch_args* a,
-                                const std::int32_t* __restrict__ window, std::int32_t cap) {
-    const std::int32_t k = a->window;
-    const float repeat = a->repeat, frequency = a->frequency, presence = a->presence;
-    for (std::int32_t i = std::int32_t(threadIdx.x); i < k; i += std::int32_t(blockDim.x)) {
-        float& l = keys[window[i]];
-        l = sample::device_chain::penalised(l, window[cap + i], repeat, frequency, presence);
-    }
-}
-
-// The sorted layout: l and ids the best-first (logit, id) pairs, a->m >= 1 of them after top_k.
-// scratch: m floats, used when m > serial_max. Writes out->id and out->drew.
-template <int Threads>
-__global__ void __launch_bounds__(Threads)
-    sample_finish_sorted(const float* __restrict__ l, const std::int32_t* __restrict__ ids,
-                         const sample::device_chain::launch_args* a, float* scratch,
-                         sample::device_chain::result_slots* out) {
-    namespace dc = sample::device_chain;
-    const dc::finish_args f = a->f;
-    std::int32_t m = a->m;
-    // a set of up to serial_max (top_k 40, say) lives in shared memory: thread 0's serial scans
-    // then read at shared latency, not global
-    __shared__ float small[dc::serial_max];
-    float* const e = m <= std::int32_t(dc::serial_max) ? small : scratch;
-    const std::int32_t tid = std::int32_t(threadIdx.x);
-    const std::int32_t min_keep = f.min_keep > 0 ? f.min_keep : 0;
-    if (f.use_top_p) {
-        const float top = l[0];
-        for (std::int32_t i = tid; i < m; i += Threads) e[i] = dc::exp_rounded(l[i] - top);
-        __syncthreads();
-        const float sum = sample_detail::block_total<Threads, float>(m, [=](std::int32_t i) { return e[i]; });
-        const float top_p = f.top_p;
-        const std::int32_t at = sample_detail::block_walk<Threads, float>(
-            m, top_p, [=](std::int32_t i) { return e[i] / sum; },
-            [=](std::int32_t i, float cum) { return cum >= top_p && i + 1 >= min_keep; });
-        if (at >= 0) m = at + 1;
-    }
-    if (f.use_min_p) m = std::int32_t(dc::min_p_keep(l, std::size_t(m), f.log_min_p, std::size_t(min_keep)));
-    if (m == 1 || f.temperature <= 0.0f) {  // the best; dist draws unless it is alone
-        if (tid == 0) {
-            out->id = ids[0];
-            out->drew = m > 1;
-        }
-        return;
-    }
-    const float t = f.temperature, max_t = l[0] / t;
-    __syncthreads();  // e is rewritten
-    for (std::int32_t i = tid; i < m; i += Threads) e[i] = dc::exp_rounded(l[i] / t - max_t);
-    __syncthreads();
-    const double target =
-        sample_detail::block_total<Threads, double>(m, [=](std::int32_t i) { return double(e[i]); }) * f.u;
-    std::int32_t at = sample_detail::block_walk<Threads, double>(
-        m, target, [=](std::int32_t i) { return double(e[i]); },
-        [=](std::int32_t i, double run) { return run >= target && e[i] > 0.0f; });
-    if (tid == 0) {
-        out->id = ids[at >= 0 ? at : m - 1];
-        out->drew = 1;
-    }
-}
-
-// The id-order layout: l all n penalised logits; out->max and out->best from the arg-max that
-// ran before. e: scratch for n floats. Writes out->id and out->drew.
-template <int Threads>
-__global__ void __launch_bounds__(Threads)
-    sample_finish_id_order(const float* __restrict__ l, std::int32_t n, const sample::device_chain::launch_args* a,
-                           float* e, sample::device_chain::result_slots* out) {
-    namespace dc = sample::device_chain;
-    const dc::finish_args f = a->f;
-    const std::int32_t tid = std::int32_t(threadIdx.x);
-    const float max_logit = out->max;
-    const auto best = std::int32_t(out->best);
-    const std::int32_t kept = sample_detail::block_total<Threads, std::int32_t>(
-        n, [=](std::int32_t i) { return std::int32_t(dc::min_p_passes(l[i], max_logit, f)); });
-    if (kept == 1 || f.temperature <= 0.0f) {
-        if (tid == 0) {
-            out->id = best;
-            out->drew = kept > 1;
-        }
-        return;
-    }
-    const float t = f.temperature, max_t = max_logit / t;
-    for (std::int32_t i = tid; i < n; i += Threads)
-        e[i] = dc::min_p_passes(l[i], max_logit, f) ? dc::exp_rounded(l[i] / t - max_t) : 0.0f;
-    __syncthreads();
-    const double target =
-        sample_detail::block_total<Threads, double>(n, [=](std::int32_t i) { return double(e[i]); }) * f.u;
-    std::int32_t at = sample_detail::block_walk<Threads, double>(
-        n, target, [=](std::int32_t i) { return double(e[i]); },
-        [=](std::int32_t i, double run) { return run >= target && e[i] > 0.0f; });
-    if (tid == 0) {
-        if (at < 0)  // only through rounding: the last kept entry, as the CPU
-            for (at = n - 1; at > 0 && !(e[at] > 0.0f); --at) {}
-        out->id = at;
-        out->drew = 1;
-    }
-}
-
-}  // namespace kernels
-STRATA_NAMESPACE_END
-// ---- end kernels/sample.cuh ----
-
-STRATA_NAMESPACE_BEGIN
-namespace cuda {
-
-// One sampler per stream and vocabulary. One sample in flight at a time: stage() rewrites the
-// pinned arguments and the result slots are reused.
-//
-// enqueue() = stage() + launch(). stage() is the host's part (validation, the window's
-// compaction, the arguments into pinned memory); launch() only queues device work with
-// arguments that do not change between calls (it copies the staged arguments to the device
-// first), so a CUDA graph may capture it: one graph per path(), replayed after each stage().
-class device_sampler {
-public:
-    // exact_draws: see path_of (the arg-max at temperature <= 0 guesses whether dist drew).
-    // window_capacity: the most distinct window tokens a sample may penalise.
-    device_sampler(std::int64_t n_vocab, cudaStream_t stream, bool exact_draws = false,
-                   std::size_t window_capacity = default_window_capacity)
-        : n_(n_vocab), stream_(stream), exact_draws_(exact_draws),
-          cap_(std::min<std::size_t>(window_capacity, std::size_t(n_vocab > 0 ? n_vocab : 1))) {
-        if (n_vocab < 1 || n_vocab > std::int64_t(0x7fffffff))
-            STRATA_THROW(errc::argument, "device_sampler: vocabulary of " + std::to_string(n_vocab) + " tokens");
-        try {
-            allocate();
-        } catch (...) {
-            release();
-            throw;
-        }
-    }
-    ~device_sampler() { release(); }
-    device_sampler(const device_sampler&) = delete;
-    device_sampler& operator=(const device_sampler&) = delete;
-
-    std::int64_t vocabulary() const noexcept { return n_; }
-    bool exact_draws() const noexcept { return exact_draws_; }
-    std::size_t window_capacity() const noexcept { return cap_; }
-    // What this sampler holds on the device (for the plan): its buffers and CUB's storage.
-    std::size_t device_bytes() const noexcept { return bytes_; }
-    // The path of the staged parameters (what launch() queues).
-    sample_path path() const noexcept { return path_; }
-
-    // The host's part of a sample: p checked (errc::unsupported where !device_supports), the
-    // window compacted, the kernels' arguments written to pinned memory; u is dist's number.
-    void stage(const sample::params& p, const sample::history& window, double u) {
-        sample::validate(p);
-        if (!device_supports(p, exact_draws_))
-            STRATA_THROW(errc::unsupported, "device_sampler: these parameters need the CPU chain (device_supports)");
-        sample::device_chain::launch_args& a = *host_args_;
-        a = {};
-        a.f = finish_args_of(p, u);
-        a.m = std::int32_t(sorted_prefix(p, n_));
-        if (sample::penalties::enabled(p)) {
-            // compacted apart (the pinned area holds cap_), then checked against the capacity
-            const std::size_t need = std::min(std::size_t(p.repeat_last_n), window.size());
-            win_ids_.resize(need);
-            win_counts_.resize(need);
-            const std::size_t k =
-                compact_window(window, p.repeat_last_n, n_, tokens_, win_ids_.data(), win_counts_.data());
-            if (k > cap_)
-                STRATA_THROW(errc::unsupported, "device_sampler: " + std::to_string(k) +
-                                                    " distinct window tokens, more than its capacity of " +
-                                                    std::to_string(cap_));
-            std::copy(win_ids_.begin(), win_ids_.begin() + std::ptrdiff_t(k), host_window());
-            std::copy(win_counts_.begin(), win_counts_.begin() + std::ptrdiff_t(k), host_window() + cap_);
-            a.window = std::int32_t(k);
-            a.repeat = p.repeat_penalty;
-            a.frequency = p.frequency_penalty;
-            a.presence = p.presence_penalty;
-        }
-        path_ = path_of(p, exact_draws_);
-        top_k_ = p.top_k;
-    }
-
-    // The device's part, on the stream: the staged arguments to the device, the copy of
-    // d_logits (n_vocab floats, left unchanged), the penalties, CUB, the finishing kernel, the
-    // result back to pinned memory. Nothing waits: result() once the stream got there.
-    void launch(const float* d_logits) {
-        namespace dc = sample::device_chain;
-        STRATA_CUDA_CHECK(cudaMemcpyAsync(args_, host_args_, args_bytes(), cudaMemcpyHostToDevice, stream_));
-        // poisoned (all bits set: id -1) so that a kernel which wrote nothing cannot pass; nan clear
-        STRATA_CUDA_CHECK(cudaMemsetAsync(slots_, 0xff, offsetof(dc::result_slots, nan), stream_));
-        STRATA_CUDA_CHECK(cudaMemsetAsync(&slots_->nan, 0, sizeof(slots_->nan), stream_));
-        STRATA_CUDA_CHECK_LAUNCH(
-            (kernels::sample_copy<><<<blocks_for(n_), 256, 0, stream_>>>(d_logits, keys_, n_, slots_), cudaGetLastError()),
-            stream_);
-        STRATA_CUDA_CHECK_LAUNCH((kernels::sample_penalise<><<<1, 256, 0, stream_>>>(keys_, args_, window_of(args_),
-                                                                                   std::int32_t(cap_)),
-                                  cudaGetLastError()),
-                                 stream_);
-        if (path_ != sample_path::sorted)
-            STRATA_CUDA_CHECK(cub::DeviceReduce::ArgMax(temp_, temp_bytes_, keys_, &slots_->max, &slots_->best, n_,
-                                                        stream_));
-        constexpr int threads = kernels::sample_threads;
-        if (path_ == sample_path::sorted) {
-            std::size_t bytes = temp_bytes_;
-            STRATA_CUDA_CHECK(cub::DeviceRadixSort::SortPairsDescending(temp_, bytes, keys_, sorted_keys_, ids_,
-                                                                        sorted_ids_, int(n_), 0, 32, stream_));
-            STRATA_CUDA_CHECK_LAUNCH((kernels::sample_finish_sorted<threads><<<1, threads, 0, stream_>>>(
-                                          sorted_keys_, sorted_ids_, args_, scratch_, slots_),
-                                      cudaGetLastError()),
-                                     stream_);
-        } else if (path_ == sample_path::id_order) {
-            STRATA_CUDA_CHECK_LAUNCH((kernels::sample_finish_id_order<threads><<<1, threads, 0, stream_>>>(
-                                          keys_, std::int32_t(n_), args_, scratch_, slots_),
-                                      cudaGetLastError()),
-                                     stream_);
-        }
-        STRATA_CUDA_CHECK(
-            cudaMemcpyAsync(host_slots_, slots_, sizeof(dc::result_slots), cudaMemcpyDeviceToHost, stream_));
-    }
-
-    void enqueue(const float* d_logits, const sample::params& p, const sample::history& window, double u) {
-        stage(p, window, u);
-        launch(d_logits);
-    }
-
-    // The last launch's token, after the stream has passed it. A NaN logit is errc::argument
-    // (as the CPU chain).
-    sample_result result() const {
-        const sample::device_chain::result_slots& r = *host_slots_;
-        if (r.nan) STRATA_THROW(errc::argument, "sample: a logit is NaN");
-        const sample_result out = path_ == sample_path::greedy
-                                      ? sample_result{std::int32_t(r.best), n_ > 1 && top_k_ != 1}
-                                      : sample_result{r.id, r.drew == 1};
-        if (out.id < 0 || out.id >= n_ || (path_ != sample_path::greedy && r.drew != 0 && r.drew != 1))
-            STRATA_THROW(errc::internal, "device_sampler: the kernels left no token (id " + std::to_string(out.id) + ")");
-        return out;
-    }
-
-    // enqueue, wait for the stream, result().
-    sample_result sample(const float* d_logits, const sample::params& p, const sample::history& window, double u) {
-        enqueue(d_logits, p, window, u);
-        STRATA_CUDA_CHECK(cudaStreamSynchronize(stream_));
-        return result();
-    }
-
-    // With the RNG of a CPU dist stage (a chain's get<sample::dist>()): its next number is
-    // used, and used up only when the device drew, so the sequence is the CPU chain's.
-    std::int32_t sample(const float* d_logits, const sample::params& p, const sample::history& window,
-                        sample::dist& rng) {
-        const sample_result r = sample(d_logits, p, window, rng.peek_uniform());
-        if (r.drew) rng.commit_uniform();
-        return r.id;
-    }
-
-private:
-    std::size_t args_bytes() const noexcept { return sampler_args_bytes(cap_); }
-    static std::int32_t* window_of(sample::device_chain::launch_args* a) noexcept {
-        return reinterpret_cast<std::int32_t*>(reinterpret_cast<char*>(a) + sampler_args_header);
-    }
-    std::int32_t* host_window() noexcept { return window_of(host_args_); }
-
-    // Every buffer, sized for the vocabulary; CUB's storage sized by its null-pointer calls.
-    void allocate() {
-        std::size_t sort_bytes = 0, max_bytes = 0;
-        STRATA_CUDA_CHECK(cub::DeviceRadixSort::SortPairsDescending(
-            nullptr, sort_bytes, static_cast<const float*>(nullptr), static_cast<float*>(nullptr),
-            static_cast<const std::int32_t*>(nullptr), static_cast<std::int32_t*>(nullptr), int(n_), 0, 32, stream_));
-        STRATA_CUDA_CHECK(cub::DeviceReduce::ArgMax(nullptr, max_bytes, static_cast<const float*>(nullptr),
-                                                    static_cast<float*>(nullptr),
-                                                    static_cast<std::int64_t*>(nullptr), n_, stream_));
-        temp_bytes_ = std::max(sort_bytes, max_bytes);
-        bytes_ = sampler_buffer_bytes(n_, cap_) + arena::padded(temp_bytes_);
-        STRATA_CUDA_CHECK(cudaMalloc(&block_, bytes_));
-        char* at = static_cast<char*>(block_);
-        const auto take = [&](std::uint64_t b) {
-            char* p = at;
-            at += arena::padded(b);
-            return p;
-        };
-        const std::uint64_t n4 = 4 * std::uint64_t(n_);
-        keys_ = reinterpret_cast<float*>(take(n4));
-        sorted_keys_ = reinterpret_cast<float*>(take(n4));
-        ids_ = reinterpret_cast<std::int32_t*>(take(n4));
-        sorted_ids_ = reinterpret_cast<std::int32_t*>(take(n4));
-        scratch_ = reinterpret_cast<float*>(take(n4));
-        args_ = reinterpret_cast<sample::device_chain::launch_args*>(take(args_bytes()));
-        slots_ = reinterpret_cast<sample::device_chain::result_slots*>(take(sizeof(sample::device_chain::result_slots)));
-        temp_ = take(temp_bytes_);
-        STRATA_CUDA_CHECK(cudaMallocHost(&host_slots_, sizeof(sample::device_chain::result_slots)));
-        void* h = nullptr;
-        STRATA_CUDA_CHECK(cudaMallocHost(&h, args_bytes()));
-        host_args_ = new (h) sample::device_chain::launch_args{};
-        STRATA_CUDA_CHECK_LAUNCH((kernels::sample_iota<><<<blocks_for(n_), 256, 0, stream_>>>(ids_, n_), cudaGetLastError()),
-                                 stream_);
-        STRATA_CUDA_CHECK(cudaStreamSynchronize(stream_));
-    }
-    void release() noexcept {
-        if (host_args_) cudaFreeHost(host_args_);
-        if (host_slots_) cudaFreeHost(host_slots_);
-        if (block_) cudaFree(block_);
-        host_args_ = nullptr;
-        host_slots_ = nullptr;
-        block_ = nullptr;
-    }
-
-    static unsigned blocks_for(std::int64_t n) noexcept {
-        return unsigned(std::min<std::int64_t>((n + 255) / 256, 1024));
-    }
-
-    std::int64_t n_;
-    cudaStream_t stream_;
-    bool exact_draws_ = false;
-    std::size_t cap_ = 0;
-    std::size_t temp_bytes_ = 0, bytes_ = 0;
-    void* block_ = nullptr;
-    float* keys_ = nullptr;
-    float* sorted_keys_ = nullptr;
-    std::int32_t* ids_ = nullptr;
-    std::int32_t* sorted_ids_ = nullptr;
-    float* scratch_ = nullptr;
-    sample::device_chain::launch_args* args_ = nullptr;  // then the window: cap ids, cap counts
-    sample::device_chain::result_slots* slots_ = nullptr;
-    void* temp_ = nullptr;
-    sample::device_chain::result_slots* host_slots_ = nullptr;
-    sample::device_chain::launch_args* host_args_ = nullptr;  // pinned, the same layout as args_
-    std::vector<std::int32_t> tokens_, win_ids_, win_counts_;  // the compaction's (grow once)
-    sample_path path_ = sample_path::sorted;
-    std::int32_t top_k_ = 0;
-};
-
-}  // namespace cuda
-STRATA_NAMESPACE_END
-#endif  // __CUDACC__
-// ---- end include/strata/backend/cuda/sampler.hpp ----
 
 STRATA_NAMESPACE_BEGIN
 namespace model {
@@ -20151,7 +20620,10 @@ public:
         res_ = std::make_unique<resources>(std::size_t(n_batch) * std::size_t(hp.n_embd), std::size_t(hp.n_vocab),
                                            std::size_t(n_batch));
         if (blas_ws) res_->blas.set_workspace(blas_ws, arena::padded(shape.blas_workspace));
-        if (opt.sampler) res_->sampler = std::make_unique<cuda::device_sampler>(hp.n_vocab, res_->stream.get());
+        if (opt.sampler) {
+            const std::size_t sb = cuda_sampler_bytes(hp);
+            res_->sampler = std::make_unique<cuda::device_sampler>(hp.n_vocab, res_->stream.get(), mem.take(sb, "sampler"), sb);
+        }
     }
 
     cuda_stage(cuda_stage&&) noexcept = default;
@@ -20171,11 +20643,14 @@ public:
 
     float* host_x() const noexcept { return nullptr; }
 
+    // Waits only for the previous copy out of the staging buffer, not for the stream's kernels:
+    // the host's layers of the next prefill batch run while this GPU still works on the last.
     void x_from_host(const float* src, std::size_t count) const {
         cuda::device_guard on(device_);
-        res_->stream.synchronize();  // the staging buffer may still feed the previous step's copy
+        res_->x_staged.wait();
         std::memcpy(res_->x_stage.data(), src, count * sizeof(float));
         STRATA_CUDA_CHECK(cudaMemcpyAsync(a_.x, res_->x_stage.data(), count * sizeof(float), cudaMemcpyHostToDevice, res_->stream));
+        res_->x_staged.record(res_->stream);
     }
 
     void x_to_host(float* dst, std::size_t count) const {
@@ -20217,10 +20692,11 @@ public:
         cuda::device_guard on(device_);
         resources& r = *res_;
         abandon_capture();
-        r.stream.synchronize();  // the staging buffer of the positions may still be in use
+        r.pos_staged.wait();  // the positions' staging buffer may still feed the last copy
         auto* p = reinterpret_cast<std::int32_t*>(r.pos_stage.data());
         for (std::int64_t t = 0; t < n_tokens; ++t) p[t] = static_cast<std::int32_t>(pos0 + t);
         STRATA_CUDA_CHECK(cudaMemcpyAsync(pos_, p, std::size_t(n_tokens) * sizeof(std::int32_t), cudaMemcpyHostToDevice, r.stream));
+        r.pos_staged.record(r.stream);
         r.logits_on_host = false;
         r.replaying = nullptr;
         if (!opt_.graphs || n_tokens != 1) return;
@@ -20313,6 +20789,7 @@ private:
         cuda::stream stream;
         cuda::blas_handle blas;
         cuda::pinned_buffer x_stage, logits_stage, pos_stage;
+        cuda::event x_staged, pos_staged;  // the last copies out of x_stage and pos_stage
         std::unique_ptr<cuda::device_sampler> sampler;
         std::vector<std::pair<int, cudaGraphExec_t>> graphs;
         cudaGraphExec_t replaying = nullptr;
@@ -20371,6 +20848,94 @@ STRATA_NAMESPACE_END
 
 #endif  // __CUDACC__
 // ---- end include/strata/model/cuda_stage.hpp ----
+// ---- begin include/strata/model/cuda_stream.hpp ----
+// strata/model/cuda_stream.hpp — the prefill stream of a GPU (model/prefill_stream.hpp): each
+// large-batch matmul of the host's layers sends its weight and activations to the device,
+// multiplies there (backend/cuda/matmul.hpp, the GEMM path for these batches), and brings the
+// result back. Its buffers are stream_shape's pieces of the session's arena on the GPU; it has
+// its own stream and cuBLAS handle (the GPU's stage may be mid-segment on its own).
+//
+// One weight is in flight at a time: the copy of the next does not yet overlap the product of
+// this one (a second weight buffer would let it; the plan's buffers would grow by the largest
+// weight).
+//
+// Its content exists only in nvcc translation units (under __CUDACC__).
+
+#if defined(__CUDACC__)
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+
+STRATA_NAMESPACE_BEGIN
+namespace model {
+
+inline stream_shape cuda_stream_shape(const weights& w, std::int64_t n_batch) {
+    return stream_shape_for(w, n_batch, stream_target::cuda, cublas_workspace_bytes);
+}
+
+template <class Formats>
+class cuda_stream final : public matmul_offload {
+public:
+    cuda_stream(cuda::device_arena& mem, const weights& w, std::int64_t n_batch, std::int64_t min_batch)
+        : device_(mem.device()), min_batch_(min_batch), shape_(cuda_stream_shape(w, n_batch)) {
+        cuda::device_guard on(device_);
+        w_ = mem.take(shape_.weight_bytes, "prefill stream: weights");
+        x_ = reinterpret_cast<float*>(mem.take(shape_.x_floats * sizeof(float), "prefill stream: x"));
+        y_ = reinterpret_cast<float*>(mem.take(shape_.y_floats * sizeof(float), "prefill stream: y"));
+        scratch_ = mem.take(shape_.scratch_bytes, "prefill stream: matmul scratch");
+        std::byte* ws = mem.take(shape_.blas_workspace, "prefill stream: cuBLAS workspace");
+        res_ = std::make_unique<resources>();
+        res_->blas.set_workspace(ws, arena::padded(shape_.blas_workspace));
+    }
+
+    std::int64_t min_batch() const noexcept override { return min_batch_; }
+    std::int64_t calls() const noexcept override { return calls_; }
+    std::uint64_t bytes_sent() const noexcept override { return sent_; }
+
+    void matmul(const tensor& W, const float* x, std::int64_t n, float* y) const override {
+        const std::size_t wb = tensor_bytes(W), xb = std::size_t(n * W.cols()) * sizeof(float),
+                          yb = std::size_t(n * W.rows()) * sizeof(float);
+        if (wb > shape_.weight_bytes || xb > shape_.x_floats * sizeof(float) || yb > shape_.y_floats * sizeof(float))
+            STRATA_THROW(errc::internal, "prefill stream: " + std::string(W.info ? W.info->name : "a weight") + " for " +
+                                             std::to_string(n) + " tokens exceeds the stream's buffers");
+        cuda::device_guard on(device_);
+        cudaStream_t s = res_->stream.get();
+        // W comes from the memory map (pageable): the driver stages the copy through pinned memory
+        STRATA_CUDA_CHECK(cudaMemcpyAsync(w_, W.data, wb, cudaMemcpyHostToDevice, s));
+        STRATA_CUDA_CHECK(cudaMemcpyAsync(x_, x, xb, cudaMemcpyHostToDevice, s));
+        const cuda::matmul_context ctx{s, res_->blas.get(), scratch_, arena::padded(shape_.scratch_bytes)};
+        cuda::matmul<Formats>(ctx, W.type, w_, W.rows(), W.cols(), W.row_bytes, x_, n, y_);
+        STRATA_CUDA_CHECK(cudaMemcpyAsync(y, y_, yb, cudaMemcpyDeviceToHost, s));
+        res_->stream.synchronize();
+        ++calls_;
+        sent_ += wb;
+    }
+
+private:
+    struct resources {
+        cuda::stream stream;
+        cuda::blas_handle blas{stream.get()};
+    };
+
+    int device_ = 0;
+    std::int64_t min_batch_ = 0;
+    stream_shape shape_;
+    std::byte* w_ = nullptr;
+    float *x_ = nullptr, *y_ = nullptr;
+    std::byte* scratch_ = nullptr;
+    std::unique_ptr<resources> res_;
+    mutable std::int64_t calls_ = 0;
+    mutable std::uint64_t sent_ = 0;
+};
+
+}  // namespace model
+STRATA_NAMESPACE_END
+
+#endif  // __CUDACC__
+// ---- end include/strata/model/cuda_stream.hpp ----
 
 STRATA_NAMESPACE_BEGIN
 
@@ -20419,6 +20984,15 @@ struct cuda_runtime {
     static std::size_t workspace_bytes(const model::hparams& hp, const model::weights& w, std::int64_t n_batch,
                                        std::int64_t n_ctx) {
         return model::cuda_workspace_bytes(hp, w, n_batch, n_ctx);
+    }
+
+    // The prefill stream to this GPU (model/cuda_stream.hpp), and the arena bytes it takes.
+    static std::unique_ptr<model::matmul_offload> make_stream(device_memory& mem, const model::weights& w,
+                                                              std::int64_t n_batch, std::int64_t min_batch) {
+        return std::make_unique<model::cuda_stream<Formats>>(static_cast<cuda_memory&>(mem).arena(), w, n_batch, min_batch);
+    }
+    static std::size_t stream_bytes(const model::weights& w, std::int64_t n_batch) {
+        return model::cuda_stream_shape(w, n_batch).bytes();
     }
 };
 

@@ -138,6 +138,20 @@ TEST_CASE("cuda engine: decode graphs replay the launches they captured", "[cuda
     CHECK(with.logits == without.logits);
 }
 
+TEST_CASE("cuda engine: prefill batches stream the CPU layers' matmuls to the GPU and agree with the CPU", "[cuda][engine][stream]") {
+    STRATA_TEST_NEEDS_GPU();
+    for (const auto& spec : tiny_models()) {
+        const auto path = model_path(spec, spec.arch_name().c_str());
+        const auto cpu = cpu_run(path, 256, 16, strata::ggml_type::f16, 6);  // a prompt of 40: batches 16, 16, 8
+        const std::uint32_t first = spec.n_layer / 2;
+        strata_test::gpu_case c{path, first, true, 256, 16};
+        c.stream_min_batch = 16;
+        const auto g = strata_test::cuda_engine_trace(c, cpu.prompt, cpu.greedy);
+        check_against_cpu(cpu, g, spec.name + ": layers " + std::to_string(first) + ".. on the GPU, the rest streamed for prefill");
+        CHECK(g.streamed_matmuls == 2 * 7 * std::int64_t(first));  // two full batches, 7 matmuls per CPU layer
+    }
+}
+
 TEST_CASE("cuda engine: a Q8_0 cache on the GPU agrees with the CPU's", "[cuda][engine]") {
     STRATA_TEST_NEEDS_GPU();
     for (const auto& spec : tiny_models()) {

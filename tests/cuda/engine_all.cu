@@ -35,8 +35,12 @@ gpu_trace cuda_engine_trace(const gpu_case& c, const std::vector<std::int32_t>& 
     try {
         const auto probe = strata::gguf::file::open(c.path);
         const auto n_layer = strata::model::load_hparams(probe).n_layer;
-        const auto e = gpu_engine::load(c.path, {.prefault = false,
-                                                 .placement = strata::placement::offload(n_layer, c.first_gpu_layer, c.head_on_gpu)});
+        auto place = strata::placement::offload(n_layer, c.first_gpu_layer, c.head_on_gpu);
+        if (c.stream_min_batch > 0) {
+            place.stream_device = 1;
+            place.stream_min_batch = c.stream_min_batch;
+        }
+        const auto e = gpu_engine::load(c.path, {.prefault = false, .placement = place});
         auto s = e.new_session({.n_ctx = c.n_ctx, .n_batch = c.n_batch, .kv_type = c.kv_type, .sampling = greedy(),
                                 .cuda_graphs = c.graphs});
         s.prefill(prompt);
@@ -52,6 +56,7 @@ gpu_trace cuda_engine_trace(const gpu_case& c, const std::vector<std::int32_t>& 
         }
         r.graphs_captured = s.cuda_graphs_captured();
         r.graph_replays = s.cuda_graph_replays();
+        if (const auto* st = s.prefill_stream()) r.streamed_matmuls = st->calls();
     } catch (const std::exception& ex) {
         r.error = ex.what();
     }

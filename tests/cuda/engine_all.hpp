@@ -19,6 +19,7 @@ struct gpu_case {
     std::int64_t n_ctx = 256, n_batch = 64;
     strata::ggml_type kv_type = strata::ggml_type::f16;
     bool graphs = true;
+    std::int64_t stream_min_batch = 0;  // > 0: the host's matmuls of such batches stream to the GPU
 };
 
 struct gpu_trace {
@@ -27,6 +28,7 @@ struct gpu_trace {
     std::vector<std::int32_t> sampled;       // session.sample() (on the device when it can) at each step
     int graphs_captured = 0;
     long long graph_replays = 0;
+    long long streamed_matmuls = -1;  // the prefill stream's matmuls (-1: the session has none)
 };
 
 // Prefills `prompt`, then decodes each of `forced` (teacher forcing: the CPU's greedy tokens), keeping

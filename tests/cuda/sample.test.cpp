@@ -225,3 +225,17 @@ TEST_CASE("device sampler timing", "[cuda][sample]") {
     std::printf("timing: sample device bytes n_vocab %zu: %zu\n", n, dev.device_bytes());
     CHECK(us_chain > 0.0);
 }
+
+TEST_CASE("device sampler: CUB's temporary storage stays within the budget the plan counts", "[cuda][sample]") {
+    STRATA_TEST_NEEDS_GPU();
+    for (const std::int64_t n : {32000, 128256, 262144}) {
+        strata_test::cuda_sampler_session dev(n);
+        REQUIRE(dev.error() == "");
+        const std::size_t temp = dev.cub_temp_bytes();
+        WARN("gpu: sampler of " << n << " tokens: CUB asks " << temp << " bytes (budget " << strata::cuda::cub_temp_budget(n)
+                                << "), buffers and storage " << dev.device_bytes() << " bytes");
+        CHECK(temp > 0);
+        CHECK(temp <= strata::cuda::cub_temp_budget(n));
+        CHECK(dev.device_bytes() <= strata::cuda::sampler_device_bytes(n));
+    }
+}

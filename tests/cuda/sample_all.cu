@@ -46,6 +46,10 @@ std::size_t cuda_sampler_session::device_bytes() const {
     return impl_->sampler ? impl_->sampler->device_bytes() : 0;
 }
 
+std::size_t cuda_sampler_session::cub_temp_bytes() const {
+    return impl_->sampler ? impl_->sampler->cub_temp_bytes() : 0;
+}
+
 std::string cuda_sampler_session::sample(const float* logits, const strata::sample::params& p,
                                          const strata::sample::history& h, double u, cuda_sample_out& out) {
     impl& s = *impl_;

@@ -29,6 +29,7 @@ public:
     // What construction failed on, if anything (then nothing else works).
     const std::string& error() const;
     std::size_t device_bytes() const;
+    std::size_t cub_temp_bytes() const;  // what CUB asked for
 
     // Uploads n_vocab logits and samples them with u as dist's uniform number.
     std::string sample(const float* logits, const strata::sample::params& p, const strata::sample::history& h,

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """strata-plan as a user runs it: the real Gemma 3 270M file on a simulated 200 MiB device and on
 a stated GPU (table and --json: memory per device, layers, predicted tok/s, candidates), num_gpu,
--ot, the ollama-0.11.3 estimator's fields, and bad input (exit 1, one stderr line naming it).
+the prefill stream to a GPU too small for the model, -ot, the ollama-0.11.3 estimator's fields, and bad input (exit 1, one stderr line naming it).
 With STRATA_CHAT: `strata-chat --plan FILE.json` runs the plan (the split gives the greedy text
 of the all-CPU run, the devices hold what the plan says) and refuses a plan of another model.
 Usage: plan_test.py STRATA_PLAN TOOLS_MODELS [STRATA_CHAT]"""
@@ -61,6 +61,17 @@ else:
     r = run(path, "--gpu", "16GiB", "--ram", "8GiB", "--num-gpu", "5", "--json")
     j = json.loads(r.stdout)
     check(j["layers_gpu"] == 5, f"--num-gpu 5 gave {j['layers_gpu']}")
+
+    # a GPU too small for all 18 blocks: prompt batches of 512 stream the CPU's blocks to it
+    r = run(path, "--gpu", "600MiB", "--ram", "8GiB", "--num-batch", "512")
+    check(r.returncode == 0, f"--gpu 600MiB: {r.stderr}")
+    check("prefill stream: batches of >= " in r.stdout and "on CUDA0" in r.stdout, f"no stream line: {r.stdout[:600]}")
+    j = json.loads(run(path, "--gpu", "600MiB", "--ram", "8GiB", "--num-batch", "512", "--json").stdout)
+    s = j["prefill_stream"]
+    check(s["device"] == 1 and s["min_batch"] >= 32 and s["bytes"] > 32 * 2**20, f"prefill_stream {s}")
+    check(s["predicted"]["prefill_tps"] > j["predicted"]["prefill_tps"], f"stream prediction {s}")
+    j = json.loads(run(path, "--gpu", "600MiB", "--ram", "8GiB", "--no-stream-prefill", "--json").stdout)
+    check(j["prefill_stream"]["device"] == -1, "--no-stream-prefill")
 
     r = run(path, "--gpu", "16GiB", "--ram", "8GiB", "-ot", r"blk\.1[0-7]\.ffn_.*=CPU", "--json")
     check(r.returncode == 0, f"-ot: {r.stderr}")

@@ -93,8 +93,11 @@ TEST_CASE("memory: a full offload puts aligned tensors, all KV and a workspace o
     CHECK(p.usage[0].weights_bytes == cpu_weights);
     CHECK(p.usage[1].kv_bytes == model::kv_cache_bytes(hp, 4096));
     CHECK(p.usage[0].kv_bytes == 0);
-    // the GPU's activations are the CUDA stage's pieces; the host's, the CPU workspace
-    CHECK(p.usage[1].compute_bytes == model::cuda_workspace_bytes(hp, w, 512, 4096));
+    // the GPU's activations are the CUDA stage's pieces and, as it holds the head, the device
+    // sampler's; the host's, the CPU workspace
+    CHECK(p.output_device == 1);
+    CHECK(p.usage[1].compute_bytes == model::cuda_workspace_bytes(hp, w, 512, 4096) + model::cuda_sampler_bytes(hp));
+    CHECK(model::cuda_sampler_bytes(hp) >= 5 * 4 * std::size_t(hp.n_vocab));  // five vocabulary-sized buffers at least
     CHECK(p.usage[0].compute_bytes == model::workspace_bytes(hp, w, 512, 4096, 4));
     CHECK(p.usage[1].overhead_bytes == plan::cuda_fixed_overhead);
     CHECK(p.usage[1].total_bytes == gpu_weights + model::kv_cache_bytes(hp, 4096) + p.usage[1].compute_bytes + plan::cuda_fixed_overhead);

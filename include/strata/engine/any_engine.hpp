@@ -60,6 +60,7 @@ public:
     virtual std::int64_t shifts() const = 0;
     virtual int cuda_graphs_captured() const = 0;
     virtual std::int64_t cuda_graph_replays() const = 0;
+    virtual const model::matmul_offload* prefill_stream() const = 0;
 };
 
 // basic_engine's interface; new_session's sessions refer to the engine, which must outlive them.
@@ -103,6 +104,7 @@ public:
     std::int64_t shifts() const override { return s_.shifts(); }
     int cuda_graphs_captured() const override { return s_.cuda_graphs_captured(); }
     std::int64_t cuda_graph_replays() const override { return s_.cuda_graph_replays(); }
+    const model::matmul_offload* prefill_stream() const override { return s_.prefill_stream(); }
 
 private:
     mutable Session s_;  // sampler() is not const on basic_session

@@ -26,6 +26,7 @@
 #include "strata/engine/device_memory.hpp"
 #include "strata/engine/placement.hpp"
 #include "strata/model/cuda_stage.hpp"
+#include "strata/model/cuda_stream.hpp"
 #include "strata/model/cuda_workspace.hpp"
 
 STRATA_NAMESPACE_BEGIN
@@ -75,6 +76,15 @@ struct cuda_runtime {
     static std::size_t workspace_bytes(const model::hparams& hp, const model::weights& w, std::int64_t n_batch,
                                        std::int64_t n_ctx) {
         return model::cuda_workspace_bytes(hp, w, n_batch, n_ctx);
+    }
+
+    // The prefill stream to this GPU (model/cuda_stream.hpp), and the arena bytes it takes.
+    static std::unique_ptr<model::matmul_offload> make_stream(device_memory& mem, const model::weights& w,
+                                                              std::int64_t n_batch, std::int64_t min_batch) {
+        return std::make_unique<model::cuda_stream<Formats>>(static_cast<cuda_memory&>(mem).arena(), w, n_batch, min_batch);
+    }
+    static std::size_t stream_bytes(const model::weights& w, std::int64_t n_batch) {
+        return model::cuda_stream_shape(w, n_batch).bytes();
     }
 };
 

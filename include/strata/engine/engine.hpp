@@ -306,6 +306,7 @@ public:
         const auto& st = *e.s_;
         ws_.resize(st.devices.size());  // stable: the CPU stages point into it
         compute_bytes_.assign(st.devices.size(), 0);
+        const std::size_t stream_bytes = make_stream();
         for (std::size_t d = 0; d < st.devices.size(); ++d) {
             if (st.devices[d].spec.kind == plan::device_kind::cuda) {
                 if constexpr (engine::with_cuda) {
@@ -321,8 +322,13 @@ public:
             ws_[d] = model::make_workspace(st.hp, st.w, opt_.n_batch, opt_.n_ctx, st.backend_of(int(d)).n_threads());
             compute_bytes_[d] = model::allocated_bytes(ws_[d]);
             if (arenas_[d]) arenas_[d]->charge(compute_bytes_[d], "activations");
-            stages_.push_back(stage(model::cpu_stage<Formats>(st.backend_of(int(d)), ws_[d])));
+            // the host's large batches go to the prefill stream, when the placement has one
+            stages_.push_back(stage(model::cpu_stage<Formats>(st.backend_of(int(d)), ws_[d], d == 0 ? stream_.get() : nullptr)));
         }
+        // a GPU's measured compute (its arena's use) holds the stream's pieces already; a sim's
+        // counts its workspace vectors, so its stream's pieces are added
+        if (stream_ && st.devices[std::size_t(st.place.stream_device)].spec.kind == plan::device_kind::sim)
+            compute_bytes_[std::size_t(st.place.stream_device)] += stream_bytes;
     }
 
     std::int64_t position() const noexcept { return static_cast<std::int64_t>(tokens_.size()); }
@@ -396,6 +402,9 @@ public:
 
     std::size_t kv_bytes() const noexcept { return kv_.bytes(); }
     ggml_type kv_type() const noexcept { return kv_.type; }
+    // The prefill stream the placement asked for (null without one, or when num_batch is below
+    // its min_batch): its matmul count and the weight bytes it sent.
+    const model::matmul_offload* prefill_stream() const noexcept { return stream_.get(); }
     // What each device holds for this engine and session, measured from the allocations: its
     // weights, the KV cache of its layers, its activations.
     std::vector<measured_usage> usage() const {
@@ -444,7 +453,10 @@ private:
                     for (std::uint32_t il = 0; il < st.hp.n_layer; ++il)
                         if (std::size_t(st.place.device_of_layer(il)) == d)
                             kv += arena::padded(model::kv_layer_bytes(st.hp, opt.n_ctx, opt.kv_type));
-                    const std::uint64_t compute = cuda_runtime<Formats>::workspace_bytes(st.hp, st.w, opt.n_batch, opt.n_ctx);
+                    std::uint64_t compute = cuda_runtime<Formats>::workspace_bytes(st.hp, st.w, opt.n_batch, opt.n_ctx);
+                    if (int(d) == st.place.stream_device && opt.n_batch >= st.place.stream_min_batch)
+                        compute += cuda_runtime<Formats>::stream_bytes(st.w, opt.n_batch);
+                    if (std::size_t(st.place.output_device) == d && opt.device_sampling) compute += model::cuda_sampler_bytes(st.hp);
                     if (dev.spec.memory_bytes > 0 && dev.weights_bytes + kv + compute > dev.spec.memory_bytes)
                         STRATA_THROW(errc::memory, dev.spec.name + ": weights " + std::to_string(dev.weights_bytes) + " + KV cache " +
                                                        std::to_string(kv) + " + activations " + std::to_string(compute) +
@@ -457,6 +469,31 @@ private:
             }
         }
         return a;
+    }
+
+    // The prefill stream of the placement (model/prefill_stream.hpp), its buffers taken from
+    // the stream device's session arena; returns their bytes (0 without a stream).
+    std::size_t make_stream() {
+        const auto& st = *e_->s_;
+        const int d = st.place.stream_device;
+        if (d < 0 || opt_.n_batch < st.place.stream_min_batch) return 0;
+        device_memory& mem = *arenas_[std::size_t(d)];
+        const std::size_t before = mem.used();
+        if (st.devices[std::size_t(d)].spec.kind == plan::device_kind::sim) {
+            const auto s = model::stream_shape_for(st.w, opt_.n_batch, model::stream_target::sim);
+            auto floats = [&](std::size_t n, const char* what) {
+                const auto b = mem.take(n * sizeof(float), what);
+                return std::span<float>(reinterpret_cast<float*>(b.data()), n);
+            };
+            const auto w = mem.take(s.weight_bytes, "prefill stream: weights");
+            const auto x = floats(s.x_floats, "prefill stream: x");
+            const auto y = floats(s.y_floats, "prefill stream: y");
+            const auto scratch = mem.take(s.scratch_bytes, "prefill stream: matmul scratch");
+            stream_ = std::make_unique<model::host_stream<Formats>>(st.backend_of(d), st.place.stream_min_batch, w, x, y, scratch);
+        } else if constexpr (engine::with_cuda) {
+            stream_ = cuda_runtime<Formats>::make_stream(mem, st.w, opt_.n_batch, st.place.stream_min_batch);
+        }
+        return mem.used() - before;
     }
 
     // The arena bytes the KV cache of device d's layers took (each layer's piece padded).
@@ -519,6 +556,7 @@ private:
     model::kv_cache kv_;
     std::vector<model::workspace> ws_;            // per CPU device (empty for a GPU)
     std::vector<std::size_t> compute_bytes_;      // per device: its activations' bytes
+    std::unique_ptr<model::matmul_offload> stream_;  // the prefill stream (before stages_: they point to it)
     std::vector<stage> stages_;
     Sampler sampler_;
     std::vector<std::int32_t> tokens_;

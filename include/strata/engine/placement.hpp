@@ -31,6 +31,11 @@ struct placement {
     std::vector<device> devices{{"cpu", plan::device_kind::cpu, 0, 0}};
     std::vector<int> layer_device;  // per layer; empty: every layer on the host
     int output_device = 0;          // output norm + head
+    // Prefill streaming (model/prefill_stream.hpp): batches of at least stream_min_batch tokens
+    // compute the matmuls of the layers on the host on device stream_device (a GPU, or a sim),
+    // their weights sent there per batch. -1: off.
+    int stream_device = -1;
+    std::int64_t stream_min_batch = 0;
 
     // Layers [first, n_layer) and the output head on one sim device of `memory_bytes`.
     static placement split(std::uint32_t n_layer, std::uint32_t first, std::size_t memory_bytes, bool output_on_sim = true) {
@@ -68,6 +73,8 @@ struct placement {
                                                 " blocks between devices (experts apart): the engine runs no MoE model yet");
         x.layer_device = p.layer_device;
         x.output_device = p.output_device;
+        x.stream_device = p.stream.device;
+        x.stream_min_batch = p.stream.min_batch;
         return x;
     }
 
@@ -100,6 +107,14 @@ struct placement {
         if (!valid(output_device))
             STRATA_THROW(errc::argument, "placement: output head on device " + std::to_string(output_device) + " of " +
                                              std::to_string(devices.size()));
+        if (stream_device != -1) {
+            if (stream_device == 0 || !valid(stream_device))
+                STRATA_THROW(errc::argument, "placement: prefill stream to device " + std::to_string(stream_device) + " of " +
+                                                 std::to_string(devices.size()) + " (a GPU or sim, not the host)");
+            if (stream_min_batch < 1)
+                STRATA_THROW(errc::argument, "placement: prefill stream from batches of " + std::to_string(stream_min_batch) +
+                                                 " tokens (at least 1)");
+        }
     }
 };
 

@@ -25,6 +25,7 @@
 #include "strata/core/error.hpp"
 #include "strata/core/half.hpp"
 #include "strata/model/kv_cache.hpp"
+#include "strata/model/prefill_stream.hpp"
 #include "strata/model/weights.hpp"
 #include "strata/model/workspace.hpp"
 
@@ -40,7 +41,10 @@ inline const float* f32_data(const tensor& t, const char* what) {
 template <class Formats>
 class cpu_stage {
 public:
-    cpu_stage(const cpu::backend& be, workspace& ws) : be_(&be), ws_(&ws) {}
+    // OFFLOAD, when given, computes the matmuls of batches of at least its min_batch() tokens
+    // (prefill streaming, model/prefill_stream.hpp).
+    cpu_stage(const cpu::backend& be, workspace& ws, const matmul_offload* offload = nullptr)
+        : be_(&be), ws_(&ws), offload_(offload) {}
 
     std::int64_t n_batch() const noexcept { return ws_->n_batch; }
     activations acts() const noexcept { return views_of(*ws_); }
@@ -60,6 +64,7 @@ public:
     }
 
     void matmul(const tensor& W, const float* x, std::int64_t n, float* y) const {
+        if (offload_ && n >= offload_->min_batch()) return offload_->matmul(W, x, n, y);
         const cpu::weight_view wv{W.type, W.data, W.rows(), W.cols(), W.row_bytes};
         cpu::matmul<Formats>(*be_, wv, x, n, y, cpu::aligned_scratch(ws_->mm_scratch));
     }
@@ -106,6 +111,7 @@ public:
 private:
     const cpu::backend* be_;
     workspace* ws_;
+    const matmul_offload* offload_ = nullptr;
 };
 
 }  // namespace model

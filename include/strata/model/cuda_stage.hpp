@@ -94,7 +94,10 @@ public:
         res_ = std::make_unique<resources>(std::size_t(n_batch) * std::size_t(hp.n_embd), std::size_t(hp.n_vocab),
                                            std::size_t(n_batch));
         if (blas_ws) res_->blas.set_workspace(blas_ws, arena::padded(shape.blas_workspace));
-        if (opt.sampler) res_->sampler = std::make_unique<cuda::device_sampler>(hp.n_vocab, res_->stream.get());
+        if (opt.sampler) {
+            const std::size_t sb = cuda_sampler_bytes(hp);
+            res_->sampler = std::make_unique<cuda::device_sampler>(hp.n_vocab, res_->stream.get(), mem.take(sb, "sampler"), sb);
+        }
     }
 
     cuda_stage(cuda_stage&&) noexcept = default;
@@ -114,11 +117,14 @@ public:
 
     float* host_x() const noexcept { return nullptr; }
 
+    // Waits only for the previous copy out of the staging buffer, not for the stream's kernels:
+    // the host's layers of the next prefill batch run while this GPU still works on the last.
     void x_from_host(const float* src, std::size_t count) const {
         cuda::device_guard on(device_);
-        res_->stream.synchronize();  // the staging buffer may still feed the previous step's copy
+        res_->x_staged.wait();
         std::memcpy(res_->x_stage.data(), src, count * sizeof(float));
         STRATA_CUDA_CHECK(cudaMemcpyAsync(a_.x, res_->x_stage.data(), count * sizeof(float), cudaMemcpyHostToDevice, res_->stream));
+        res_->x_staged.record(res_->stream);
     }
 
     void x_to_host(float* dst, std::size_t count) const {
@@ -160,10 +166,11 @@ public:
         cuda::device_guard on(device_);
         resources& r = *res_;
         abandon_capture();
-        r.stream.synchronize();  // the staging buffer of the positions may still be in use
+        r.pos_staged.wait();  // the positions' staging buffer may still feed the last copy
         auto* p = reinterpret_cast<std::int32_t*>(r.pos_stage.data());
         for (std::int64_t t = 0; t < n_tokens; ++t) p[t] = static_cast<std::int32_t>(pos0 + t);
         STRATA_CUDA_CHECK(cudaMemcpyAsync(pos_, p, std::size_t(n_tokens) * sizeof(std::int32_t), cudaMemcpyHostToDevice, r.stream));
+        r.pos_staged.record(r.stream);
         r.logits_on_host = false;
         r.replaying = nullptr;
         if (!opt_.graphs || n_tokens != 1) return;
@@ -256,6 +263,7 @@ private:
         cuda::stream stream;
         cuda::blas_handle blas;
         cuda::pinned_buffer x_stage, logits_stage, pos_stage;
+        cuda::event x_staged, pos_staged;  // the last copies out of x_stage and pos_stage
         std::unique_ptr<cuda::device_sampler> sampler;
         std::vector<std::pair<int, cudaGraphExec_t>> graphs;
         cudaGraphExec_t replaying = nullptr;

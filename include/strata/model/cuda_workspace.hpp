@@ -11,6 +11,7 @@
 
 #include "strata/backend/cuda/flash_attention.hpp"
 #include "strata/backend/cuda/matmul.hpp"
+#include "strata/backend/cuda/sampler.hpp"
 #include "strata/core/arena.hpp"
 #include "strata/model/hparams.hpp"
 #include "strata/model/weights.hpp"
@@ -82,6 +83,10 @@ inline cuda_workspace_shape cuda_workspace_for(const hparams& hp, const weights&
 inline std::size_t cuda_workspace_bytes(const hparams& hp, const weights& w, std::int64_t n_batch, std::int64_t n_ctx) {
     return cuda_workspace_for(hp, w, n_batch, n_ctx).bytes();
 }
+
+// The device sampler's piece of the arena of the GPU that holds the output head (when it samples
+// there): its buffers and CUB's budget (backend/cuda/sampler.hpp).
+inline std::size_t cuda_sampler_bytes(const hparams& hp) { return arena::padded(cuda::sampler_device_bytes(hp.n_vocab)); }
 
 }  // namespace model
 STRATA_NAMESPACE_END

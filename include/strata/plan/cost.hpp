@@ -23,6 +23,12 @@ namespace plan {
 
 // PCIe 4.0 x16 moves 32 GB/s raw; pinned cudaMemcpy reaches about 25 GB/s.
 inline constexpr double pcie_bandwidth = 25e9;
+// A prefill stream (planner.hpp) sends the weights of the CPU's blocks to a GPU once per batch.
+// They come from the pageable memory map, which the driver copies through pinned staging of its
+// own: an ASSUMPTION of about half the pinned rate above. A GPU run should measure it
+// (model::matmul_offload::bytes_sent over the time of a streamed prefill).
+inline constexpr double stream_link_bandwidth = pcie_bandwidth / 2;
+// (The floor of a stream's min_batch, llama.cpp's: memory.hpp, stream_min_batch_floor.)
 // One small host<->device copy with its stream synchronisation: about 10 us.
 inline constexpr double pcie_latency = 10e-6;
 // Between two CPU backend instances (sim) a boundary is a memcpy and a pool hand-off: ~2 us.

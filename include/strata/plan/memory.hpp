@@ -10,11 +10,19 @@
 //   compute  — model::workspace_bytes(hparams, weights, n_batch, num_ctx, n_threads) per
 //              sequence on every CPU or sim device that runs a part of the model (the CPU
 //              always: it gathers the embeddings), model::cuda_workspace_bytes(hparams,
-//              weights, n_batch, num_ctx) on a GPU: the functions the session sizes them with.
+//              weights, n_batch, num_ctx) on a GPU: the functions the session sizes them with;
+//              the GPU of the output head adds model::cuda_sampler_bytes (it samples there).
+//   stream   — model::stream_shape_for(weights, n_batch, cuda, cublas_workspace_bytes) per
+//              sequence (model/prefill_stream.hpp): the buffers a prefill stream takes on a
+//              GPU, part of that GPU's compute. Reserved during the search in every placement
+//              that leaves a block on the CPU (else the greedy fill packs the GPU to its budget
+//              and no stream fits after); the planner gives them back where the stream does not
+//              pay (planner.hpp, decide_stream).
 //   overhead — a fixed amount per kind (below, with the reason) plus the user's reserve.
 #pragma once
 
 #include <algorithm>
+#include <climits>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -27,6 +35,7 @@
 #include "strata/model/cuda_workspace.hpp"
 #include "strata/model/hparams.hpp"
 #include "strata/model/kv_cache.hpp"
+#include "strata/model/prefill_stream.hpp"
 #include "strata/model/transformer.hpp"
 #include "strata/model/weights.hpp"
 #include "strata/plan/device.hpp"
@@ -38,9 +47,9 @@ namespace plan {
 // Every tensor in a device arena starts on a 256-byte boundary: cudaMalloc's own alignment,
 // and what coalesced 128-bit loads of any block format need.
 inline constexpr std::uint64_t arena_alignment = 256;
-// A CUDA device loses memory before Strata allocates anything: the context, the loaded kernel
-// images and cuBLAS's workspace take 300-500 MiB per process on current drivers (nvidia-smi
-// with an idle context); the planner budgets 400 MiB.
+// A CUDA device loses memory before Strata allocates anything: the context and the loaded kernel
+// images take 300-500 MiB per process on current drivers (nvidia-smi with an idle context); the
+// planner budgets 400 MiB. (cuBLAS's workspace is given from the arena: cuda_workspace.hpp.)
 inline constexpr std::uint64_t cuda_fixed_overhead = 400 * mib;
 // A simulated device is a CPU backend instance in this process: nothing beyond its buffers.
 inline constexpr std::uint64_t sim_fixed_overhead = 0;
@@ -55,6 +64,10 @@ inline std::uint64_t fixed_overhead(device_kind k) noexcept {
     return k == device_kind::cuda ? cuda_fixed_overhead : k == device_kind::sim ? sim_fixed_overhead : 0;
 }
 inline std::uint64_t align_up(std::uint64_t n, std::uint64_t a) noexcept { return (n + a - 1) / a * a; }
+
+// llama.cpp offloads an op of a host layer from batches of this many tokens
+// (GGML_OP_OFFLOAD_MIN_BATCH's default); a prefill stream's min_batch never goes below it.
+inline constexpr std::int64_t stream_min_batch_floor = 32;
 
 // ---- the model as the planner sees it -----------------------------------------------------
 enum class part { embed, attention, ffn, experts, output, other };
@@ -79,6 +92,9 @@ struct model_info {
     std::uint64_t kv_per_layer = 0;  // kv_layer_bytes × num_parallel
     std::uint64_t workspace = 0;     // workspace_bytes × num_parallel (a CPU or sim device)
     std::uint64_t workspace_cuda = 0;  // cuda_workspace_bytes × num_parallel (a GPU)
+    std::uint64_t sampler_cuda = 0;    // cuda_sampler_bytes × num_parallel (the GPU of the head samples there)
+    std::uint64_t stream_cuda = 0;     // stream_shape_for(cuda).bytes() × num_parallel (a GPU a prefill stream goes to)
+    bool stream_reserve = false;       // account() reserves stream_cuda where a stream may go (native, streaming allowed)
     std::vector<std::uint64_t> kv_read;  // per block: cache bytes one decode step reads (cost model)
     std::vector<std::string> notes;
 
@@ -231,6 +247,11 @@ inline model_info read_model(const gguf::file& f, const config& c) {
     }
     m.workspace = model::workspace_bytes(m.hp, w, m.n_batch, m.n_ctx, m.n_threads) * static_cast<std::uint64_t>(m.num_parallel);
     m.workspace_cuda = model::cuda_workspace_bytes(m.hp, w, m.n_batch, m.n_ctx) * static_cast<std::uint64_t>(m.num_parallel);
+    m.sampler_cuda = model::cuda_sampler_bytes(m.hp) * static_cast<std::uint64_t>(m.num_parallel);
+    // every session (sequence) has a stream of its own; batches below the floor never stream
+    m.stream_reserve = c.estimator == estimator::native && c.stream_prefill && c.num_gpu != 0 && m.n_batch >= stream_min_batch_floor;
+    m.stream_cuda = model::stream_shape_for(w, m.n_batch, model::stream_target::cuda, model::cublas_workspace_bytes).bytes() *
+                    static_cast<std::uint64_t>(m.num_parallel);
     return m;
 }
 
@@ -242,6 +263,8 @@ struct accounting {
     int output_stage = 0;             // where the head's matmul runs
     std::vector<bool> fits;           // per device
     bool all_fit = true;
+    int stream_device = -1;           // the GPU whose compute holds a prefill stream's buffers (m.stream_reserve), or -1
+    std::uint64_t stream_bytes = 0;   // those buffers (part of its compute_bytes), or 0
 };
 
 // The budget a device's total (which holds the reserve as overhead) must stay within.
@@ -249,6 +272,40 @@ inline std::uint64_t budget(const device_spec& d) noexcept {
     const auto margin = static_cast<std::uint64_t>(double(d.free_bytes) * fit_margin);
     return d.free_bytes > margin ? d.free_bytes - margin : 0;
 }
+
+namespace detail {
+
+// A matrix of a block (what a prefill stream sends; norms and biases stay on the CPU).
+inline bool block_matrix(const model_tensor& t) noexcept {
+    return t.layer >= 0 && t.rows > 1 && (t.kind == part::attention || t.kind == part::ffn || t.kind == part::experts);
+}
+
+// Where a prefill stream would go for placement WHERE: -1 without a block matrix on the CPU;
+// else of the CUDA devices holding a block or the head (the engine has a stage there), the
+// one with the most budget left after USAGE; -1 if none.
+inline int stream_device_for(const model_info& m, const std::vector<device_spec>& devs, const std::vector<int>& where,
+                             const std::vector<device_usage>& usage) {
+    bool cpu_block = false;
+    std::vector<bool> holds(devs.size(), false);
+    for (std::size_t i = 0; i < m.tensors.size(); ++i) {
+        const model_tensor& t = m.tensors[i];
+        cpu_block = cpu_block || (where[i] == 0 && block_matrix(t));
+        if (t.layer >= 0 || t.kind == part::output) holds[static_cast<std::size_t>(where[i])] = true;
+    }
+    if (!cpu_block) return -1;
+    int best = -1;
+    std::int64_t most = INT64_MIN;
+    for (std::size_t d = 1; d < devs.size(); ++d) {
+        const std::int64_t room = std::int64_t(budget(devs[d])) - std::int64_t(usage[d].total_bytes);
+        if (devs[d].kind == device_kind::cuda && holds[d] && room > most) {
+            most = room;
+            best = int(d);
+        }
+    }
+    return best;
+}
+
+}  // namespace detail
 
 // What each device holds when tensor i is on device where[i].
 inline accounting account(const model_info& m, const std::vector<device_spec>& devs, const std::vector<int>& where) {
@@ -291,10 +348,23 @@ inline accounting account(const model_info& m, const std::vector<device_spec>& d
         device_usage& u = a.usage[d];
         if (used[d] || u.kv_bytes) {
             u.compute_bytes = devs[d].kind == device_kind::cuda ? m.workspace_cuda : m.workspace;
+            // the GPU of the head samples there: the device sampler's buffers are in its arena
+            if (devs[d].kind == device_kind::cuda && int(d) == a.output_stage) u.compute_bytes += m.sampler_cuda;
             u.overhead_bytes = fixed_overhead(devs[d].kind) + devs[d].reserve_bytes;
         }
         u.total_bytes = u.weights_bytes + u.kv_bytes + u.compute_bytes + u.overhead_bytes;
-        a.fits[d] = u.total_bytes <= budget(devs[d]);
+    }
+    if (m.stream_reserve) {
+        a.stream_device = detail::stream_device_for(m, devs, where, a.usage);
+        if (a.stream_device > 0) {
+            device_usage& u = a.usage[static_cast<std::size_t>(a.stream_device)];
+            u.compute_bytes += m.stream_cuda;
+            u.total_bytes += m.stream_cuda;
+            a.stream_bytes = m.stream_cuda;
+        }
+    }
+    for (std::size_t d = 0; d < nd; ++d) {
+        a.fits[d] = a.usage[d].total_bytes <= budget(devs[d]);
         a.all_fit = a.all_fit && a.fits[d];
     }
     return a;

@@ -98,6 +98,8 @@ inline std::string mib_string(std::uint64_t b) {
     std::snprintf(buf, sizeof buf, "%.1f MiB", double(b) / double(mib));
     return buf;
 }
+// GiB from 1 GiB up, MiB below.
+inline std::string size_string(std::uint64_t b) { return b >= gib ? gib_string(b) : mib_string(b); }
 inline std::string tps_string(double t) {
     char buf[32];
     std::snprintf(buf, sizeof buf, "%.1f", t);
@@ -200,10 +202,11 @@ private:
 // execution).
 inline constexpr double tie_tolerance = 0.02;
 
+// (A prefill stream's reserved buffers are not the model's: a plan does not win a tie by them.)
 inline std::uint64_t accelerator_total(const std::vector<device_spec>& devs, const placement& x) {
     std::uint64_t t = 0;
     for (std::size_t d = 1; d < devs.size(); ++d) t += x.acc.usage[d].total_bytes;
-    return t;
+    return t - x.acc.stream_bytes;
 }
 
 // The index of the best plan of V: of those that fit, the fastest predicted decode, a tie

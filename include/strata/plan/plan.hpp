@@ -56,6 +56,7 @@ struct config {
     std::uint64_t reserve_bytes = 0;  // kept free on every accelerator (OLLAMA_GPU_OVERHEAD)
 
     int num_gpu = -1;                               // layers on accelerators, Ollama's semantics (-1: auto)
+    bool stream_prefill = true;                     // let large prefill batches stream CPU blocks to a GPU
     std::vector<tensor_override> tensor_overrides;  // "-ot": first match wins
     plan::estimator estimator = estimator::native;
 };
@@ -91,6 +92,16 @@ struct ollama_fields {
     std::int64_t num_ctx = 0;
 };
 
+// Prefill streaming (model/prefill_stream.hpp): batches of at least min_batch tokens compute the
+// matmuls of the blocks left on the CPU on devices[device], each weight sent there per batch;
+// decode stays on the CPU. device -1: off.
+struct prefill_stream {
+    int device = -1;
+    std::int64_t min_batch = 0;
+    std::uint64_t bytes = 0;  // its buffers on that device (part of that device's compute_bytes)
+    prediction predicted;     // the plan's prediction with the stream (plan::predicted is without)
+};
+
 struct plan {
     std::string model;      // general.name, else the file name
     std::string arch;
@@ -110,6 +121,7 @@ struct plan {
     int layers_split = 0;               // blocks split between devices (experts apart)
     bool fits = true;                   // every device within its memory (less reserve and margin)
     prediction predicted;
+    prefill_stream stream;              // off unless the planner found it faster
     std::vector<candidate> candidates;  // the chosen one first
     std::vector<std::string> reasons;
     std::optional<ollama_fields> ollama;
@@ -167,6 +179,11 @@ inline std::string to_json(const plan& p, int indent = 2) {
     w.member("output_device", p.output_device);
     w.key("predicted");
     detail::write_prediction(w, p.predicted);
+    w.key("prefill_stream").begin_object();
+    w.member("device", p.stream.device).member("min_batch", p.stream.min_batch).member("bytes", p.stream.bytes);
+    w.key("predicted");
+    detail::write_prediction(w, p.stream.predicted);
+    w.end_object();
     if (p.ollama) {
         const ollama_fields& o = *p.ollama;
         w.member("layers.model", o.layers_model).member("layers.offload", o.layers_offload);
@@ -216,6 +233,22 @@ inline int block_of(std::string_view name, std::string_view* rest) {
 
 inline prediction read_prediction(const json_value& v) {
     return {v.at("decode_tps").as_double("predicted.decode_tps"), v.at("prefill_tps").as_double("predicted.prefill_tps")};
+}
+
+// "prefill_stream": device -1 (off) or an accelerator's index, min_batch at least 1 when on.
+inline prefill_stream read_stream(const json_value& v, std::int64_t n_dev) {
+    prefill_stream s;
+    const std::int64_t d = v.at("device").as_int("prefill_stream.device");
+    if (d != -1 && (d < 1 || d >= n_dev))
+        STRATA_THROW(errc::format, "plan: prefill_stream.device = " + std::to_string(d) + " names no accelerator (" +
+                                       std::to_string(n_dev) + " devices; -1: off)");
+    s.device = static_cast<int>(d);
+    s.min_batch = v.at("min_batch").as_int("prefill_stream.min_batch");
+    if (s.device != -1 && s.min_batch < 1)
+        STRATA_THROW(errc::format, "plan: prefill_stream.min_batch = " + std::to_string(s.min_batch) + " (at least 1)");
+    s.bytes = v.at("bytes").as_uint("prefill_stream.bytes");
+    s.predicted = read_prediction(v.at("predicted"));
+    return s;
 }
 
 inline ggml_type kv_type_named(std::string_view s) {
@@ -277,6 +310,7 @@ inline plan from_json(std::string_view text) {
     for (const json_value& d : j.at("layer_device").items("layer_device")) p.layer_device.push_back(device_index(d, "layer_device[]"));
     p.output_device = device_index(j.at("output_device"), "output_device");
     p.predicted = detail::read_prediction(j.at("predicted"));
+    if (const json_value* s = j.find("prefill_stream")) p.stream = detail::read_stream(*s, n_dev);  // absent (older files): off
     if (const json_value* lm = j.find("layers.model")) {
         ollama_fields o;
         o.layers_model = lm->as_int("layers.model");

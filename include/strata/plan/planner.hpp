@@ -9,8 +9,15 @@
 // (native.hpp). `estimator::ollama_0_11_3`: the placement Ollama 0.11.3 would choose and the
 // fields of its offload log line (ollama.hpp), priced by the same cost model so the two compare.
 // Only tensor infos and metadata are read: a 13 GB file plans in milliseconds.
+//
+// A native plan that leaves blocks on the CPU beside a CUDA device may stream them for prefill
+// (plan::stream, decide_stream below): large batches compute those blocks' matmuls on the GPU.
 #pragma once
 
+#include <algorithm>
+#include <climits>
+#include <cmath>
+#include <cstdio>
 #include <string>
 #include <vector>
 
@@ -94,10 +101,12 @@ inline void common_reasons(plan& p, const model_info& m, const config& c, bool n
                             std::to_string(m.n_ctx) + ", n_threads=" + std::to_string(m.n_threads) + ") = " + mib_string(m.workspace) +
                             " on every CPU or sim device that runs a part of the model (the CPU always); on a GPU "
                             "model::cuda_workspace_bytes(hparams, weights, n_batch, num_ctx) = " + mib_string(m.workspace_cuda) +
-                            " (activations, matmul and attention scratch)");
+                            " (activations, matmul and attention scratch, cuBLAS's workspace), and on the GPU of the head "
+                            "model::cuda_sampler_bytes(hparams) = " + mib_string(m.sampler_cuda) +
+                            " (the device sampler's buffers and CUB's budget)");
         p.reasons.push_back("device arenas align every tensor to " + std::to_string(arena_alignment) +
                             " B; CPU tensors stay in the memory map (exact bytes, counted as mapped RAM); fixed overhead " +
-                            mib_string(cuda_fixed_overhead) + " per CUDA device (context, kernel images, cuBLAS workspace), " +
+                            mib_string(cuda_fixed_overhead) + " per CUDA device (context, kernel images), " +
                             mib_string(sim_fixed_overhead) + " per sim, plus the reserve of " + mib_string(c.reserve_bytes) +
                             " per accelerator; a plan fits with " + std::to_string(int(fit_margin * 100)) + "% of each device's free memory left");
     }
@@ -115,6 +124,105 @@ inline void common_reasons(plan& p, const model_info& m, const config& c, bool n
         p.reasons.push_back("flash attention: the engine's attention is one path whose memory does not depend on it; the flag "
                             "changes only Ollama's estimate");
     for (const std::string& n : m.notes) p.reasons.push_back(n);
+}
+
+// ---- prefill streaming ----------------------------------------------------------------------
+// The matrices of the blocks a placement leaves on the CPU: what a prefill stream would send.
+struct cpu_blocks {
+    double bytes = 0;  // B: sent once per batch
+    double flops = 0;  // F = 2 x active elements: FLOPs per token (experts at their share, as predict does)
+};
+
+inline cpu_blocks cpu_block_matrices(const model_info& m, const std::vector<int>& where) {
+    cpu_blocks b;
+    for (std::size_t i = 0; i < m.tensors.size(); ++i) {
+        const model_tensor& t = m.tensors[i];
+        if (where[i] != 0 || !block_matrix(t)) continue;
+        b.bytes += double(t.bytes);
+        b.flops += 2.0 * double(t.elements) * (t.kind == part::experts ? m.expert_share() : 1.0);
+    }
+    return b;
+}
+
+// The stream's buffers that account() reserved on device D, given back: the stream is off.
+inline void give_back_stream(plan& p, const model_info& m, int d) {
+    const auto i = static_cast<std::size_t>(d);
+    p.usage[i].compute_bytes -= m.stream_cuda;
+    p.usage[i].total_bytes -= m.stream_cuda;
+    if (!p.candidates.empty() && i < p.candidates.front().device_total_bytes.size())
+        p.candidates.front().device_total_bytes[i] -= m.stream_cuda;  // the chosen one
+    p.fits = true;  // the buffers may have been all that did not fit
+    for (std::size_t k = 0; k < p.devices.size(); ++k) p.fits = p.fits && p.usage[k].total_bytes <= budget(p.devices[k]);
+    if (!p.candidates.empty()) p.candidates.front().fits = p.fits;
+}
+
+// Decides p.stream for the chosen placement X, whose accounting reserved the stream's buffers on
+// X.acc.stream_device (memory.hpp). Per batch of n tokens the CPU's matmuls of its blocks take
+// F n / cpu.flops; streamed, B / link + F n / gpu.flops (link = stream_link_bandwidth). They
+// break even at n* = B / (link F (1/cpu.flops - 1/gpu.flops)); min_batch = max(32, ceil(n*)).
+inline void decide_stream(plan& p, const config& c, const model_info& m, const std::vector<device_spec>& devs, const placement& x) {
+    const bool any_cuda = std::any_of(devs.begin() + 1, devs.end(), [](const device_spec& d) { return d.kind == device_kind::cuda; });
+    const cpu_blocks b = cpu_block_matrices(m, x.where);
+    if (c.num_gpu == 0 || !any_cuda || b.flops <= 0) return;  // the user asked for no GPU, there is none, or nothing to stream
+    if (!c.stream_prefill) {
+        p.reasons.push_back("prefill: streaming the CPU blocks to a GPU is off (config.stream_prefill, --no-stream-prefill)");
+        return;
+    }
+    char buf[640];
+    const int d = x.acc.stream_device;
+    if (d < 0) {
+        if (m.n_batch < stream_min_batch_floor)
+            std::snprintf(buf, sizeof buf, "prefill: no stream: batches of %lld tokens (num_batch) are below the %lld from which the CPU "
+                          "blocks are ever streamed to a GPU", static_cast<long long>(m.n_batch),
+                          static_cast<long long>(stream_min_batch_floor));
+        else
+            std::snprintf(buf, sizeof buf, "prefill: no stream: no CUDA device holds a block or the head, so the engine has no stage there");
+        p.reasons.push_back(buf);
+        return;
+    }
+    const device_spec& cpu = devs[0];
+    const device_spec& gpu = devs[static_cast<std::size_t>(d)];
+    const double link = stream_link_bandwidth;
+    if (!(gpu.flops > cpu.flops) || cpu.flops <= 0) {
+        give_back_stream(p, m, d);
+        p.reasons.push_back("prefill: no stream: " + gpu.name + "'s compute rate is not above the CPU's, sending weights never pays");
+        return;
+    }
+    const double n_star = b.bytes / (link * b.flops * (1 / cpu.flops - 1 / gpu.flops));
+    const auto min_batch = std::max<std::int64_t>(stream_min_batch_floor, static_cast<std::int64_t>(std::ceil(n_star)));
+    if (m.n_batch < min_batch) {
+        give_back_stream(p, m, d);
+        std::snprintf(buf, sizeof buf, "prefill: no stream: batches of %lld tokens (num_batch) are below the %lld from which "
+                      "sending the CPU blocks' %s to %s at the assumed %.1f GB/s pays (break-even %.1f tokens, at least %lld)",
+                      static_cast<long long>(m.n_batch), static_cast<long long>(min_batch), size_string(std::uint64_t(b.bytes)).c_str(),
+                      gpu.name.c_str(), link / 1e9, n_star, static_cast<long long>(stream_min_batch_floor));
+        p.reasons.push_back(buf);
+        return;
+    }
+    if (!x.acc.fits[static_cast<std::size_t>(d)]) {  // only where num_gpu forces a placement that does not fit
+        give_back_stream(p, m, d);
+        p.reasons.push_back("prefill: no stream: its buffers (" + mib_string(m.stream_cuda) + ") do not fit on " + gpu.name +
+                            " beside the placement num_gpu forces");
+        return;
+    }
+    // Prefill seconds per token: the plan's, less the CPU blocks' matmuls, plus their streamed
+    // time at n = num_batch (the weights once per batch, the FLOPs at the GPU's rate). The CPU
+    // waits on the stream, so the GPU's time adds. (The CPU's share of predict() is compute-bound
+    // at batches this large: its weights over bandwidth x batch are far below its FLOPs.)
+    const double batch = double(m.n_batch);
+    const double before = p.predicted.prefill_tps > 0 ? 1 / p.predicted.prefill_tps : 0;
+    const double after = std::max(0.0, before - b.flops / cpu.flops) + b.bytes / (link * batch) + b.flops / gpu.flops;
+    p.stream.device = d;
+    p.stream.min_batch = min_batch;
+    p.stream.bytes = m.stream_cuda;
+    p.stream.predicted = {p.predicted.decode_tps, after > 0 ? 1 / after : 0};
+    std::snprintf(buf, sizeof buf, "prefill: batches of >= %lld tokens stream the CPU blocks' weights (%s) to %s at the assumed %.1f GB/s "
+                  "(break-even %.1f tokens, at least %lld): %.1f tok/s prefill predicted against %.1f on the CPU; decode stays on "
+                  "the CPU; its buffers: %s on %s (model::stream_shape_for, reserved by the search)",
+                  static_cast<long long>(min_batch), size_string(std::uint64_t(b.bytes)).c_str(), gpu.name.c_str(), link / 1e9, n_star,
+                  static_cast<long long>(stream_min_batch_floor), p.stream.predicted.prefill_tps, p.predicted.prefill_tps,
+                  mib_string(m.stream_cuda).c_str(), gpu.name.c_str());
+    p.reasons.push_back(buf);
 }
 
 inline plan make_native(const config& c, const model_info& m, const std::vector<device_spec>& devs) {
@@ -143,10 +251,11 @@ inline plan make_native(const config& c, const model_info& m, const std::vector<
     for (std::size_t i = 0; i < c.tensor_overrides.size(); ++i)
         p.reasons.push_back("override '" + c.tensor_overrides[i].match.source() + "=" + c.tensor_overrides[i].device + "' pinned " +
                             std::to_string(r.pin_counts[i]) + " tensors");
+    decide_stream(p, c, m, devs, best);
     if (!p.fits)
         for (std::size_t d = 0; d < devs.size(); ++d)
-            if (!best.acc.fits[d])
-                p.reasons.push_back("does not fit: " + devs[d].name + " needs " + gib_string(best.acc.usage[d].total_bytes) +
+            if (p.usage[d].total_bytes > budget(devs[d]))
+                p.reasons.push_back("does not fit: " + devs[d].name + " needs " + gib_string(p.usage[d].total_bytes) +
                                     ", its budget is " + gib_string(budget(devs[d])));
     common_reasons(p, m, c);
     return p;

@@ -225,6 +225,24 @@ private:
     cudaStream_t s_ = nullptr;
 };
 
+// A marker in a stream (no timing): wait() returns once the work queued before the last
+// record() is done; before any record() it returns at once.
+class event {
+public:
+    event() { STRATA_CUDA_CHECK(cudaEventCreateWithFlags(&e_, cudaEventDisableTiming)); }
+    ~event() {
+        if (e_) (void)cudaEventDestroy(e_);
+    }
+    event(const event&) = delete;
+    event& operator=(const event&) = delete;
+
+    void record(cudaStream_t s) { STRATA_CUDA_CHECK(cudaEventRecord(e_, s)); }
+    void wait() const { STRATA_CUDA_CHECK(cudaEventSynchronize(e_)); }
+
+private:
+    cudaEvent_t e_ = nullptr;
+};
+
 }  // namespace cuda
 STRATA_NAMESPACE_END
 

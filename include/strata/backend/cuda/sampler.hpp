@@ -150,6 +150,19 @@ inline std::size_t sampler_buffer_bytes(std::int64_t n_vocab,
                        arena::padded(sizeof(sample::device_chain::result_slots)));
 }
 
+// The budget for CUB's temporary storage of a sampler over n_vocab tokens. Its radix sort of n
+// (float, int32) pairs keeps alternate copies of the keys and values (8 n bytes) plus per-pass
+// digit counts and look-back state per tile (well under 1 MiB at n = 256k); the arg-max needs
+// a few bytes. The budget is twice the pairs plus 4 MiB, so an arena can hold it before any GPU
+// is asked; a sampler whose CUB asks for more is refused at construction, with both numbers.
+inline std::size_t cub_temp_budget(std::int64_t n_vocab) noexcept { return 16 * std::size_t(n_vocab) + (std::size_t{4} << 20); }
+
+// What a sampler takes from an arena (device_sampler's borrowing constructor): its buffers and
+// CUB's budget.
+inline std::size_t sampler_device_bytes(std::int64_t n_vocab, std::size_t window_capacity = default_window_capacity) noexcept {
+    return sampler_buffer_bytes(n_vocab, window_capacity) + arena::padded(cub_temp_budget(n_vocab));
+}
+
 }  // namespace cuda
 STRATA_NAMESPACE_END
 
@@ -178,12 +191,18 @@ public:
     // window_capacity: the most distinct window tokens a sample may penalise.
     device_sampler(std::int64_t n_vocab, cudaStream_t stream, bool exact_draws = false,
                    std::size_t window_capacity = default_window_capacity)
+        : device_sampler(n_vocab, stream, nullptr, 0, exact_draws, window_capacity) {}
+    // The same in BLOCK, BLOCK_BYTES of device memory the caller owns (a piece of an arena of at
+    // least sampler_device_bytes(n_vocab, window_capacity)); the sampler allocates no device
+    // memory of its own. Without a block (nullptr) it allocates its own.
+    device_sampler(std::int64_t n_vocab, cudaStream_t stream, std::byte* block, std::size_t block_bytes,
+                   bool exact_draws = false, std::size_t window_capacity = default_window_capacity)
         : n_(n_vocab), stream_(stream), exact_draws_(exact_draws),
           cap_(std::min<std::size_t>(window_capacity, std::size_t(n_vocab > 0 ? n_vocab : 1))) {
         if (n_vocab < 1 || n_vocab > std::int64_t(0x7fffffff))
             STRATA_THROW(errc::argument, "device_sampler: vocabulary of " + std::to_string(n_vocab) + " tokens");
         try {
-            allocate();
+            allocate(block, block_bytes);
         } catch (...) {
             release();
             throw;
@@ -196,8 +215,11 @@ public:
     std::int64_t vocabulary() const noexcept { return n_; }
     bool exact_draws() const noexcept { return exact_draws_; }
     std::size_t window_capacity() const noexcept { return cap_; }
-    // What this sampler holds on the device (for the plan): its buffers and CUB's storage.
+    // What this sampler holds on the device: its buffers and CUB's storage (with a borrowed
+    // block, what it uses of it).
     std::size_t device_bytes() const noexcept { return bytes_; }
+    // What CUB asked for (at most cub_temp_budget in a borrowed block).
+    std::size_t cub_temp_bytes() const noexcept { return temp_bytes_; }
     // The path of the staged parameters (what launch() queues).
     sample_path path() const noexcept { return path_; }
 
@@ -312,8 +334,9 @@ private:
     }
     std::int32_t* host_window() noexcept { return window_of(host_args_); }
 
-    // Every buffer, sized for the vocabulary; CUB's storage sized by its null-pointer calls.
-    void allocate() {
+    // Every buffer, sized for the vocabulary; CUB's storage sized by its null-pointer calls. In
+    // BLOCK when given (the caller's), else in one allocation of the sampler's own.
+    void allocate(std::byte* block, std::size_t block_bytes) {
         std::size_t sort_bytes = 0, max_bytes = 0;
         STRATA_CUDA_CHECK(cub::DeviceRadixSort::SortPairsDescending(
             nullptr, sort_bytes, static_cast<const float*>(nullptr), static_cast<float*>(nullptr),
@@ -323,8 +346,19 @@ private:
                                                     static_cast<std::int64_t*>(nullptr), n_, stream_));
         temp_bytes_ = std::max(sort_bytes, max_bytes);
         bytes_ = sampler_buffer_bytes(n_, cap_) + arena::padded(temp_bytes_);
-        STRATA_CUDA_CHECK(cudaMalloc(&block_, bytes_));
-        char* at = static_cast<char*>(block_);
+        char* at = nullptr;
+        if (block) {
+            if (bytes_ > block_bytes)
+                STRATA_THROW(errc::memory, "device_sampler: CUB asks for " + std::to_string(temp_bytes_) +
+                                               " bytes of temporary storage for a vocabulary of " + std::to_string(n_) +
+                                               "; with the sampler's buffers that is " + std::to_string(bytes_) + " bytes, its block has " +
+                                               std::to_string(block_bytes) + " (cub_temp_budget is " +
+                                               std::to_string(cub_temp_budget(n_)) + ")");
+            at = reinterpret_cast<char*>(block);
+        } else {
+            STRATA_CUDA_CHECK(cudaMalloc(&block_, bytes_));
+            at = static_cast<char*>(block_);
+        }
         const auto take = [&](std::uint64_t b) {
             char* p = at;
             at += arena::padded(b);
