@@ -17,6 +17,7 @@
 
 #include "load_engine.hpp"
 #include "strata/engine/embedder.hpp"
+#include "strata/engine/plan_at_load.hpp"
 #include "strata/plan/device.hpp"
 
 namespace {
@@ -97,7 +98,7 @@ int main(int argc, char** argv) {
         if (model.empty()) throw strata::error(strata::errc::argument, "-m/--model is required (unless --probe)");
         if (embed) return run_embed_bench(model, threads, reps, batch, json);
         const strata::session_options so{.n_ctx = std::max(n_prompt, n_gen + 1) + 1, .n_batch = batch};
-        const auto eng = strata_examples::load_engine(model, {.n_threads = threads, .plan = strata::plan_config(so, threads, num_gpu)});
+        const auto eng = strata_examples::load_engine(model, {.n_threads = threads, .plan = strata::plan_at_load(strata::plan_config(so, threads, num_gpu))});
         auto sp = eng->new_session(so);
         auto& s = *sp;
         const auto n_vocab = static_cast<std::int32_t>(eng->hparams().n_vocab);

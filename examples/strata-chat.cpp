@@ -22,6 +22,7 @@
 #include "load_engine.hpp"
 #include "strata/engine/conversation.hpp"
 #include "strata/engine/generate.hpp"
+#include "strata/engine/plan_at_load.hpp"
 #include "strata/plan/plan.hpp"
 #include "strata/sample/set_parameter.hpp"
 
@@ -121,7 +122,7 @@ int main(int argc, char** argv) {
             if (!num_batch->count()) so.n_batch = plan.num_batch;
             if (!kv->count()) so.kv_type = plan.kv_type;
         } else {
-            lo.plan = strata::plan_config(so, num_thread, num_gpu);
+            lo.plan = strata::plan_at_load(strata::plan_config(so, num_thread, num_gpu));
         }
         const auto eng = strata_examples::load_engine(model, lo);
         const double load_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

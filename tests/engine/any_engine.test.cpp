@@ -9,6 +9,7 @@
 
 #include "strata/engine/any_engine.hpp"
 #include "strata/engine/generate.hpp"
+#include "strata/engine/plan_at_load.hpp"
 #include "support/models.hpp"
 
 namespace {
@@ -101,7 +102,7 @@ TEST_CASE("any_engine: load_options::plan makes the plan at load and the engine 
     gpu.bandwidth = 448e9;
     gpu.flops = 20e12;
     c.gpus = {gpu};
-    const auto cpu_only = strata::make_any_engine<strata::cpu_engine>(model(), {.n_threads = 2, .prefault = false, .plan = c});
+    const auto cpu_only = strata::make_any_engine<strata::cpu_engine>(model(), {.n_threads = 2, .prefault = false, .plan = strata::plan_at_load(c)});
     REQUIRE(cpu_only->planned() != nullptr);
     CHECK(cpu_only->planned()->devices.size() == 1);
     CHECK(cpu_only->planned()->num_ctx == so.n_ctx);
@@ -112,7 +113,7 @@ TEST_CASE("any_engine: load_options::plan makes the plan at load and the engine 
     // what the plan said (the split tests' 3%) and computes what the all-CPU engine computes
     c.gpus.clear();
     c.sims = {std::uint64_t(60) << 20};
-    const auto split = strata::make_any_engine<strata::cpu_engine>(model(), {.n_threads = 2, .prefault = false, .plan = c});
+    const auto split = strata::make_any_engine<strata::cpu_engine>(model(), {.n_threads = 2, .prefault = false, .plan = strata::plan_at_load(c)});
     const auto* p = split->planned();
     REQUIRE(p != nullptr);
     INFO(p->layers_gpu << " of " << p->layers_total << " layers on the sim");
@@ -131,6 +132,6 @@ TEST_CASE("any_engine: load_options::plan makes the plan at load and the engine 
 
     // num_gpu 0: nothing leaves the CPU
     c.num_gpu = 0;
-    const auto none = strata::make_any_engine<strata::cpu_engine>(model(), {.n_threads = 2, .prefault = false, .plan = c});
+    const auto none = strata::make_any_engine<strata::cpu_engine>(model(), {.n_threads = 2, .prefault = false, .plan = strata::plan_at_load(c)});
     CHECK(none->planned()->layers_gpu == 0);
 }

@@ -13,7 +13,7 @@
 //   }
 //
 //   // main.cpp, compiled by g++ (declares load_engine)
-//   auto eng = load_engine("model.gguf", {.plan = strata::plan::config{}});
+//   auto eng = load_engine("model.gguf", {.plan = strata::plan_at_load({})});   // engine/plan_at_load.hpp
 //   auto s = eng->new_session({.n_ctx = 2048});
 //   strata::generate(*s, eng->tokenizer(), eng->tokenizer().encode("Hi", true, true), {}, print);
 //

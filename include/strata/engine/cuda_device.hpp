@@ -28,6 +28,7 @@
 #include "strata/model/cuda_stage.hpp"
 #include "strata/model/cuda_stream.hpp"
 #include "strata/model/cuda_workspace.hpp"
+#include "strata/plan/cuda_devices.hpp"
 
 STRATA_NAMESPACE_BEGIN
 
@@ -61,6 +62,16 @@ template <class Formats>
 struct cuda_runtime {
     using stage = model::cuda_stage<Formats>;
 
+    // The GPUs as the planner sees them (free memory now, rates from the table or properties).
+    // Asked here, in the nvcc translation unit, not through plan::detect_cuda_devices: that
+    // inline function finds nothing in a C++ translation unit built without the runtime, and
+    // the linker keeps one definition of it for the whole program.
+    static std::vector<plan::device_spec> devices() {
+        std::vector<plan::device_spec> specs;
+        for (const cuda::device_info& info : cuda::devices()) specs.push_back(plan::to_device_spec(info));
+        return specs;
+    }
+
     static std::unique_ptr<device_memory> memory(const placement::device& d, const cuda::arena_budget& budget) {
         return std::make_unique<cuda_memory>(d.index, d.name, budget);
     }
@@ -77,6 +88,9 @@ struct cuda_runtime {
                                        std::int64_t n_ctx) {
         return model::cuda_workspace_bytes(hp, w, n_batch, n_ctx);
     }
+
+    // The device sampler's piece of the arena of the GPU that holds the head.
+    static std::size_t sampler_bytes(const model::hparams& hp) { return model::cuda_sampler_bytes(hp); }
 
     // The prefill stream to this GPU (model/cuda_stream.hpp), and the arena bytes it takes.
     static std::unique_ptr<model::matmul_offload> make_stream(device_memory& mem, const model::weights& w,

@@ -36,7 +36,6 @@
 #include "strata/model/transformer.hpp"
 #include "strata/model/weights.hpp"
 #include "strata/model/workspace.hpp"
-#include "strata/plan/planner.hpp"
 #include "strata/quant/formats.hpp"
 #include "strata/sample/chain.hpp"
 #include "strata/tokenizer/from_gguf.hpp"
@@ -72,6 +71,10 @@ struct stage_type<Formats, true> {
 };
 }  // namespace detail
 
+// A planner asked at load: the file, whether this engine has the CUDA backend, and the GPUs
+// its CUDA runtime reports (none for a CPU engine) -> the plan it runs.
+using load_planner = std::function<plan::plan(const gguf::file&, bool with_cuda, const std::vector<plan::device_spec>& gpus)>;
+
 struct load_options {
     int n_threads = 0;  // 0: one per hardware thread
     // Touch every weight page once while loading (so the first token does not pay for page
@@ -80,11 +83,9 @@ struct load_options {
     std::function<void(double)> progress;
     // Where each layer runs (default: all on the host CPU).
     strata::placement placement;
-    // Or plan it at load (plan::make) for the run this config states (num_ctx, num_batch, KV
-    // type, threads; num_gpu as Ollama's: -1 as many layers as fit). An engine with the CUDA
-    // backend plans for the GPUs it finds (unless the config states them); a CPU engine plans for
-    // the CPU alone. When set, `placement` is not read; the plan is kept (basic_engine::planned()).
-    std::optional<strata::plan::config> plan;
+    // Or a planner to ask at load (plan_at_load(config), engine/plan_at_load.hpp: Ollama's way).
+    // When set, `placement` is not read; the plan is kept (basic_engine::planned()).
+    load_planner plan;
 };
 
 // What one device holds, measured from the allocations themselves (not from a formula).
@@ -110,18 +111,6 @@ struct session_options {
     // parameters allow (cuda::device_supports); else the logits come back to the CPU chain.
     bool device_sampling = true;
 };
-
-// The planner's config (load_options::plan) for sessions of SO with N_THREADS CPU threads, and
-// Ollama's num_gpu: -1 as many layers on the accelerators as fit, 0 none, N that many.
-inline plan::config plan_config(const session_options& so, int n_threads = 0, int num_gpu = -1) {
-    plan::config c;
-    c.num_ctx = so.n_ctx;
-    c.num_batch = so.n_batch;
-    c.kv_type = so.kv_type;
-    c.n_threads = n_threads;
-    c.num_gpu = num_gpu;
-    return c;
-}
 
 template <class Formats, class Backends, class Sampler>
 class basic_session;
@@ -184,7 +173,7 @@ private:
               tok(tokenizer::load_vocab(file)),
               cpu(cpu::backend_options{opt.n_threads, {}}),
               chat(detect_chat(file, tok)),
-              planned(make_plan(file, opt.plan)),
+              planned(opt.plan ? std::optional<plan::plan>(opt.plan(file, with_cuda, reachable_gpus())) : std::nullopt),
               place(planned ? strata::placement::from_plan(*planned) : std::move(opt.placement)),
               tf(hp, w) {
             check_formats();
@@ -240,14 +229,10 @@ private:
             }
         }
 
-        static std::optional<plan::plan> make_plan(const gguf::file& f, std::optional<plan::config> c) {
-            if (!c) return std::nullopt;
-            // a CPU engine could not run a GPU placement: it plans for the CPU (and any sims) only
-            if constexpr (!with_cuda) {
-                c->gpus.clear();
-                c->detect = false;
-            }
-            return plan::make(f, *c);
+        // The GPUs this engine's CUDA runtime reports (in the translation unit nvcc compiled).
+        static std::vector<plan::device_spec> reachable_gpus() {
+            if constexpr (with_cuda) return cuda_runtime<Formats>::devices();
+            else return {};
         }
 
         // Every tensor type must be compiled in: say so at load, not at the first token.
@@ -456,7 +441,7 @@ private:
                     std::uint64_t compute = cuda_runtime<Formats>::workspace_bytes(st.hp, st.w, opt.n_batch, opt.n_ctx);
                     if (int(d) == st.place.stream_device && opt.n_batch >= st.place.stream_min_batch)
                         compute += cuda_runtime<Formats>::stream_bytes(st.w, opt.n_batch);
-                    if (std::size_t(st.place.output_device) == d && opt.device_sampling) compute += model::cuda_sampler_bytes(st.hp);
+                    if (std::size_t(st.place.output_device) == d && opt.device_sampling) compute += cuda_runtime<Formats>::sampler_bytes(st.hp);
                     if (dev.spec.memory_bytes > 0 && dev.weights_bytes + kv + compute > dev.spec.memory_bytes)
                         STRATA_THROW(errc::memory, dev.spec.name + ": weights " + std::to_string(dev.weights_bytes) + " + KV cache " +
                                                        std::to_string(kv) + " + activations " + std::to_string(compute) +
