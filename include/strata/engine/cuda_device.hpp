@@ -66,11 +66,7 @@ struct cuda_runtime {
     // Asked here, in the nvcc translation unit, not through plan::detect_cuda_devices: that
     // inline function finds nothing in a C++ translation unit built without the runtime, and
     // the linker keeps one definition of it for the whole program.
-    static std::vector<plan::device_spec> devices() {
-        std::vector<plan::device_spec> specs;
-        for (const cuda::device_info& info : cuda::devices()) specs.push_back(plan::to_device_spec(info));
-        return specs;
-    }
+    static std::vector<plan::device_spec> devices() { return plan::to_device_specs(cuda::devices()); }
 
     static std::unique_ptr<device_memory> memory(const placement::device& d, const cuda::arena_budget& budget) {
         return std::make_unique<cuda_memory>(d.index, d.name, budget);

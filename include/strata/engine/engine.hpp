@@ -291,29 +291,26 @@ public:
         const auto& st = *e.s_;
         ws_.resize(st.devices.size());  // stable: the CPU stages point into it
         compute_bytes_.assign(st.devices.size(), 0);
-        const std::size_t stream_bytes = make_stream();
+        make_stream();
         for (std::size_t d = 0; d < st.devices.size(); ++d) {
             if (st.devices[d].spec.kind == plan::device_kind::cuda) {
                 if constexpr (engine::with_cuda) {
                     stages_.push_back(stage(cuda_runtime<Formats>::make_stage(
                         *arenas_[d], st.hp, st.w, opt_.n_batch, opt_.n_ctx, opt_.kv_type, opt_.cuda_graphs,
-                        std::size_t(st.place.output_device) == d && opt_.device_sampling)));
-                    // measured: what the stage took from the arena beyond the KV cache (the
-                    // planner's figure is cuda_workspace_bytes; a test compares the two)
+                        samples_on(e, opt_, d))));
+                    // measured: what the stage (and a prefill stream) took from the arena beyond the
+                    // KV cache (the planner's figure is cuda_workspace_bytes; a test compares the two)
                     compute_bytes_[d] = arenas_[d]->used() - kv_arena_bytes(d);
                 }
                 continue;
             }
             ws_[d] = model::make_workspace(st.hp, st.w, opt_.n_batch, opt_.n_ctx, st.backend_of(int(d)).n_threads());
-            compute_bytes_[d] = model::allocated_bytes(ws_[d]);
-            if (arenas_[d]) arenas_[d]->charge(compute_bytes_[d], "activations");
+            const std::size_t activations = model::allocated_bytes(ws_[d]);
+            compute_bytes_[d] += activations;  // a sim's prefill stream pieces may be there already
+            if (arenas_[d]) arenas_[d]->charge(activations, "activations");
             // the host's large batches go to the prefill stream, when the placement has one
             stages_.push_back(stage(model::cpu_stage<Formats>(st.backend_of(int(d)), ws_[d], d == 0 ? stream_.get() : nullptr)));
         }
-        // a GPU's measured compute (its arena's use) holds the stream's pieces already; a sim's
-        // counts its workspace vectors, so its stream's pieces are added
-        if (stream_ && st.devices[std::size_t(st.place.stream_device)].spec.kind == plan::device_kind::sim)
-            compute_bytes_[std::size_t(st.place.stream_device)] += stream_bytes;
     }
 
     std::int64_t position() const noexcept { return static_cast<std::int64_t>(tokens_.size()); }
@@ -439,9 +436,8 @@ private:
                         if (std::size_t(st.place.device_of_layer(il)) == d)
                             kv += arena::padded(model::kv_layer_bytes(st.hp, opt.n_ctx, opt.kv_type));
                     std::uint64_t compute = cuda_runtime<Formats>::workspace_bytes(st.hp, st.w, opt.n_batch, opt.n_ctx);
-                    if (int(d) == st.place.stream_device && opt.n_batch >= st.place.stream_min_batch)
-                        compute += cuda_runtime<Formats>::stream_bytes(st.w, opt.n_batch);
-                    if (std::size_t(st.place.output_device) == d && opt.device_sampling) compute += cuda_runtime<Formats>::sampler_bytes(st.hp);
+                    if (streams_to(e, opt, d)) compute += cuda_runtime<Formats>::stream_bytes(st.w, opt.n_batch);
+                    if (samples_on(e, opt, d)) compute += cuda_runtime<Formats>::sampler_bytes(st.hp);
                     if (dev.spec.memory_bytes > 0 && dev.weights_bytes + kv + compute > dev.spec.memory_bytes)
                         STRATA_THROW(errc::memory, dev.spec.name + ": weights " + std::to_string(dev.weights_bytes) + " + KV cache " +
                                                        std::to_string(kv) + " + activations " + std::to_string(compute) +
@@ -456,15 +452,27 @@ private:
         return a;
     }
 
+    // Whether the host's prefill batches stream to device d (its placement says so and the
+    // session's batches reach min_batch), and whether the head's GPU d samples there: what its
+    // arena is sized for (make_arenas) and what the session then builds.
+    static bool streams_to(const engine& e, const session_options& o, std::size_t d) noexcept {
+        const auto& p = e.placement();
+        return p.stream_device >= 0 && std::size_t(p.stream_device) == d && o.n_batch >= p.stream_min_batch;
+    }
+    static bool samples_on(const engine& e, const session_options& o, std::size_t d) noexcept {
+        return std::size_t(e.placement().output_device) == d && o.device_sampling;
+    }
+
     // The prefill stream of the placement (model/prefill_stream.hpp), its buffers taken from
-    // the stream device's session arena; returns their bytes (0 without a stream).
-    std::size_t make_stream() {
+    // the stream device's session arena. A GPU's compute is measured from its arena later; a
+    // sim's counts its workspace vectors, so the stream's pieces are counted here.
+    void make_stream() {
         const auto& st = *e_->s_;
         const int d = st.place.stream_device;
-        if (d < 0 || opt_.n_batch < st.place.stream_min_batch) return 0;
+        if (d < 0 || !streams_to(*e_, opt_, std::size_t(d))) return;
         device_memory& mem = *arenas_[std::size_t(d)];
-        const std::size_t before = mem.used();
         if (st.devices[std::size_t(d)].spec.kind == plan::device_kind::sim) {
+            const std::size_t before = mem.used();
             const auto s = model::stream_shape_for(st.w, opt_.n_batch, model::stream_target::sim);
             auto floats = [&](std::size_t n, const char* what) {
                 const auto b = mem.take(n * sizeof(float), what);
@@ -475,10 +483,10 @@ private:
             const auto y = floats(s.y_floats, "prefill stream: y");
             const auto scratch = mem.take(s.scratch_bytes, "prefill stream: matmul scratch");
             stream_ = std::make_unique<model::host_stream<Formats>>(st.backend_of(d), st.place.stream_min_batch, w, x, y, scratch);
+            compute_bytes_[std::size_t(d)] += mem.used() - before;
         } else if constexpr (engine::with_cuda) {
             stream_ = cuda_runtime<Formats>::make_stream(mem, st.w, opt_.n_batch, st.place.stream_min_batch);
         }
-        return mem.used() - before;
     }
 
     // The arena bytes the KV cache of device d's layers took (each layer's piece padded).

@@ -53,11 +53,9 @@ public:
     std::uint64_t bytes_sent() const noexcept override { return sent_; }
 
     void matmul(const tensor& W, const float* x, std::int64_t n, float* y) const override {
+        check_stream_fits(W, n, shape_.weight_bytes, shape_.x_floats, shape_.y_floats);
         const std::size_t wb = tensor_bytes(W), xb = std::size_t(n * W.cols()) * sizeof(float),
                           yb = std::size_t(n * W.rows()) * sizeof(float);
-        if (wb > shape_.weight_bytes || xb > shape_.x_floats * sizeof(float) || yb > shape_.y_floats * sizeof(float))
-            STRATA_THROW(errc::internal, "prefill stream: " + std::string(W.info ? W.info->name : "a weight") + " for " +
-                                             std::to_string(n) + " tokens exceeds the stream's buffers");
         cuda::device_guard on(device_);
         cudaStream_t s = res_->stream.get();
         // W comes from the memory map (pageable): the driver stages the copy through pinned memory

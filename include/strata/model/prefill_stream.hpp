@@ -3,8 +3,8 @@
 // each weight as it is needed (llama.cpp offloads large-batch ops the same way).
 //
 // Why it pays: a batch of n tokens costs 2 x params x n flops on the CPU against params' bytes
-// over the host link plus the same flops on the device, and a GPU's flops are some 50 times a
-// CPU's. Decode (n = 1) reads every weight once either way and stays on the CPU: sending the
+// over the host link plus the same flops on the device, and a GPU's flops are some 30 times a
+// CPU's (the planner's table: 23.7 TFLOP/s for an RTX 5060 Ti, 0.8 for a desktop CPU). Decode (n = 1) reads every weight once either way and stays on the CPU: sending the
 // weight costs more than the CPU's read of it.
 //
 // The cpu_stage of the host asks its matmul_offload (when the engine gave it one) for every
@@ -21,12 +21,14 @@
 #include <cstdint>
 #include <cstring>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "strata/backend/cpu/backend.hpp"
 #include "strata/backend/cpu/matmul.hpp"
 #include "strata/backend/cuda/matmul.hpp"
 #include "strata/core/arena.hpp"
+#include "strata/core/error.hpp"
 #include "strata/model/weights.hpp"
 
 STRATA_NAMESPACE_BEGIN
@@ -78,20 +80,30 @@ inline stream_shape stream_shape_for(const weights& w, std::int64_t n_batch, str
                                      std::size_t cublas_workspace = 0) {
     const auto n = static_cast<std::size_t>(n_batch);
     stream_shape s;
-    std::vector<cuda::matmul_shape> shapes;
+    std::vector<cuda::matmul_shape> shapes;  // cuda: what its scratch is sized by
     for (const tensor* t : streamed_matrices(w)) {
         s.weight_bytes = std::max(s.weight_bytes, tensor_bytes(*t));
         s.x_floats = std::max(s.x_floats, n * std::size_t(t->cols()));
         s.y_floats = std::max(s.y_floats, n * std::size_t(t->rows()));
         if (target == stream_target::sim)
             s.scratch_bytes = std::max(s.scratch_bytes, cpu::scratch_bytes(t->type, t->cols(), n_batch) + cpu::scratch_alignment);
-        shapes.push_back({t->type, t->rows(), t->cols()});
+        else
+            shapes.push_back({t->type, t->rows(), t->cols()});
     }
     if (target == stream_target::cuda) {
         s.scratch_bytes = cuda::matmul_scratch_bytes(shapes, n_batch);
         s.blas_workspace = cublas_workspace;
     }
     return s;
+}
+
+// A stream's matmul must fit its buffers (what stream_shape_for sized from every block's weights):
+// a weight or a batch beyond them is a bug of the caller, named.
+inline void check_stream_fits(const tensor& W, std::int64_t n, std::size_t weight_bytes, std::size_t x_floats,
+                              std::size_t y_floats) {
+    if (tensor_bytes(W) > weight_bytes || std::size_t(n * W.cols()) > x_floats || std::size_t(n * W.rows()) > y_floats)
+        STRATA_THROW(errc::internal, "prefill stream: " + std::string(W.info ? W.info->name : "a weight") + " for " +
+                                         std::to_string(n) + " tokens exceeds the stream's buffers");
 }
 
 // A sim device's stream: W and x copied into its memory, multiplied by its own CPU backend, y
@@ -109,16 +121,12 @@ public:
     std::uint64_t bytes_sent() const noexcept override { return sent_; }
 
     void matmul(const tensor& W, const float* x, std::int64_t n, float* y) const override {
+        check_stream_fits(W, n, w_.size(), x_.size(), y_.size());
         const std::size_t wb = tensor_bytes(W), xn = std::size_t(n * W.cols()), yn = std::size_t(n * W.rows());
-        if (wb > w_.size() || xn > x_.size() || yn > y_.size())
-            STRATA_THROW(errc::internal, "prefill stream: " + std::string(W.info ? W.info->name : "a weight") +
-                                             " for " + std::to_string(n) + " tokens exceeds the stream's buffers");
         std::memcpy(w_.data(), W.data, wb);
         std::copy_n(x, xn, x_.data());
-        tensor staged = W;
-        staged.data = w_.data();
-        const cpu::weight_view wv{staged.type, staged.data, staged.rows(), staged.cols(), staged.row_bytes};
-        cpu::matmul<Formats>(*be_, wv, x_.data(), n, y_.data(), cpu::aligned_scratch(scratch_));
+        const cpu::weight_view staged{W.type, w_.data(), W.rows(), W.cols(), W.row_bytes};
+        cpu::matmul<Formats>(*be_, staged, x_.data(), n, y_.data(), cpu::aligned_scratch(scratch_));
         std::copy_n(y_.data(), yn, y);
         ++calls_;
         sent_ += wb;

@@ -60,14 +60,20 @@ inline device_spec to_device_spec(const cuda::device_info& info) {
     return d;
 }
 
+inline std::vector<device_spec> to_device_specs(const std::vector<cuda::device_info>& infos) {
+    std::vector<device_spec> specs;
+    for (const cuda::device_info& info : infos) specs.push_back(to_device_spec(info));
+    return specs;
+}
+
 // What plan::make asks for when no GPU is stated: the devices the driver reports, in a build
 // with the CUDA runtime (nvcc, or STRATA_CUDA_RUNTIME); none otherwise.
 inline std::vector<device_spec> detect_cuda_devices() {
-    std::vector<device_spec> specs;
 #if defined(__CUDACC__) || defined(STRATA_CUDA_RUNTIME)
-    for (const cuda::device_info& info : cuda::devices()) specs.push_back(to_device_spec(info));
+    return to_device_specs(cuda::devices());
+#else
+    return {};
 #endif
-    return specs;
 }
 
 }  // namespace plan

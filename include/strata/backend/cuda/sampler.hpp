@@ -152,8 +152,9 @@ inline std::size_t sampler_buffer_bytes(std::int64_t n_vocab,
 
 // The budget for CUB's temporary storage of a sampler over n_vocab tokens. Its radix sort of n
 // (float, int32) pairs keeps alternate copies of the keys and values (8 n bytes) plus per-pass
-// digit counts and look-back state per tile (well under 1 MiB at n = 256k); the arg-max needs
-// a few bytes. The budget is twice the pairs plus 4 MiB, so an arena can hold it before any GPU
+// digit counts and look-back state per tile (estimated from the algorithm, not yet measured on
+// a GPU: well under 1 MiB at n = 256k; a [cuda] sample test checks it); the arg-max needs a few
+// bytes. The budget is twice the pairs plus 4 MiB, so an arena can hold it before any GPU
 // is asked; a sampler whose CUB asks for more is refused at construction, with both numbers.
 inline std::size_t cub_temp_budget(std::int64_t n_vocab) noexcept { return 16 * std::size_t(n_vocab) + (std::size_t{4} << 20); }
 
