@@ -175,7 +175,8 @@ TEST_CASE("split: a placement on a GPU needs an engine built with the CUDA backe
         CHECK(e.category() == strata::errc::unsupported);
         CHECK_THAT(std::string(e.what()), Catch::Contains("CUDA0") && Catch::Contains("cuda_device"));
     }
-    // the planner's plan for a stated GPU names it with its ordinal
+    // the planner's plan for a stated GPU names it with its ordinal; a GPU the plan gives
+    // nothing is left out of the placement (no arena, no workspace) without moving the ordinals
     const auto file = strata::gguf::file::open(path_of(m));
     strata::plan::config c;
     c.num_ctx = 512;
@@ -189,9 +190,23 @@ TEST_CASE("split: a placement on a GPU needs an engine built with the CUDA backe
     gpu.flops = 20e12;
     c.gpus = {gpu, gpu};
     c.gpus[1].name = "CUDA1";
-    const auto q = strata::placement::from_plan(strata::plan::make(file, c));
-    REQUIRE(q.devices.size() == 3);
+    const auto both = strata::plan::make(file, c);
+    REQUIRE(both.devices.size() == 3);
+    REQUIRE(both.usage[2].total_bytes == 0);  // the model fits CUDA0: CUDA1 holds nothing
+    const auto q = strata::placement::from_plan(both);
+    REQUIRE(q.devices.size() == 2);
+    CHECK(q.devices[1].name == "CUDA0");
     CHECK(q.devices[1].index == 0);
-    CHECK(q.devices[2].index == 1);
     CHECK(q.devices[1].kind == strata::plan::device_kind::cuda);
+    CHECK(q.output_device == both.output_device);
+    // CUDA0 too small for anything (under its fixed overhead): the layers go to CUDA1, ordinal 1
+    c.gpus[0].total_bytes = c.gpus[0].free_bytes = std::uint64_t(256) << 20;
+    const auto second = strata::plan::make(file, c);
+    REQUIRE(second.layers_gpu > 0);
+    const auto r = strata::placement::from_plan(second);
+    REQUIRE(r.devices.size() == 2);
+    CHECK(r.devices[1].name == "CUDA1");
+    CHECK(r.devices[1].index == 1);
+    for (std::uint32_t il = 0; il < second.layer_device.size(); ++il)
+        CHECK(r.device_of_layer(il) == (second.layer_device[il] == 2 ? 1 : second.layer_device[il]));
 }

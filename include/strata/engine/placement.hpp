@@ -59,21 +59,37 @@ struct placement {
     }
 
     // What a plan (plan::make, or strata-plan --json read back) decided, for this engine to run:
-    // each device with the memory the plan gives it, each block's device, the head's.
+    // each device with the memory the plan gives it, each block's device, the head's. A device
+    // the plan gives nothing (no block, not the head, no prefill stream: a GPU with num_gpu 0,
+    // or one too small for a block) is left out, as the planner counts it: the engine would
+    // give it a session arena and a workspace for no work.
     static placement from_plan(const plan::plan& p) {
-        placement x;
-        x.devices.clear();
-        int n_cuda = 0;
-        for (const auto& d : p.devices) {
-            const std::size_t usable = std::size_t(d.free_bytes > d.reserve_bytes ? d.free_bytes - d.reserve_bytes : 0);
-            x.devices.push_back({d.name, d.kind, usable, 0, d.kind == plan::device_kind::cuda ? n_cuda++ : 0});
-        }
         if (p.layers_split > 0)
             STRATA_THROW(errc::unsupported, "the plan splits " + std::to_string(p.layers_split) +
                                                 " blocks between devices (experts apart): the engine runs no MoE model yet");
-        x.layer_device = p.layer_device;
-        x.output_device = p.output_device;
-        x.stream_device = p.stream.device;
+        const std::size_t n = p.devices.size();
+        auto in_range = [&](int d) { return d >= 0 && std::size_t(d) < n; };
+        std::vector<bool> holds(n, false);
+        for (int d : p.layer_device)
+            if (in_range(d)) holds[std::size_t(d)] = true;
+        for (int d : {0, p.output_device, p.stream.device})
+            if (in_range(d)) holds[std::size_t(d)] = true;
+        placement x;
+        x.devices.clear();
+        std::vector<int> to(n, -1);  // plan device -> placement device
+        int n_cuda = 0;
+        for (std::size_t i = 0; i < n; ++i) {
+            const auto& d = p.devices[i];
+            const int ordinal = d.kind == plan::device_kind::cuda ? n_cuda++ : 0;
+            if (!holds[i]) continue;
+            const std::size_t usable = std::size_t(d.free_bytes > d.reserve_bytes ? d.free_bytes - d.reserve_bytes : 0);
+            to[i] = int(x.devices.size());
+            x.devices.push_back({d.name, d.kind, usable, 0, ordinal});
+        }
+        auto map = [&](int d) { return in_range(d) ? to[std::size_t(d)] : d; };  // out of range: check() names it
+        for (int d : p.layer_device) x.layer_device.push_back(map(d));
+        x.output_device = map(p.output_device);
+        x.stream_device = map(p.stream.device);
         x.stream_min_batch = p.stream.min_batch;
         return x;
     }
