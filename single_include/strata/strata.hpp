@@ -9588,14 +9588,20 @@ inline device_spec to_device_spec(const cuda::device_info& info) {
     return d;
 }
 
+inline std::vector<device_spec> to_device_specs(const std::vector<cuda::device_info>& infos) {
+    std::vector<device_spec> specs;
+    for (const cuda::device_info& info : infos) specs.push_back(to_device_spec(info));
+    return specs;
+}
+
 // What plan::make asks for when no GPU is stated: the devices the driver reports, in a build
 // with the CUDA runtime (nvcc, or STRATA_CUDA_RUNTIME); none otherwise.
 inline std::vector<device_spec> detect_cuda_devices() {
-    std::vector<device_spec> specs;
 #if defined(__CUDACC__) || defined(STRATA_CUDA_RUNTIME)
-    for (const cuda::device_info& info : cuda::devices()) specs.push_back(to_device_spec(info));
+    return to_device_specs(cuda::devices());
+#else
+    return {};
 #endif
-    return specs;
 }
 
 }  // namespace plan
@@ -10907,6 +10913,7 @@ STRATA_NAMESPACE_END
 #include <climits>
 #include <cmath>
 #include <cstdio>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -10944,8 +10951,8 @@ STRATA_NAMESPACE_END
 //              sequence (model/prefill_stream.hpp): the buffers a prefill stream takes on a
 //              GPU, part of that GPU's compute. Reserved during the search in every placement
 //              that leaves a block on the CPU (else the greedy fill packs the GPU to its budget
-//              and no stream fits after); the planner gives them back where the stream does not
-//              pay (planner.hpp, decide_stream).
+//              and no stream fits after); the planner also searches without them and keeps
+//              the plan whose chat turn is shorter (planner.hpp, make_native).
 //   overhead — a fixed amount per kind (below, with the reason) plus the user's reserve.
 
 #include <algorithm>
@@ -12565,8 +12572,9 @@ inline std::size_t sampler_buffer_bytes(std::int64_t n_vocab,
 
 // The budget for CUB's temporary storage of a sampler over n_vocab tokens. Its radix sort of n
 // (float, int32) pairs keeps alternate copies of the keys and values (8 n bytes) plus per-pass
-// digit counts and look-back state per tile (well under 1 MiB at n = 256k); the arg-max needs
-// a few bytes. The budget is twice the pairs plus 4 MiB, so an arena can hold it before any GPU
+// digit counts and look-back state per tile (estimated from the algorithm, not yet measured on
+// a GPU: well under 1 MiB at n = 256k; a [cuda] sample test checks it); the arg-max needs a few
+// bytes. The budget is twice the pairs plus 4 MiB, so an arena can hold it before any GPU
 // is asked; a sampler whose CUB asks for more is refused at construction, with both numbers.
 inline std::size_t cub_temp_budget(std::int64_t n_vocab) noexcept { return 16 * std::size_t(n_vocab) + (std::size_t{4} << 20); }
 
@@ -16474,8 +16482,8 @@ STRATA_NAMESPACE_END
 // each weight as it is needed (llama.cpp offloads large-batch ops the same way).
 //
 // Why it pays: a batch of n tokens costs 2 x params x n flops on the CPU against params' bytes
-// over the host link plus the same flops on the device, and a GPU's flops are some 50 times a
-// CPU's. Decode (n = 1) reads every weight once either way and stays on the CPU: sending the
+// over the host link plus the same flops on the device, and a GPU's flops are some 30 times a
+// CPU's (the planner's table: 23.7 TFLOP/s for an RTX 5060 Ti, 0.8 for a desktop CPU). Decode (n = 1) reads every weight once either way and stays on the CPU: sending the
 // weight costs more than the CPU's read of it.
 //
 // The cpu_stage of the host asks its matmul_offload (when the engine gave it one) for every
@@ -16491,6 +16499,7 @@ STRATA_NAMESPACE_END
 #include <cstdint>
 #include <cstring>
 #include <span>
+#include <string>
 #include <vector>
 
 
@@ -16543,20 +16552,30 @@ inline stream_shape stream_shape_for(const weights& w, std::int64_t n_batch, str
                                      std::size_t cublas_workspace = 0) {
     const auto n = static_cast<std::size_t>(n_batch);
     stream_shape s;
-    std::vector<cuda::matmul_shape> shapes;
+    std::vector<cuda::matmul_shape> shapes;  // cuda: what its scratch is sized by
     for (const tensor* t : streamed_matrices(w)) {
         s.weight_bytes = std::max(s.weight_bytes, tensor_bytes(*t));
         s.x_floats = std::max(s.x_floats, n * std::size_t(t->cols()));
         s.y_floats = std::max(s.y_floats, n * std::size_t(t->rows()));
         if (target == stream_target::sim)
             s.scratch_bytes = std::max(s.scratch_bytes, cpu::scratch_bytes(t->type, t->cols(), n_batch) + cpu::scratch_alignment);
-        shapes.push_back({t->type, t->rows(), t->cols()});
+        else
+            shapes.push_back({t->type, t->rows(), t->cols()});
     }
     if (target == stream_target::cuda) {
         s.scratch_bytes = cuda::matmul_scratch_bytes(shapes, n_batch);
         s.blas_workspace = cublas_workspace;
     }
     return s;
+}
+
+// A stream's matmul must fit its buffers (what stream_shape_for sized from every block's weights):
+// a weight or a batch beyond them is a bug of the caller, named.
+inline void check_stream_fits(const tensor& W, std::int64_t n, std::size_t weight_bytes, std::size_t x_floats,
+                              std::size_t y_floats) {
+    if (tensor_bytes(W) > weight_bytes || std::size_t(n * W.cols()) > x_floats || std::size_t(n * W.rows()) > y_floats)
+        STRATA_THROW(errc::internal, "prefill stream: " + std::string(W.info ? W.info->name : "a weight") + " for " +
+                                         std::to_string(n) + " tokens exceeds the stream's buffers");
 }
 
 // A sim device's stream: W and x copied into its memory, multiplied by its own CPU backend, y
@@ -16574,16 +16593,12 @@ public:
     std::uint64_t bytes_sent() const noexcept override { return sent_; }
 
     void matmul(const tensor& W, const float* x, std::int64_t n, float* y) const override {
+        check_stream_fits(W, n, w_.size(), x_.size(), y_.size());
         const std::size_t wb = tensor_bytes(W), xn = std::size_t(n * W.cols()), yn = std::size_t(n * W.rows());
-        if (wb > w_.size() || xn > x_.size() || yn > y_.size())
-            STRATA_THROW(errc::internal, "prefill stream: " + std::string(W.info ? W.info->name : "a weight") +
-                                             " for " + std::to_string(n) + " tokens exceeds the stream's buffers");
         std::memcpy(w_.data(), W.data, wb);
         std::copy_n(x, xn, x_.data());
-        tensor staged = W;
-        staged.data = w_.data();
-        const cpu::weight_view wv{staged.type, staged.data, staged.rows(), staged.cols(), staged.row_bytes};
-        cpu::matmul<Formats>(*be_, wv, x_.data(), n, y_.data(), cpu::aligned_scratch(scratch_));
+        const cpu::weight_view staged{W.type, w_.data(), W.rows(), W.cols(), W.row_bytes};
+        cpu::matmul<Formats>(*be_, staged, x_.data(), n, y_.data(), cpu::aligned_scratch(scratch_));
         std::copy_n(y_.data(), yn, y);
         ++calls_;
         sent_ += wb;
@@ -17799,30 +17814,23 @@ inline cpu_blocks cpu_block_matrices(const model_info& m, const std::vector<int>
     return b;
 }
 
-// The stream's buffers that account() reserved on device D, given back: the stream is off.
-inline void give_back_stream(plan& p, const model_info& m, int d) {
-    const auto i = static_cast<std::size_t>(d);
-    p.usage[i].compute_bytes -= m.stream_cuda;
-    p.usage[i].total_bytes -= m.stream_cuda;
-    if (!p.candidates.empty() && i < p.candidates.front().device_total_bytes.size())
-        p.candidates.front().device_total_bytes[i] -= m.stream_cuda;  // the chosen one
-    p.fits = true;  // the buffers may have been all that did not fit
-    for (std::size_t k = 0; k < p.devices.size(); ++k) p.fits = p.fits && p.usage[k].total_bytes <= budget(p.devices[k]);
-    if (!p.candidates.empty()) p.candidates.front().fits = p.fits;
-}
+// What decide_stream decided: the stream, or none; WHY says so (empty: nothing worth saying).
+struct stream_decision {
+    std::optional<prefill_stream> stream;
+    std::string why;
+};
 
-// Decides p.stream for the chosen placement X, whose accounting reserved the stream's buffers on
-// X.acc.stream_device (memory.hpp). Per batch of n tokens the CPU's matmuls of its blocks take
-// F n / cpu.flops; streamed, B / link + F n / gpu.flops (link = stream_link_bandwidth). They
-// break even at n* = B / (link F (1/cpu.flops - 1/gpu.flops)); min_batch = max(32, ceil(n*)).
-inline void decide_stream(plan& p, const config& c, const model_info& m, const std::vector<device_spec>& devs, const placement& x) {
+// The stream for placement X of plan P (whose accounting reserved the stream's buffers on
+// X.acc.stream_device when m.stream_reserve: memory.hpp). Per batch of n tokens the CPU's matmuls
+// of its blocks take F n / cpu.flops; streamed, B / link + F n / gpu.flops (link =
+// stream_link_bandwidth). They break even at n* = B / (link F (1/cpu.flops - 1/gpu.flops));
+// min_batch = max(32, ceil(n*)).
+inline stream_decision decide_stream(const plan& p, const config& c, const model_info& m, const std::vector<device_spec>& devs,
+                                     const placement& x) {
     const bool any_cuda = std::any_of(devs.begin() + 1, devs.end(), [](const device_spec& d) { return d.kind == device_kind::cuda; });
     const cpu_blocks b = cpu_block_matrices(m, x.where);
-    if (c.num_gpu == 0 || !any_cuda || b.flops <= 0) return;  // the user asked for no GPU, there is none, or nothing to stream
-    if (!c.stream_prefill) {
-        p.reasons.push_back("prefill: streaming the CPU blocks to a GPU is off (config.stream_prefill, --no-stream-prefill)");
-        return;
-    }
+    if (c.num_gpu == 0 || !any_cuda || b.flops <= 0) return {};  // the user asked for no GPU, there is none, or nothing to stream
+    if (!c.stream_prefill) return {std::nullopt, "prefill: streaming the CPU blocks to a GPU is off (config.stream_prefill, --no-stream-prefill)"};
     char buf[640];
     const int d = x.acc.stream_device;
     if (d < 0) {
@@ -17832,34 +17840,25 @@ inline void decide_stream(plan& p, const config& c, const model_info& m, const s
                           static_cast<long long>(stream_min_batch_floor));
         else
             std::snprintf(buf, sizeof buf, "prefill: no stream: no CUDA device holds a block or the head, so the engine has no stage there");
-        p.reasons.push_back(buf);
-        return;
+        return {std::nullopt, buf};
     }
     const device_spec& cpu = devs[0];
     const device_spec& gpu = devs[static_cast<std::size_t>(d)];
     const double link = stream_link_bandwidth;
-    if (!(gpu.flops > cpu.flops) || cpu.flops <= 0) {
-        give_back_stream(p, m, d);
-        p.reasons.push_back("prefill: no stream: " + gpu.name + "'s compute rate is not above the CPU's, sending weights never pays");
-        return;
-    }
+    if (!(gpu.flops > cpu.flops) || cpu.flops <= 0)
+        return {std::nullopt, "prefill: no stream: " + gpu.name + "'s compute rate is not above the CPU's, sending weights never pays"};
     const double n_star = b.bytes / (link * b.flops * (1 / cpu.flops - 1 / gpu.flops));
     const auto min_batch = std::max<std::int64_t>(stream_min_batch_floor, static_cast<std::int64_t>(std::ceil(n_star)));
     if (m.n_batch < min_batch) {
-        give_back_stream(p, m, d);
         std::snprintf(buf, sizeof buf, "prefill: no stream: batches of %lld tokens (num_batch) are below the %lld from which "
                       "sending the CPU blocks' %s to %s at the assumed %.1f GB/s pays (break-even %.1f tokens, at least %lld)",
                       static_cast<long long>(m.n_batch), static_cast<long long>(min_batch), size_string(std::uint64_t(b.bytes)).c_str(),
                       gpu.name.c_str(), link / 1e9, n_star, static_cast<long long>(stream_min_batch_floor));
-        p.reasons.push_back(buf);
-        return;
+        return {std::nullopt, buf};
     }
-    if (!x.acc.fits[static_cast<std::size_t>(d)]) {  // only where num_gpu forces a placement that does not fit
-        give_back_stream(p, m, d);
-        p.reasons.push_back("prefill: no stream: its buffers (" + mib_string(m.stream_cuda) + ") do not fit on " + gpu.name +
-                            " beside the placement num_gpu forces");
-        return;
-    }
+    if (!x.acc.fits[static_cast<std::size_t>(d)])  // only where num_gpu forces a placement that does not fit
+        return {std::nullopt, "prefill: no stream: its buffers (" + mib_string(m.stream_cuda) + ") do not fit on " + gpu.name +
+                                  " beside the placement num_gpu forces"};
     // Prefill seconds per token: the plan's, less the CPU blocks' matmuls, plus their streamed
     // time at n = num_batch (the weights once per batch, the FLOPs at the GPU's rate). The CPU
     // waits on the stream, so the GPU's time adds. (The CPU's share of predict() is compute-bound
@@ -17867,22 +17866,39 @@ inline void decide_stream(plan& p, const config& c, const model_info& m, const s
     const double batch = double(m.n_batch);
     const double before = p.predicted.prefill_tps > 0 ? 1 / p.predicted.prefill_tps : 0;
     const double after = std::max(0.0, before - b.flops / cpu.flops) + b.bytes / (link * batch) + b.flops / gpu.flops;
-    p.stream.device = d;
-    p.stream.min_batch = min_batch;
-    p.stream.bytes = m.stream_cuda;
-    p.stream.predicted = {p.predicted.decode_tps, after > 0 ? 1 / after : 0};
+    prefill_stream st;
+    st.device = d;
+    st.min_batch = min_batch;
+    st.bytes = m.stream_cuda;
+    st.predicted = {p.predicted.decode_tps, after > 0 ? 1 / after : 0};
     std::snprintf(buf, sizeof buf, "prefill: batches of >= %lld tokens stream the CPU blocks' weights (%s) to %s at the assumed %.1f GB/s "
                   "(break-even %.1f tokens, at least %lld): %.1f tok/s prefill predicted against %.1f on the CPU; decode stays on "
                   "the CPU; its buffers: %s on %s (model::stream_shape_for, reserved by the search)",
                   static_cast<long long>(min_batch), size_string(std::uint64_t(b.bytes)).c_str(), gpu.name.c_str(), link / 1e9, n_star,
-                  static_cast<long long>(stream_min_batch_floor), p.stream.predicted.prefill_tps, p.predicted.prefill_tps,
+                  static_cast<long long>(stream_min_batch_floor), st.predicted.prefill_tps, p.predicted.prefill_tps,
                   mib_string(m.stream_cuda).c_str(), gpu.name.c_str());
-    p.reasons.push_back(buf);
+    return {st, buf};
 }
 
-inline plan make_native(const config& c, const model_info& m, const std::vector<device_spec>& devs) {
-    const native_result r = search(m, devs, c);
+// The stream's buffers cost GPU memory, so a plan with them may hold fewer layers there and
+// decode slower. The planner weighs the two plans by one turn of a chat: a prompt of num_batch
+// tokens and turn_generated_tokens generated (an assumption about the use, stated in the reasons).
+inline constexpr double turn_generated_tokens = 128;
+inline double turn_seconds(const prediction& q, double prompt_tokens) {
+    if (q.prefill_tps <= 0 || q.decode_tps <= 0) return 1e300;
+    return prompt_tokens / q.prefill_tps + turn_generated_tokens / q.decode_tps;
+}
+
+// One native search's plan, before the stream and the closing reasons, and its placement.
+struct native_choice {
     plan p;
+    placement best;
+};
+
+inline native_choice choose_native(const config& c, const model_info& m, const std::vector<device_spec>& devs) {
+    const native_result r = search(m, devs, c);
+    native_choice out{plan{}, r.chosen};
+    plan& p = out.p;
     fill_from(p, m, devs, r.chosen);
     for (const placement& x : r.candidates) p.candidates.push_back(to_candidate(m, devs, x));
     const placement& best = r.chosen;
@@ -17906,7 +17922,41 @@ inline plan make_native(const config& c, const model_info& m, const std::vector<
     for (std::size_t i = 0; i < c.tensor_overrides.size(); ++i)
         p.reasons.push_back("override '" + c.tensor_overrides[i].match.source() + "=" + c.tensor_overrides[i].device + "' pinned " +
                             std::to_string(r.pin_counts[i]) + " tensors");
-    decide_stream(p, c, m, devs, best);
+    return out;
+}
+
+// The native plan: the search without the stream's buffers and, where a stream may go, once
+// more with them reserved; the plan with the stream is kept when a turn (turn_seconds) is shorter
+// with it.
+inline plan make_native(const config& c, const model_info& m, const std::vector<device_spec>& devs) {
+    model_info plain = m;
+    plain.stream_reserve = false;
+    native_choice chosen = choose_native(c, plain, devs);
+    std::string why;
+    if (!m.stream_reserve) {
+        why = decide_stream(chosen.p, c, plain, devs, chosen.best).why;
+    } else {
+        native_choice with = choose_native(c, m, devs);
+        const stream_decision s = decide_stream(with.p, c, m, devs, with.best);
+        why = s.why;
+        if (s.stream) {
+            const double n = double(m.n_batch);
+            const double t_with = turn_seconds(s.stream->predicted, n), t_without = turn_seconds(chosen.p.predicted, n);
+            char buf[320];
+            std::snprintf(buf, sizeof buf, "; a turn of %lld prompt and %.0f generated tokens takes %.3g s with it (%d layers on "
+                          "accelerators) against %.3g s without (%d)", static_cast<long long>(m.n_batch), turn_generated_tokens,
+                          t_with, with.p.layers_gpu, t_without, chosen.p.layers_gpu);
+            if (t_with < t_without) {
+                chosen = std::move(with);
+                chosen.p.stream = *s.stream;
+                why += buf;
+            } else {
+                why = "prefill: no stream: its buffers would leave blocks to the CPU" + std::string(buf);
+            }
+        }
+    }
+    plan p = std::move(chosen.p);
+    if (!why.empty()) p.reasons.push_back(why);
     if (!p.fits)
         for (std::size_t d = 0; d < devs.size(); ++d)
             if (p.usage[d].total_bytes > budget(devs[d]))
@@ -19259,21 +19309,37 @@ struct placement {
     }
 
     // What a plan (plan::make, or strata-plan --json read back) decided, for this engine to run:
-    // each device with the memory the plan gives it, each block's device, the head's.
+    // each device with the memory the plan gives it, each block's device, the head's. A device
+    // the plan gives nothing (no block, not the head, no prefill stream: a GPU with num_gpu 0,
+    // or one too small for a block) is left out, as the planner counts it: the engine would
+    // give it a session arena and a workspace for no work.
     static placement from_plan(const plan::plan& p) {
-        placement x;
-        x.devices.clear();
-        int n_cuda = 0;
-        for (const auto& d : p.devices) {
-            const std::size_t usable = std::size_t(d.free_bytes > d.reserve_bytes ? d.free_bytes - d.reserve_bytes : 0);
-            x.devices.push_back({d.name, d.kind, usable, 0, d.kind == plan::device_kind::cuda ? n_cuda++ : 0});
-        }
         if (p.layers_split > 0)
             STRATA_THROW(errc::unsupported, "the plan splits " + std::to_string(p.layers_split) +
                                                 " blocks between devices (experts apart): the engine runs no MoE model yet");
-        x.layer_device = p.layer_device;
-        x.output_device = p.output_device;
-        x.stream_device = p.stream.device;
+        const std::size_t n = p.devices.size();
+        auto in_range = [&](int d) { return d >= 0 && std::size_t(d) < n; };
+        std::vector<bool> holds(n, false);
+        for (int d : p.layer_device)
+            if (in_range(d)) holds[std::size_t(d)] = true;
+        for (int d : {0, p.output_device, p.stream.device})
+            if (in_range(d)) holds[std::size_t(d)] = true;
+        placement x;
+        x.devices.clear();
+        std::vector<int> to(n, -1);  // plan device -> placement device
+        int n_cuda = 0;
+        for (std::size_t i = 0; i < n; ++i) {
+            const auto& d = p.devices[i];
+            const int ordinal = d.kind == plan::device_kind::cuda ? n_cuda++ : 0;
+            if (!holds[i]) continue;
+            const std::size_t usable = std::size_t(d.free_bytes > d.reserve_bytes ? d.free_bytes - d.reserve_bytes : 0);
+            to[i] = int(x.devices.size());
+            x.devices.push_back({d.name, d.kind, usable, 0, ordinal});
+        }
+        auto map = [&](int d) { return in_range(d) ? to[std::size_t(d)] : d; };  // out of range: check() names it
+        for (int d : p.layer_device) x.layer_device.push_back(map(d));
+        x.output_device = map(p.output_device);
+        x.stream_device = map(p.stream.device);
         x.stream_min_batch = p.stream.min_batch;
         return x;
     }
@@ -19571,29 +19637,26 @@ public:
         const auto& st = *e.s_;
         ws_.resize(st.devices.size());  // stable: the CPU stages point into it
         compute_bytes_.assign(st.devices.size(), 0);
-        const std::size_t stream_bytes = make_stream();
+        make_stream();
         for (std::size_t d = 0; d < st.devices.size(); ++d) {
             if (st.devices[d].spec.kind == plan::device_kind::cuda) {
                 if constexpr (engine::with_cuda) {
                     stages_.push_back(stage(cuda_runtime<Formats>::make_stage(
                         *arenas_[d], st.hp, st.w, opt_.n_batch, opt_.n_ctx, opt_.kv_type, opt_.cuda_graphs,
-                        std::size_t(st.place.output_device) == d && opt_.device_sampling)));
-                    // measured: what the stage took from the arena beyond the KV cache (the
-                    // planner's figure is cuda_workspace_bytes; a test compares the two)
+                        samples_on(e, opt_, d))));
+                    // measured: what the stage (and a prefill stream) took from the arena beyond the
+                    // KV cache (the planner's figure is cuda_workspace_bytes; a test compares the two)
                     compute_bytes_[d] = arenas_[d]->used() - kv_arena_bytes(d);
                 }
                 continue;
             }
             ws_[d] = model::make_workspace(st.hp, st.w, opt_.n_batch, opt_.n_ctx, st.backend_of(int(d)).n_threads());
-            compute_bytes_[d] = model::allocated_bytes(ws_[d]);
-            if (arenas_[d]) arenas_[d]->charge(compute_bytes_[d], "activations");
+            const std::size_t activations = model::allocated_bytes(ws_[d]);
+            compute_bytes_[d] += activations;  // a sim's prefill stream pieces may be there already
+            if (arenas_[d]) arenas_[d]->charge(activations, "activations");
             // the host's large batches go to the prefill stream, when the placement has one
             stages_.push_back(stage(model::cpu_stage<Formats>(st.backend_of(int(d)), ws_[d], d == 0 ? stream_.get() : nullptr)));
         }
-        // a GPU's measured compute (its arena's use) holds the stream's pieces already; a sim's
-        // counts its workspace vectors, so its stream's pieces are added
-        if (stream_ && st.devices[std::size_t(st.place.stream_device)].spec.kind == plan::device_kind::sim)
-            compute_bytes_[std::size_t(st.place.stream_device)] += stream_bytes;
     }
 
     std::int64_t position() const noexcept { return static_cast<std::int64_t>(tokens_.size()); }
@@ -19719,9 +19782,8 @@ private:
                         if (std::size_t(st.place.device_of_layer(il)) == d)
                             kv += arena::padded(model::kv_layer_bytes(st.hp, opt.n_ctx, opt.kv_type));
                     std::uint64_t compute = cuda_runtime<Formats>::workspace_bytes(st.hp, st.w, opt.n_batch, opt.n_ctx);
-                    if (int(d) == st.place.stream_device && opt.n_batch >= st.place.stream_min_batch)
-                        compute += cuda_runtime<Formats>::stream_bytes(st.w, opt.n_batch);
-                    if (std::size_t(st.place.output_device) == d && opt.device_sampling) compute += cuda_runtime<Formats>::sampler_bytes(st.hp);
+                    if (streams_to(e, opt, d)) compute += cuda_runtime<Formats>::stream_bytes(st.w, opt.n_batch);
+                    if (samples_on(e, opt, d)) compute += cuda_runtime<Formats>::sampler_bytes(st.hp);
                     if (dev.spec.memory_bytes > 0 && dev.weights_bytes + kv + compute > dev.spec.memory_bytes)
                         STRATA_THROW(errc::memory, dev.spec.name + ": weights " + std::to_string(dev.weights_bytes) + " + KV cache " +
                                                        std::to_string(kv) + " + activations " + std::to_string(compute) +
@@ -19736,15 +19798,27 @@ private:
         return a;
     }
 
+    // Whether the host's prefill batches stream to device d (its placement says so and the
+    // session's batches reach min_batch), and whether the head's GPU d samples there: what its
+    // arena is sized for (make_arenas) and what the session then builds.
+    static bool streams_to(const engine& e, const session_options& o, std::size_t d) noexcept {
+        const auto& p = e.placement();
+        return p.stream_device >= 0 && std::size_t(p.stream_device) == d && o.n_batch >= p.stream_min_batch;
+    }
+    static bool samples_on(const engine& e, const session_options& o, std::size_t d) noexcept {
+        return std::size_t(e.placement().output_device) == d && o.device_sampling;
+    }
+
     // The prefill stream of the placement (model/prefill_stream.hpp), its buffers taken from
-    // the stream device's session arena; returns their bytes (0 without a stream).
-    std::size_t make_stream() {
+    // the stream device's session arena. A GPU's compute is measured from its arena later; a
+    // sim's counts its workspace vectors, so the stream's pieces are counted here.
+    void make_stream() {
         const auto& st = *e_->s_;
         const int d = st.place.stream_device;
-        if (d < 0 || opt_.n_batch < st.place.stream_min_batch) return 0;
+        if (d < 0 || !streams_to(*e_, opt_, std::size_t(d))) return;
         device_memory& mem = *arenas_[std::size_t(d)];
-        const std::size_t before = mem.used();
         if (st.devices[std::size_t(d)].spec.kind == plan::device_kind::sim) {
+            const std::size_t before = mem.used();
             const auto s = model::stream_shape_for(st.w, opt_.n_batch, model::stream_target::sim);
             auto floats = [&](std::size_t n, const char* what) {
                 const auto b = mem.take(n * sizeof(float), what);
@@ -19755,10 +19829,10 @@ private:
             const auto y = floats(s.y_floats, "prefill stream: y");
             const auto scratch = mem.take(s.scratch_bytes, "prefill stream: matmul scratch");
             stream_ = std::make_unique<model::host_stream<Formats>>(st.backend_of(d), st.place.stream_min_batch, w, x, y, scratch);
+            compute_bytes_[std::size_t(d)] += mem.used() - before;
         } else if constexpr (engine::with_cuda) {
             stream_ = cuda_runtime<Formats>::make_stream(mem, st.w, opt_.n_batch, st.place.stream_min_batch);
         }
-        return mem.used() - before;
     }
 
     // The arena bytes the KV cache of device d's layers took (each layer's piece padded).
@@ -20882,11 +20956,9 @@ public:
     std::uint64_t bytes_sent() const noexcept override { return sent_; }
 
     void matmul(const tensor& W, const float* x, std::int64_t n, float* y) const override {
+        check_stream_fits(W, n, shape_.weight_bytes, shape_.x_floats, shape_.y_floats);
         const std::size_t wb = tensor_bytes(W), xb = std::size_t(n * W.cols()) * sizeof(float),
                           yb = std::size_t(n * W.rows()) * sizeof(float);
-        if (wb > shape_.weight_bytes || xb > shape_.x_floats * sizeof(float) || yb > shape_.y_floats * sizeof(float))
-            STRATA_THROW(errc::internal, "prefill stream: " + std::string(W.info ? W.info->name : "a weight") + " for " +
-                                             std::to_string(n) + " tokens exceeds the stream's buffers");
         cuda::device_guard on(device_);
         cudaStream_t s = res_->stream.get();
         // W comes from the memory map (pageable): the driver stages the copy through pinned memory
@@ -20959,11 +21031,7 @@ struct cuda_runtime {
     // Asked here, in the nvcc translation unit, not through plan::detect_cuda_devices: that
     // inline function finds nothing in a C++ translation unit built without the runtime, and
     // the linker keeps one definition of it for the whole program.
-    static std::vector<plan::device_spec> devices() {
-        std::vector<plan::device_spec> specs;
-        for (const cuda::device_info& info : cuda::devices()) specs.push_back(plan::to_device_spec(info));
-        return specs;
-    }
+    static std::vector<plan::device_spec> devices() { return plan::to_device_specs(cuda::devices()); }
 
     static std::unique_ptr<device_memory> memory(const placement::device& d, const cuda::arena_budget& budget) {
         return std::make_unique<cuda_memory>(d.index, d.name, budget);

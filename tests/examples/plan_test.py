@@ -62,15 +62,20 @@ else:
     j = json.loads(r.stdout)
     check(j["layers_gpu"] == 5, f"--num-gpu 5 gave {j['layers_gpu']}")
 
-    # a GPU too small for all 18 blocks: prompt batches of 512 stream the CPU's blocks to it
-    r = run(path, "--gpu", "600MiB", "--ram", "8GiB", "--num-batch", "512")
-    check(r.returncode == 0, f"--gpu 600MiB: {r.stderr}")
+    # a GPU too small for all 18 blocks: at 550 MiB, prompt batches of 512 stream the CPU's blocks to it
+    # (a chat turn is shorter with 4 blocks resident and the stream than with 10 resident and none)
+    r = run(path, "--gpu", "550MiB", "--ram", "8GiB", "--num-batch", "512")
+    check(r.returncode == 0, f"--gpu 550MiB: {r.stderr}")
     check("prefill stream: batches of >= " in r.stdout and "on CUDA0" in r.stdout, f"no stream line: {r.stdout[:600]}")
-    j = json.loads(run(path, "--gpu", "600MiB", "--ram", "8GiB", "--num-batch", "512", "--json").stdout)
+    j = json.loads(run(path, "--gpu", "550MiB", "--ram", "8GiB", "--num-batch", "512", "--json").stdout)
     s = j["prefill_stream"]
     check(s["device"] == 1 and s["min_batch"] >= 32 and s["bytes"] > 32 * 2**20, f"prefill_stream {s}")
     check(s["predicted"]["prefill_tps"] > j["predicted"]["prefill_tps"], f"stream prediction {s}")
-    j = json.loads(run(path, "--gpu", "600MiB", "--ram", "8GiB", "--no-stream-prefill", "--json").stdout)
+    # at 600 MiB the stream's buffers would cost 6 resident blocks, and the turn is shorter without it
+    r = run(path, "--gpu", "600MiB", "--ram", "8GiB", "--num-batch", "512")
+    check(r.returncode == 0 and "prefill stream:" not in r.stdout
+          and "no stream: its buffers would leave blocks to the CPU" in r.stdout, f"--gpu 600MiB: {r.stdout[:900]}")
+    j = json.loads(run(path, "--gpu", "550MiB", "--ram", "8GiB", "--num-batch", "512", "--no-stream-prefill", "--json").stdout)
     check(j["prefill_stream"]["device"] == -1, "--no-stream-prefill")
 
     r = run(path, "--gpu", "16GiB", "--ram", "8GiB", "-ot", r"blk\.1[0-7]\.ffn_.*=CPU", "--json")

@@ -104,7 +104,7 @@ TEST_CASE("stream: a GPU too small for the model streams the CPU blocks for batc
     CHECK(says(p, "prefill: batches of >= " + std::to_string(p.stream.min_batch) + " tokens stream"));
     CHECK(off.stream.device == -1);
     CHECK(says(off, "--no-stream-prefill"));
-    INFO("llama3.1 8B on 3 GiB: " << p.layers_gpu << " layers on the GPU (" << off.layers_gpu << " without the stream), min_batch "
+    WARN("llama3.1 8B on 3 GiB: " << p.layers_gpu << " layers on the GPU (" << off.layers_gpu << " without the stream), min_batch "
          << p.stream.min_batch << " (break-even " << break_even(f, p) << "), " << p.stream.bytes << " bytes, prefill "
          << p.stream.predicted.prefill_tps << " tok/s against " << p.predicted.prefill_tps << ", decode " << p.predicted.decode_tps
          << " tok/s against " << off.predicted.decode_tps << " without the stream");
@@ -224,4 +224,35 @@ TEST_CASE("stream: a model the engine does not run is priced from its generic we
     const model::weights w = plan::detail::generic_weights(f, m.hp);
     CHECK(m.stream_cuda == model::stream_shape_for(w, 512, model::stream_target::cuda, model::cublas_workspace_bytes).bytes());
     CHECK(m.stream_cuda > model::cublas_workspace_bytes);
+}
+
+TEST_CASE("stream: the plan with the stream is kept only where a chat turn is shorter with it", "[plan][stream]") {
+    // The stream's buffers take GPU memory a block could use. Over GPU sizes from a few blocks to
+    // nearly the whole model, the planner must keep the stream exactly where its turn (a num_batch
+    // prompt and turn_generated_tokens generated) beats the plan searched without it.
+    const auto f = gguf::file::open(llama31());
+    int kept = 0, declined = 0;
+    for (std::uint64_t mb = 2048; mb <= 6144; mb += 256) {
+        plan::config c = with_gpu(mb * mib);
+        const plan::plan p = plan::make(f, c);
+        c.stream_prefill = false;
+        const plan::plan without = plan::make(f, c);
+        INFO(mb << " MiB: " << p.layers_gpu << " layers with the plan, " << without.layers_gpu << " without the stream");
+        const double n = double(p.num_batch);
+        const double t_without = plan::detail::turn_seconds(without.predicted, n);
+        if (p.stream.device >= 0) {
+            ++kept;
+            CHECK(plan::detail::turn_seconds(p.stream.predicted, n) < t_without);
+            CHECK(says(p, "; a turn of 512 prompt and 128 generated tokens takes"));
+        } else if (says(p, "no stream: its buffers would leave blocks to the CPU")) {
+            ++declined;
+            // the plan searched without the buffers, as it is
+            CHECK(p.layers_gpu == without.layers_gpu);
+            CHECK(p.usage[1].total_bytes == without.usage[1].total_bytes);
+            CHECK(plan::detail::turn_seconds(p.predicted, n) == t_without);
+        }
+    }
+    WARN("llama3.1 8B, GPUs of 2-6 GiB: the stream kept at " << kept << " sizes, declined for the turn at " << declined);
+    CHECK(kept > 0);
+    CHECK(declined > 0);
 }

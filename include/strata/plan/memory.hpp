@@ -16,8 +16,8 @@
 //              sequence (model/prefill_stream.hpp): the buffers a prefill stream takes on a
 //              GPU, part of that GPU's compute. Reserved during the search in every placement
 //              that leaves a block on the CPU (else the greedy fill packs the GPU to its budget
-//              and no stream fits after); the planner gives them back where the stream does not
-//              pay (planner.hpp, decide_stream).
+//              and no stream fits after); the planner also searches without them and keeps
+//              the plan whose chat turn is shorter (planner.hpp, make_native).
 //   overhead — a fixed amount per kind (below, with the reason) plus the user's reserve.
 #pragma once
 

@@ -18,6 +18,7 @@
 #include <climits>
 #include <cmath>
 #include <cstdio>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -144,30 +145,23 @@ inline cpu_blocks cpu_block_matrices(const model_info& m, const std::vector<int>
     return b;
 }
 
-// The stream's buffers that account() reserved on device D, given back: the stream is off.
-inline void give_back_stream(plan& p, const model_info& m, int d) {
-    const auto i = static_cast<std::size_t>(d);
-    p.usage[i].compute_bytes -= m.stream_cuda;
-    p.usage[i].total_bytes -= m.stream_cuda;
-    if (!p.candidates.empty() && i < p.candidates.front().device_total_bytes.size())
-        p.candidates.front().device_total_bytes[i] -= m.stream_cuda;  // the chosen one
-    p.fits = true;  // the buffers may have been all that did not fit
-    for (std::size_t k = 0; k < p.devices.size(); ++k) p.fits = p.fits && p.usage[k].total_bytes <= budget(p.devices[k]);
-    if (!p.candidates.empty()) p.candidates.front().fits = p.fits;
-}
+// What decide_stream decided: the stream, or none; WHY says so (empty: nothing worth saying).
+struct stream_decision {
+    std::optional<prefill_stream> stream;
+    std::string why;
+};
 
-// Decides p.stream for the chosen placement X, whose accounting reserved the stream's buffers on
-// X.acc.stream_device (memory.hpp). Per batch of n tokens the CPU's matmuls of its blocks take
-// F n / cpu.flops; streamed, B / link + F n / gpu.flops (link = stream_link_bandwidth). They
-// break even at n* = B / (link F (1/cpu.flops - 1/gpu.flops)); min_batch = max(32, ceil(n*)).
-inline void decide_stream(plan& p, const config& c, const model_info& m, const std::vector<device_spec>& devs, const placement& x) {
+// The stream for placement X of plan P (whose accounting reserved the stream's buffers on
+// X.acc.stream_device when m.stream_reserve: memory.hpp). Per batch of n tokens the CPU's matmuls
+// of its blocks take F n / cpu.flops; streamed, B / link + F n / gpu.flops (link =
+// stream_link_bandwidth). They break even at n* = B / (link F (1/cpu.flops - 1/gpu.flops));
+// min_batch = max(32, ceil(n*)).
+inline stream_decision decide_stream(const plan& p, const config& c, const model_info& m, const std::vector<device_spec>& devs,
+                                     const placement& x) {
     const bool any_cuda = std::any_of(devs.begin() + 1, devs.end(), [](const device_spec& d) { return d.kind == device_kind::cuda; });
     const cpu_blocks b = cpu_block_matrices(m, x.where);
-    if (c.num_gpu == 0 || !any_cuda || b.flops <= 0) return;  // the user asked for no GPU, there is none, or nothing to stream
-    if (!c.stream_prefill) {
-        p.reasons.push_back("prefill: streaming the CPU blocks to a GPU is off (config.stream_prefill, --no-stream-prefill)");
-        return;
-    }
+    if (c.num_gpu == 0 || !any_cuda || b.flops <= 0) return {};  // the user asked for no GPU, there is none, or nothing to stream
+    if (!c.stream_prefill) return {std::nullopt, "prefill: streaming the CPU blocks to a GPU is off (config.stream_prefill, --no-stream-prefill)"};
     char buf[640];
     const int d = x.acc.stream_device;
     if (d < 0) {
@@ -177,34 +171,25 @@ inline void decide_stream(plan& p, const config& c, const model_info& m, const s
                           static_cast<long long>(stream_min_batch_floor));
         else
             std::snprintf(buf, sizeof buf, "prefill: no stream: no CUDA device holds a block or the head, so the engine has no stage there");
-        p.reasons.push_back(buf);
-        return;
+        return {std::nullopt, buf};
     }
     const device_spec& cpu = devs[0];
     const device_spec& gpu = devs[static_cast<std::size_t>(d)];
     const double link = stream_link_bandwidth;
-    if (!(gpu.flops > cpu.flops) || cpu.flops <= 0) {
-        give_back_stream(p, m, d);
-        p.reasons.push_back("prefill: no stream: " + gpu.name + "'s compute rate is not above the CPU's, sending weights never pays");
-        return;
-    }
+    if (!(gpu.flops > cpu.flops) || cpu.flops <= 0)
+        return {std::nullopt, "prefill: no stream: " + gpu.name + "'s compute rate is not above the CPU's, sending weights never pays"};
     const double n_star = b.bytes / (link * b.flops * (1 / cpu.flops - 1 / gpu.flops));
     const auto min_batch = std::max<std::int64_t>(stream_min_batch_floor, static_cast<std::int64_t>(std::ceil(n_star)));
     if (m.n_batch < min_batch) {
-        give_back_stream(p, m, d);
         std::snprintf(buf, sizeof buf, "prefill: no stream: batches of %lld tokens (num_batch) are below the %lld from which "
                       "sending the CPU blocks' %s to %s at the assumed %.1f GB/s pays (break-even %.1f tokens, at least %lld)",
                       static_cast<long long>(m.n_batch), static_cast<long long>(min_batch), size_string(std::uint64_t(b.bytes)).c_str(),
                       gpu.name.c_str(), link / 1e9, n_star, static_cast<long long>(stream_min_batch_floor));
-        p.reasons.push_back(buf);
-        return;
+        return {std::nullopt, buf};
     }
-    if (!x.acc.fits[static_cast<std::size_t>(d)]) {  // only where num_gpu forces a placement that does not fit
-        give_back_stream(p, m, d);
-        p.reasons.push_back("prefill: no stream: its buffers (" + mib_string(m.stream_cuda) + ") do not fit on " + gpu.name +
-                            " beside the placement num_gpu forces");
-        return;
-    }
+    if (!x.acc.fits[static_cast<std::size_t>(d)])  // only where num_gpu forces a placement that does not fit
+        return {std::nullopt, "prefill: no stream: its buffers (" + mib_string(m.stream_cuda) + ") do not fit on " + gpu.name +
+                                  " beside the placement num_gpu forces"};
     // Prefill seconds per token: the plan's, less the CPU blocks' matmuls, plus their streamed
     // time at n = num_batch (the weights once per batch, the FLOPs at the GPU's rate). The CPU
     // waits on the stream, so the GPU's time adds. (The CPU's share of predict() is compute-bound
@@ -212,22 +197,39 @@ inline void decide_stream(plan& p, const config& c, const model_info& m, const s
     const double batch = double(m.n_batch);
     const double before = p.predicted.prefill_tps > 0 ? 1 / p.predicted.prefill_tps : 0;
     const double after = std::max(0.0, before - b.flops / cpu.flops) + b.bytes / (link * batch) + b.flops / gpu.flops;
-    p.stream.device = d;
-    p.stream.min_batch = min_batch;
-    p.stream.bytes = m.stream_cuda;
-    p.stream.predicted = {p.predicted.decode_tps, after > 0 ? 1 / after : 0};
+    prefill_stream st;
+    st.device = d;
+    st.min_batch = min_batch;
+    st.bytes = m.stream_cuda;
+    st.predicted = {p.predicted.decode_tps, after > 0 ? 1 / after : 0};
     std::snprintf(buf, sizeof buf, "prefill: batches of >= %lld tokens stream the CPU blocks' weights (%s) to %s at the assumed %.1f GB/s "
                   "(break-even %.1f tokens, at least %lld): %.1f tok/s prefill predicted against %.1f on the CPU; decode stays on "
                   "the CPU; its buffers: %s on %s (model::stream_shape_for, reserved by the search)",
                   static_cast<long long>(min_batch), size_string(std::uint64_t(b.bytes)).c_str(), gpu.name.c_str(), link / 1e9, n_star,
-                  static_cast<long long>(stream_min_batch_floor), p.stream.predicted.prefill_tps, p.predicted.prefill_tps,
+                  static_cast<long long>(stream_min_batch_floor), st.predicted.prefill_tps, p.predicted.prefill_tps,
                   mib_string(m.stream_cuda).c_str(), gpu.name.c_str());
-    p.reasons.push_back(buf);
+    return {st, buf};
 }
 
-inline plan make_native(const config& c, const model_info& m, const std::vector<device_spec>& devs) {
-    const native_result r = search(m, devs, c);
+// The stream's buffers cost GPU memory, so a plan with them may hold fewer layers there and
+// decode slower. The planner weighs the two plans by one turn of a chat: a prompt of num_batch
+// tokens and turn_generated_tokens generated (an assumption about the use, stated in the reasons).
+inline constexpr double turn_generated_tokens = 128;
+inline double turn_seconds(const prediction& q, double prompt_tokens) {
+    if (q.prefill_tps <= 0 || q.decode_tps <= 0) return 1e300;
+    return prompt_tokens / q.prefill_tps + turn_generated_tokens / q.decode_tps;
+}
+
+// One native search's plan, before the stream and the closing reasons, and its placement.
+struct native_choice {
     plan p;
+    placement best;
+};
+
+inline native_choice choose_native(const config& c, const model_info& m, const std::vector<device_spec>& devs) {
+    const native_result r = search(m, devs, c);
+    native_choice out{plan{}, r.chosen};
+    plan& p = out.p;
     fill_from(p, m, devs, r.chosen);
     for (const placement& x : r.candidates) p.candidates.push_back(to_candidate(m, devs, x));
     const placement& best = r.chosen;
@@ -251,7 +253,41 @@ inline plan make_native(const config& c, const model_info& m, const std::vector<
     for (std::size_t i = 0; i < c.tensor_overrides.size(); ++i)
         p.reasons.push_back("override '" + c.tensor_overrides[i].match.source() + "=" + c.tensor_overrides[i].device + "' pinned " +
                             std::to_string(r.pin_counts[i]) + " tensors");
-    decide_stream(p, c, m, devs, best);
+    return out;
+}
+
+// The native plan: the search without the stream's buffers and, where a stream may go, once
+// more with them reserved; the plan with the stream is kept when a turn (turn_seconds) is shorter
+// with it.
+inline plan make_native(const config& c, const model_info& m, const std::vector<device_spec>& devs) {
+    model_info plain = m;
+    plain.stream_reserve = false;
+    native_choice chosen = choose_native(c, plain, devs);
+    std::string why;
+    if (!m.stream_reserve) {
+        why = decide_stream(chosen.p, c, plain, devs, chosen.best).why;
+    } else {
+        native_choice with = choose_native(c, m, devs);
+        const stream_decision s = decide_stream(with.p, c, m, devs, with.best);
+        why = s.why;
+        if (s.stream) {
+            const double n = double(m.n_batch);
+            const double t_with = turn_seconds(s.stream->predicted, n), t_without = turn_seconds(chosen.p.predicted, n);
+            char buf[320];
+            std::snprintf(buf, sizeof buf, "; a turn of %lld prompt and %.0f generated tokens takes %.3g s with it (%d layers on "
+                          "accelerators) against %.3g s without (%d)", static_cast<long long>(m.n_batch), turn_generated_tokens,
+                          t_with, with.p.layers_gpu, t_without, chosen.p.layers_gpu);
+            if (t_with < t_without) {
+                chosen = std::move(with);
+                chosen.p.stream = *s.stream;
+                why += buf;
+            } else {
+                why = "prefill: no stream: its buffers would leave blocks to the CPU" + std::string(buf);
+            }
+        }
+    }
+    plan p = std::move(chosen.p);
+    if (!why.empty()) p.reasons.push_back(why);
     if (!p.fits)
         for (std::size_t d = 0; d < devs.size(); ++d)
             if (p.usage[d].total_bytes > budget(devs[d]))
