@@ -12,6 +12,8 @@
 #include "strata/core/half.hpp"
 #include "strata/core/json.hpp"
 #include "strata/core/json_read.hpp"
+#include "strata/core/units.hpp"
+#include "strata/core/utf8.hpp"
 
 // ---- gguf: the model file ---------------------------------------------------------------------
 #include "strata/gguf/gguf.hpp"

@@ -26,6 +26,27 @@ struct cuda_sampler_session::impl {
     }
 };
 
+namespace {
+
+// Runs f on a session whose setup succeeded; what a CUDA call threw comes back as the message.
+template <class F>
+std::string guarded(cuda_sampler_session::impl& s, F f) {
+    if (!s.err.empty()) return s.err;
+    try {
+        f();
+    } catch (const std::exception& e) {
+        return e.what();
+    }
+    return {};
+}
+
+void upload_logits(cuda_sampler_session::impl& s, const float* logits) {
+    STRATA_CUDA_CHECK(
+        cudaMemcpyAsync(s.d_logits, logits, std::size_t(s.n) * sizeof(float), cudaMemcpyHostToDevice, s.stream));
+}
+
+}  // namespace
+
 cuda_sampler_session::cuda_sampler_session(std::int64_t n_vocab, bool exact_draws) : impl_(std::make_unique<impl>()) {
     impl& s = *impl_;
     s.n = n_vocab;
@@ -53,25 +74,18 @@ std::size_t cuda_sampler_session::cub_temp_bytes() const {
 std::string cuda_sampler_session::sample(const float* logits, const strata::sample::params& p,
                                          const strata::sample::history& h, double u, cuda_sample_out& out) {
     impl& s = *impl_;
-    if (!s.err.empty()) return s.err;
-    try {
-        STRATA_CUDA_CHECK(cudaMemcpyAsync(s.d_logits, logits, std::size_t(s.n) * sizeof(float), cudaMemcpyHostToDevice,
-                                          s.stream));
+    return guarded(s, [&] {
+        upload_logits(s, logits);
         const strata::cuda::sample_result r = s.sampler->sample(s.d_logits, p, h, u);
         out = {r.id, r.drew};
-    } catch (const std::exception& e) {
-        return e.what();
-    }
-    return {};
+    });
 }
 
 std::string cuda_sampler_session::sample_graph(const float* logits, const strata::sample::params& p,
                                                const strata::sample::history& h, double u, cuda_sample_out& out) {
     impl& s = *impl_;
-    if (!s.err.empty()) return s.err;
-    try {
-        STRATA_CUDA_CHECK(cudaMemcpyAsync(s.d_logits, logits, std::size_t(s.n) * sizeof(float), cudaMemcpyHostToDevice,
-                                          s.stream));
+    return guarded(s, [&] {
+        upload_logits(s, logits);
         s.sampler->stage(p, h, u);
         cudaGraphExec_t& exec = s.graphs[int(s.sampler->path())];
         if (!exec) {
@@ -87,26 +101,19 @@ std::string cuda_sampler_session::sample_graph(const float* logits, const strata
         STRATA_CUDA_CHECK(cudaStreamSynchronize(s.stream));
         const strata::cuda::sample_result r = s.sampler->result();
         out = {r.id, r.drew};
-    } catch (const std::exception& e) {
-        return e.what();
-    }
-    return {};
+    });
 }
 
 std::string cuda_sampler_session::time_us(const strata::sample::params& p, const strata::sample::history& h, int reps,
                                           double& us) {
     impl& s = *impl_;
-    if (!s.err.empty()) return s.err;
-    try {
+    return guarded(s, [&] {
         for (int i = 0; i < 5; ++i) (void)s.sampler->sample(s.d_logits, p, h, 0.5);
         const auto t0 = std::chrono::steady_clock::now();
         for (int i = 0; i < reps; ++i) (void)s.sampler->sample(s.d_logits, p, h, double(i % 100) / 100.0);
         const auto t1 = std::chrono::steady_clock::now();
         us = std::chrono::duration<double, std::micro>(t1 - t0).count() / reps;
-    } catch (const std::exception& e) {
-        return e.what();
-    }
-    return {};
+    });
 }
 
 }  // namespace strata_test

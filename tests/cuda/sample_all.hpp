@@ -44,8 +44,9 @@ public:
     // reps after a few to warm up.
     std::string time_us(const strata::sample::params& p, const strata::sample::history& h, int reps, double& us);
 
+    struct impl;  // sample_all.cu's CUDA state (public so that its helpers there may take it)
+
 private:
-    struct impl;
     std::unique_ptr<impl> impl_;
 };
 

@@ -19,8 +19,6 @@
 using namespace strata;
 namespace ol = strata::plan::ollama;
 namespace seed = strata_test::seed;
-using ol::gib;
-using ol::mib;
 
 namespace {
 

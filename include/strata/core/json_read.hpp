@@ -16,6 +16,7 @@
 
 #include "strata/core/config.hpp"
 #include "strata/core/error.hpp"
+#include "strata/core/utf8.hpp"
 
 STRATA_NAMESPACE_BEGIN
 
@@ -178,16 +179,6 @@ private:
         return v;
     }
 
-    static void put_utf8(std::string& out, std::uint32_t cp) {
-        if (cp < 0x80) { out += char(cp); return; }
-        if (cp < 0x800) { out += char(0xC0 | (cp >> 6)); out += char(0x80 | (cp & 0x3F)); return; }
-        if (cp < 0x10000) {
-            out += char(0xE0 | (cp >> 12)); out += char(0x80 | ((cp >> 6) & 0x3F)); out += char(0x80 | (cp & 0x3F));
-            return;
-        }
-        out += char(0xF0 | (cp >> 18)); out += char(0x80 | ((cp >> 12) & 0x3F));
-        out += char(0x80 | ((cp >> 6) & 0x3F)); out += char(0x80 | (cp & 0x3F));
-    }
     std::uint32_t hex4() {
         if (i_ + 4 > s_.size()) fail("short \\u escape");
         std::uint32_t v = 0;
@@ -226,7 +217,7 @@ private:
                     } else if (cp >= 0xD800 && cp < 0xE000) {
                         fail("a lone surrogate");
                     }
-                    put_utf8(out, cp);
+                    append_utf8(out, cp);
                     break;
                 }
                 default: fail("a bad escape");

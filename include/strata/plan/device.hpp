@@ -27,13 +27,15 @@
 
 #include "strata/core/config.hpp"
 #include "strata/core/error.hpp"
+#include "strata/core/units.hpp"
 
 STRATA_NAMESPACE_BEGIN
 namespace plan {
 
-inline constexpr std::uint64_t kib = std::uint64_t{1} << 10;
-inline constexpr std::uint64_t mib = std::uint64_t{1} << 20;
-inline constexpr std::uint64_t gib = std::uint64_t{1} << 30;
+// plan::mib and the others are the core's units (core/units.hpp)
+using ::strata::gib;
+using ::strata::kib;
+using ::strata::mib;
 
 enum class device_kind { cpu, cuda, sim };
 

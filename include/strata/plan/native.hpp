@@ -32,6 +32,7 @@
 
 #include "strata/core/config.hpp"
 #include "strata/core/error.hpp"
+#include "strata/core/units.hpp"
 #include "strata/gguf/file.hpp"
 #include "strata/plan/cost.hpp"
 #include "strata/plan/device.hpp"
@@ -88,18 +89,6 @@ inline std::string ranges(const std::vector<int>& v) {
     return s;
 }
 
-inline std::string gib_string(std::uint64_t b) {
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%.2f GiB", double(b) / double(gib));
-    return buf;
-}
-inline std::string mib_string(std::uint64_t b) {
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%.1f MiB", double(b) / double(mib));
-    return buf;
-}
-// GiB from 1 GiB up, MiB below.
-inline std::string size_string(std::uint64_t b) { return b >= gib ? gib_string(b) : mib_string(b); }
 inline std::string tps_string(double t) {
     char buf[32];
     std::snprintf(buf, sizeof buf, "%.1f", t);

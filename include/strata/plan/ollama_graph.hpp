@@ -37,14 +37,11 @@
 #include "strata/core/config.hpp"
 #include "strata/core/dtype.hpp"
 #include "strata/core/error.hpp"
+#include "strata/core/units.hpp"
 #include "strata/gguf/file.hpp"
 
 STRATA_NAMESPACE_BEGIN
 namespace plan::ollama {
-
-inline constexpr std::uint64_t kib = std::uint64_t{1} << 10;
-inline constexpr std::uint64_t mib = std::uint64_t{1} << 20;
-inline constexpr std::uint64_t gib = std::uint64_t{1} << 30;
 
 // The layer a tensor belongs to, as Ollama groups them: the first dot-separated part, except
 // that "blk.N" / "mm.N" (wherever they appear) keep their number and what precedes them:

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "strata/core/config.hpp"
+#include "strata/core/utf8.hpp"
 #include "strata/tokenizer/unicode_tables.hpp"
 
 STRATA_NAMESPACE_BEGIN
@@ -62,24 +63,7 @@ inline std::vector<std::uint32_t> decode_utf8(std::string_view s) {
     return out;
 }
 
-// cp <= U+10FFFF (every value decode_utf8 produces); surrogates are encoded as written.
-inline void append_utf8(std::string& out, std::uint32_t cp) {
-    if (cp < 0x80) {
-        out += static_cast<char>(cp);
-    } else if (cp < 0x800) {
-        out += static_cast<char>(0xC0 | cp >> 6);
-        out += static_cast<char>(0x80 | (cp & 0x3F));
-    } else if (cp < 0x10000) {
-        out += static_cast<char>(0xE0 | cp >> 12);
-        out += static_cast<char>(0x80 | (cp >> 6 & 0x3F));
-        out += static_cast<char>(0x80 | (cp & 0x3F));
-    } else {
-        out += static_cast<char>(0xF0 | cp >> 18);
-        out += static_cast<char>(0x80 | (cp >> 12 & 0x3F));
-        out += static_cast<char>(0x80 | (cp >> 6 & 0x3F));
-        out += static_cast<char>(0x80 | (cp & 0x3F));
-    }
-}
+using ::strata::append_utf8;  // core/utf8.hpp
 
 // ---- code point classes ----------------------------------------------------------------------
 

@@ -24,6 +24,7 @@
 #include "strata/backend/cuda/device.hpp"
 #include "strata/core/arena.hpp"
 #include "strata/core/error.hpp"
+#include "strata/core/units.hpp"
 
 STRATA_NAMESPACE_BEGIN
 namespace cuda {
@@ -42,12 +43,7 @@ namespace detail {
 
 // "1234567 B (1.2 MiB)"
 inline std::string bytes_text(std::uint64_t b) {
-    char s[48];
-    const double v = double(b);
-    if (b >= (std::uint64_t{1} << 30)) std::snprintf(s, sizeof s, " (%.2f GiB)", v / double(std::uint64_t{1} << 30));
-    else if (b >= (std::uint64_t{1} << 20)) std::snprintf(s, sizeof s, " (%.1f MiB)", v / double(std::uint64_t{1} << 20));
-    else s[0] = '\0';
-    return std::to_string(b) + " B" + s;
+    return std::to_string(b) + " B" + (b >= mib ? " (" + size_string(b) + ")" : std::string());
 }
 
 // The error of an arena the device cannot hold: the plan's numbers, then what the driver said.

@@ -1,0 +1,31 @@
+// strata/core/utf8.hpp — writing a code point as UTF-8, for the tokenizers (tokenizer/unicode.hpp
+// also decodes) and the JSON reader's \u escapes.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "strata/core/config.hpp"
+
+STRATA_NAMESPACE_BEGIN
+
+// cp <= U+10FFFF; surrogates are encoded as written (the tokenizers' decoder can produce them).
+inline void append_utf8(std::string& out, std::uint32_t cp) {
+    if (cp < 0x80) {
+        out += static_cast<char>(cp);
+    } else if (cp < 0x800) {
+        out += static_cast<char>(0xC0 | cp >> 6);
+        out += static_cast<char>(0x80 | (cp & 0x3F));
+    } else if (cp < 0x10000) {
+        out += static_cast<char>(0xE0 | cp >> 12);
+        out += static_cast<char>(0x80 | (cp >> 6 & 0x3F));
+        out += static_cast<char>(0x80 | (cp & 0x3F));
+    } else {
+        out += static_cast<char>(0xF0 | cp >> 18);
+        out += static_cast<char>(0x80 | (cp >> 12 & 0x3F));
+        out += static_cast<char>(0x80 | (cp >> 6 & 0x3F));
+        out += static_cast<char>(0x80 | (cp & 0x3F));
+    }
+}
+
+STRATA_NAMESPACE_END
