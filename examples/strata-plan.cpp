@@ -17,6 +17,7 @@
 #include <fmt/format.h>
 
 #include "strata/gguf/gguf.hpp"
+#include "strata/plan/cuda_devices.hpp"
 #include "strata/plan/planner.hpp"
 
 namespace plan = strata::plan;
@@ -142,6 +143,7 @@ int main(int argc, char** argv) {
                                                      : "measured (--probe, all threads)";
         }
         c.detect = !no_detect;
+        if (c.detect && c.gpus.empty()) c.gpus = plan::detect_cuda_devices();  // none in a build without CUDA
         c.stream_prefill = !no_stream;
         for (const std::string& o : overrides)
             for (plan::tensor_override& t : plan::parse_overrides(o)) c.tensor_overrides.push_back(std::move(t));

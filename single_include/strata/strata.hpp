@@ -596,6 +596,37 @@ STRATA_NAMESPACE_END
 #include <system_error>
 #include <vector>
 
+// ---- begin include/strata/core/utf8.hpp ----
+// strata/core/utf8.hpp — writing a code point as UTF-8, for the tokenizers (tokenizer/unicode.hpp
+// also decodes) and the JSON reader's \u escapes.
+
+#include <cstdint>
+#include <string>
+
+
+STRATA_NAMESPACE_BEGIN
+
+// cp <= U+10FFFF; surrogates are encoded as written (the tokenizers' decoder can produce them).
+inline void append_utf8(std::string& out, std::uint32_t cp) {
+    if (cp < 0x80) {
+        out += static_cast<char>(cp);
+    } else if (cp < 0x800) {
+        out += static_cast<char>(0xC0 | cp >> 6);
+        out += static_cast<char>(0x80 | (cp & 0x3F));
+    } else if (cp < 0x10000) {
+        out += static_cast<char>(0xE0 | cp >> 12);
+        out += static_cast<char>(0x80 | (cp >> 6 & 0x3F));
+        out += static_cast<char>(0x80 | (cp & 0x3F));
+    } else {
+        out += static_cast<char>(0xF0 | cp >> 18);
+        out += static_cast<char>(0x80 | (cp >> 12 & 0x3F));
+        out += static_cast<char>(0x80 | (cp >> 6 & 0x3F));
+        out += static_cast<char>(0x80 | (cp & 0x3F));
+    }
+}
+
+STRATA_NAMESPACE_END
+// ---- end include/strata/core/utf8.hpp ----
 
 STRATA_NAMESPACE_BEGIN
 
@@ -758,16 +789,6 @@ private:
         return v;
     }
 
-    static void put_utf8(std::string& out, std::uint32_t cp) {
-        if (cp < 0x80) { out += char(cp); return; }
-        if (cp < 0x800) { out += char(0xC0 | (cp >> 6)); out += char(0x80 | (cp & 0x3F)); return; }
-        if (cp < 0x10000) {
-            out += char(0xE0 | (cp >> 12)); out += char(0x80 | ((cp >> 6) & 0x3F)); out += char(0x80 | (cp & 0x3F));
-            return;
-        }
-        out += char(0xF0 | (cp >> 18)); out += char(0x80 | ((cp >> 12) & 0x3F));
-        out += char(0x80 | ((cp >> 6) & 0x3F)); out += char(0x80 | (cp & 0x3F));
-    }
     std::uint32_t hex4() {
         if (i_ + 4 > s_.size()) fail("short \\u escape");
         std::uint32_t v = 0;
@@ -806,7 +827,7 @@ private:
                     } else if (cp >= 0xD800 && cp < 0xE000) {
                         fail("a lone surrogate");
                     }
-                    put_utf8(out, cp);
+                    append_utf8(out, cp);
                     break;
                 }
                 default: fail("a bad escape");
@@ -825,6 +846,37 @@ inline json_value json_value::parse(std::string_view text) { return json_parser(
 
 STRATA_NAMESPACE_END
 // ---- end include/strata/core/json_read.hpp ----
+// ---- begin include/strata/core/units.hpp ----
+// strata/core/units.hpp — binary byte units and the one way the engine and planner write a size
+// in a message ("1.2 MiB", "3.25 GiB"). strata-inspect's tables use gguf::human_bytes, and the
+// Ollama-compatible log lines plan::ollama::human_bytes2, which copy other programs' formats.
+
+#include <cstdint>
+#include <cstdio>
+#include <string>
+
+
+STRATA_NAMESPACE_BEGIN
+
+inline constexpr std::uint64_t kib = std::uint64_t{1} << 10;
+inline constexpr std::uint64_t mib = std::uint64_t{1} << 20;
+inline constexpr std::uint64_t gib = std::uint64_t{1} << 30;
+
+inline std::string gib_string(std::uint64_t b) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.2f GiB", double(b) / double(gib));
+    return buf;
+}
+inline std::string mib_string(std::uint64_t b) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.1f MiB", double(b) / double(mib));
+    return buf;
+}
+// GiB from 1 GiB up, MiB below.
+inline std::string size_string(std::uint64_t b) { return b >= gib ? gib_string(b) : mib_string(b); }
+
+STRATA_NAMESPACE_END
+// ---- end include/strata/core/units.hpp ----
 
 // ---- gguf: the model file ---------------------------------------------------------------------
 // ---- begin include/strata/gguf/gguf.hpp ----
@@ -6073,24 +6125,7 @@ inline std::vector<std::uint32_t> decode_utf8(std::string_view s) {
     return out;
 }
 
-// cp <= U+10FFFF (every value decode_utf8 produces); surrogates are encoded as written.
-inline void append_utf8(std::string& out, std::uint32_t cp) {
-    if (cp < 0x80) {
-        out += static_cast<char>(cp);
-    } else if (cp < 0x800) {
-        out += static_cast<char>(0xC0 | cp >> 6);
-        out += static_cast<char>(0x80 | (cp & 0x3F));
-    } else if (cp < 0x10000) {
-        out += static_cast<char>(0xE0 | cp >> 12);
-        out += static_cast<char>(0x80 | (cp >> 6 & 0x3F));
-        out += static_cast<char>(0x80 | (cp & 0x3F));
-    } else {
-        out += static_cast<char>(0xF0 | cp >> 18);
-        out += static_cast<char>(0x80 | (cp >> 12 & 0x3F));
-        out += static_cast<char>(0x80 | (cp >> 6 & 0x3F));
-        out += static_cast<char>(0x80 | (cp & 0x3F));
-    }
-}
+using ::strata::append_utf8;  // core/utf8.hpp
 
 // ---- code point classes ----------------------------------------------------------------------
 
@@ -9289,9 +9324,10 @@ STRATA_NAMESPACE_END
 STRATA_NAMESPACE_BEGIN
 namespace plan {
 
-inline constexpr std::uint64_t kib = std::uint64_t{1} << 10;
-inline constexpr std::uint64_t mib = std::uint64_t{1} << 20;
-inline constexpr std::uint64_t gib = std::uint64_t{1} << 30;
+// plan::mib and the others are the core's units (core/units.hpp)
+using ::strata::gib;
+using ::strata::kib;
+using ::strata::mib;
 
 enum class device_kind { cpu, cuda, sim };
 
@@ -9595,14 +9631,19 @@ inline std::vector<device_spec> to_device_specs(const std::vector<cuda::device_i
 }
 
 // What plan::make asks for when no GPU is stated: the devices the driver reports, in a build
-// with the CUDA runtime (nvcc, or STRATA_CUDA_RUNTIME); none otherwise.
-inline std::vector<device_spec> detect_cuda_devices() {
+// with the CUDA runtime (nvcc, or STRATA_CUDA_RUNTIME); none otherwise. The two bodies live in
+// differently named inline namespaces, so a program that mixes the two kinds of translation
+// unit links two functions, each doing what its own unit was built for, rather than one inline
+// function with two definitions of which the linker keeps either.
 #if defined(__CUDACC__) || defined(STRATA_CUDA_RUNTIME)
-    return to_device_specs(cuda::devices());
+inline namespace with_cuda_runtime {
+inline std::vector<device_spec> detect_cuda_devices() { return to_device_specs(cuda::devices()); }
+}  // namespace with_cuda_runtime
 #else
-    return {};
+inline namespace without_cuda_runtime {
+inline std::vector<device_spec> detect_cuda_devices() { return {}; }
+}  // namespace without_cuda_runtime
 #endif
-}
 
 }  // namespace plan
 STRATA_NAMESPACE_END
@@ -9692,10 +9733,6 @@ STRATA_NAMESPACE_END
 
 STRATA_NAMESPACE_BEGIN
 namespace plan::ollama {
-
-inline constexpr std::uint64_t kib = std::uint64_t{1} << 10;
-inline constexpr std::uint64_t mib = std::uint64_t{1} << 20;
-inline constexpr std::uint64_t gib = std::uint64_t{1} << 30;
 
 // The layer a tensor belongs to, as Ollama groups them: the first dot-separated part, except
 // that "blk.N" / "mm.N" (wherever they appear) keep their number and what precedes them:
@@ -10563,7 +10600,8 @@ struct config {
 
     // Devices. The CPU is always there: `ram` states its memory (else detected), `cpu_bandwidth`
     // its read rate (else the generic table entry). `gpus` / `sims` state devices for what-if
-    // planning; with `detect` and no stated GPU, CUDA devices are detected (a hook without CUDA).
+    // planning. `detect` asks the caller to fill `gpus`, when empty, with the GPUs there are:
+    // plan_at_load with the engine's, strata-plan with plan::detect_cuda_devices().
     std::optional<std::uint64_t> ram;
     std::optional<double> cpu_bandwidth;
     std::string cpu_bandwidth_source = "stated";  // or "measured (...)" after probe_read_bandwidth
@@ -17424,18 +17462,6 @@ inline std::string ranges(const std::vector<int>& v) {
     return s;
 }
 
-inline std::string gib_string(std::uint64_t b) {
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%.2f GiB", double(b) / double(gib));
-    return buf;
-}
-inline std::string mib_string(std::uint64_t b) {
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%.1f MiB", double(b) / double(mib));
-    return buf;
-}
-// GiB from 1 GiB up, MiB below.
-inline std::string size_string(std::uint64_t b) { return b >= gib ? gib_string(b) : mib_string(b); }
 inline std::string tps_string(double t) {
     char buf[32];
     std::snprintf(buf, sizeof buf, "%.1f", t);
@@ -17705,12 +17731,14 @@ STRATA_NAMESPACE_END
 STRATA_NAMESPACE_BEGIN
 namespace plan {
 
-// The devices C describes: the CPU first, then the GPUs (stated, else detected), then the sims.
+// The devices C describes: the CPU first, then the stated GPUs, then the sims. The planner does
+// not detect GPUs itself (config::detect is for its callers): whether detection finds any
+// depends on how the translation unit was built (plan/cuda_devices.hpp), and an inline
+// function shared by every unit must not.
 inline std::vector<device_spec> devices_for(const config& c) {
     std::vector<device_spec> d;
     d.push_back(host_device(c.ram, c.cpu_bandwidth, c.cpu_bandwidth_source));
     std::vector<device_spec> gpus = c.gpus;
-    if (gpus.empty() && c.detect) gpus = detect_cuda_devices();
     for (std::size_t i = 0; i < gpus.size(); ++i) {
         if (gpus[i].kind != device_kind::cuda) STRATA_THROW(errc::argument, "config.gpus[" + std::to_string(i) + "] is not a CUDA device");
         if (gpus[i].name.empty()) gpus[i].name = "CUDA" + std::to_string(i);
@@ -18123,12 +18151,7 @@ namespace detail {
 
 // "1234567 B (1.2 MiB)"
 inline std::string bytes_text(std::uint64_t b) {
-    char s[48];
-    const double v = double(b);
-    if (b >= (std::uint64_t{1} << 30)) std::snprintf(s, sizeof s, " (%.2f GiB)", v / double(std::uint64_t{1} << 30));
-    else if (b >= (std::uint64_t{1} << 20)) std::snprintf(s, sizeof s, " (%.1f MiB)", v / double(std::uint64_t{1} << 20));
-    else s[0] = '\0';
-    return std::to_string(b) + " B" + s;
+    return std::to_string(b) + " B" + (b >= mib ? " (" + size_string(b) + ")" : std::string());
 }
 
 // The error of an arena the device cannot hold: the plan's numbers, then what the driver said.
@@ -21028,9 +21051,8 @@ struct cuda_runtime {
     using stage = model::cuda_stage<Formats>;
 
     // The GPUs as the planner sees them (free memory now, rates from the table or properties).
-    // Asked here, in the nvcc translation unit, not through plan::detect_cuda_devices: that
-    // inline function finds nothing in a C++ translation unit built without the runtime, and
-    // the linker keeps one definition of it for the whole program.
+    // Asked here, in the nvcc translation unit that names the engine, so that the answer never
+    // depends on how the caller's own translation unit was built.
     static std::vector<plan::device_spec> devices() { return plan::to_device_specs(cuda::devices()); }
 
     static std::unique_ptr<device_memory> memory(const placement::device& d, const cuda::arena_budget& budget) {

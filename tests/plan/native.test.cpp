@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "strata/plan/cuda_devices.hpp"
 #include "strata/plan/planner.hpp"
 #include "support/models.hpp"
 #include "support/seed_models.hpp"

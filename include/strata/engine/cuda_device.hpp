@@ -63,9 +63,8 @@ struct cuda_runtime {
     using stage = model::cuda_stage<Formats>;
 
     // The GPUs as the planner sees them (free memory now, rates from the table or properties).
-    // Asked here, in the nvcc translation unit, not through plan::detect_cuda_devices: that
-    // inline function finds nothing in a C++ translation unit built without the runtime, and
-    // the linker keeps one definition of it for the whole program.
+    // Asked here, in the nvcc translation unit that names the engine, so that the answer never
+    // depends on how the caller's own translation unit was built.
     static std::vector<plan::device_spec> devices() { return plan::to_device_specs(cuda::devices()); }
 
     static std::unique_ptr<device_memory> memory(const placement::device& d, const cuda::arena_budget& budget) {

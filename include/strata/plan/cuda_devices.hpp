@@ -67,14 +67,19 @@ inline std::vector<device_spec> to_device_specs(const std::vector<cuda::device_i
 }
 
 // What plan::make asks for when no GPU is stated: the devices the driver reports, in a build
-// with the CUDA runtime (nvcc, or STRATA_CUDA_RUNTIME); none otherwise.
-inline std::vector<device_spec> detect_cuda_devices() {
+// with the CUDA runtime (nvcc, or STRATA_CUDA_RUNTIME); none otherwise. The two bodies live in
+// differently named inline namespaces, so a program that mixes the two kinds of translation
+// unit links two functions, each doing what its own unit was built for, rather than one inline
+// function with two definitions of which the linker keeps either.
 #if defined(__CUDACC__) || defined(STRATA_CUDA_RUNTIME)
-    return to_device_specs(cuda::devices());
+inline namespace with_cuda_runtime {
+inline std::vector<device_spec> detect_cuda_devices() { return to_device_specs(cuda::devices()); }
+}  // namespace with_cuda_runtime
 #else
-    return {};
+inline namespace without_cuda_runtime {
+inline std::vector<device_spec> detect_cuda_devices() { return {}; }
+}  // namespace without_cuda_runtime
 #endif
-}
 
 }  // namespace plan
 STRATA_NAMESPACE_END

@@ -46,7 +46,8 @@ struct config {
 
     // Devices. The CPU is always there: `ram` states its memory (else detected), `cpu_bandwidth`
     // its read rate (else the generic table entry). `gpus` / `sims` state devices for what-if
-    // planning; with `detect` and no stated GPU, CUDA devices are detected (a hook without CUDA).
+    // planning. `detect` asks the caller to fill `gpus`, when empty, with the GPUs there are:
+    // plan_at_load with the engine's, strata-plan with plan::detect_cuda_devices().
     std::optional<std::uint64_t> ram;
     std::optional<double> cpu_bandwidth;
     std::string cpu_bandwidth_source = "stated";  // or "measured (...)" after probe_read_bandwidth

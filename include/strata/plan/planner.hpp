@@ -26,7 +26,6 @@
 #include "strata/core/error.hpp"
 #include "strata/gguf/file.hpp"
 #include "strata/plan/cost.hpp"
-#include "strata/plan/cuda_devices.hpp"
 #include "strata/plan/device.hpp"
 #include "strata/plan/memory.hpp"
 #include "strata/plan/native.hpp"
@@ -36,12 +35,14 @@
 STRATA_NAMESPACE_BEGIN
 namespace plan {
 
-// The devices C describes: the CPU first, then the GPUs (stated, else detected), then the sims.
+// The devices C describes: the CPU first, then the stated GPUs, then the sims. The planner does
+// not detect GPUs itself (config::detect is for its callers): whether detection finds any
+// depends on how the translation unit was built (plan/cuda_devices.hpp), and an inline
+// function shared by every unit must not.
 inline std::vector<device_spec> devices_for(const config& c) {
     std::vector<device_spec> d;
     d.push_back(host_device(c.ram, c.cpu_bandwidth, c.cpu_bandwidth_source));
     std::vector<device_spec> gpus = c.gpus;
-    if (gpus.empty() && c.detect) gpus = detect_cuda_devices();
     for (std::size_t i = 0; i < gpus.size(); ++i) {
         if (gpus[i].kind != device_kind::cuda) STRATA_THROW(errc::argument, "config.gpus[" + std::to_string(i) + "] is not a CUDA device");
         if (gpus[i].name.empty()) gpus[i].name = "CUDA" + std::to_string(i);
