@@ -1,15 +1,15 @@
 // Shared by the CPU backend tests: the kernel levels this machine runs, aligned scratch,
-// random data.
+// random data (support/random.hpp).
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <new>
-#include <random>
 #include <vector>
 
 #include "strata/backend/cpu/features.hpp"
+#include "support/random.hpp"
 
 namespace strata_test {
 
@@ -37,13 +37,5 @@ private:
     std::size_t size_;
     std::byte* p_;
 };
-
-inline std::vector<float> random_normal(std::size_t n, std::uint32_t seed, float sigma = 1.0f) {
-    std::mt19937 rng(seed);
-    std::normal_distribution<float> nd(0.0f, sigma);
-    std::vector<float> v(n);
-    for (auto& x : v) x = nd(rng);
-    return v;
-}
 
 }  // namespace strata_test

@@ -31,13 +31,7 @@ double swiglu_oai_ref(float g, float u, float alpha, float limit) {
     return x / (1.0 + std::exp(-double(alpha) * x)) * (l + 1.0);
 }
 
-std::vector<float> uniform(std::size_t n, float lo, float hi, std::uint32_t seed) {
-    std::mt19937 rng(seed);
-    std::uniform_real_distribution<float> ud(lo, hi);
-    std::vector<float> v(n);
-    for (auto& x : v) x = ud(rng);
-    return v;
-}
+using strata_test::uniform;
 
 float swiglu_oai1(float g, float u) {
     float y = 0.0f;

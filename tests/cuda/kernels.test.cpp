@@ -48,13 +48,7 @@ template <> constexpr double matvec_budget<f32> = 5e-6;
 template <> constexpr double matvec_budget<f16> = 5e-6;
 template <> constexpr double matvec_budget<bf16> = 5e-6;
 
-std::vector<float> uniform(std::size_t n, float lo, float hi, std::uint32_t seed) {
-    std::mt19937 rng(seed);
-    std::uniform_real_distribution<float> ud(lo, hi);
-    std::vector<float> v(n);
-    for (auto& x : v) x = ud(rng);
-    return v;
-}
+using strata_test::uniform;
 
 // rows x k of F from standard normal values, rows row_bytes apart (padding zeroed).
 template <class F>

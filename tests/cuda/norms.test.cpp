@@ -26,13 +26,7 @@ using strata_test::nerr;
 
 namespace {
 
-std::vector<float> uniform(std::size_t n, float lo, float hi, std::uint32_t seed) {
-    std::mt19937 rng(seed);
-    std::uniform_real_distribution<float> ud(lo, hi);
-    std::vector<float> v(n);
-    for (auto& x : v) x = ud(rng);
-    return v;
-}
+using strata_test::uniform;
 
 std::uint32_t fresh_seed() { return std::random_device{}(); }
 

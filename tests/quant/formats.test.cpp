@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "quant/golden.hpp"
+#include "support/random.hpp"
 #include "strata/quant/row.hpp"
 
 #include "strata/quant/formats.hpp"
@@ -52,13 +53,7 @@ template <> constexpr double nrmse_budget<mxfp4> = 1.5e-1;  // measured 0.115
 template <> constexpr double nrmse_budget<q3_k> = 2.0e-1;  // measured 0.151
 template <> constexpr double nrmse_budget<q2_k> = 3.9e-1;  // measured 0.297
 
-std::vector<float> random_normal(std::size_t n, std::uint32_t seed) {
-    std::mt19937 rng(seed);
-    std::normal_distribution<float> nd(0.0f, 1.0f);
-    std::vector<float> v(n);
-    for (auto& x : v) x = nd(rng);
-    return v;
-}
+using strata_test::random_normal;
 
 bool same_bits(const std::vector<float>& a, const std::vector<float>& b, std::size_t* first_diff) {
     for (std::size_t i = 0; i < a.size(); ++i) {

@@ -9,17 +9,14 @@
 #include <vector>
 
 #include "helpers.hpp"
+#include "support/random.hpp"
 
 using namespace sample_test;
 
 namespace {
 
 std::vector<float> random_logits(std::size_t n, std::uint32_t seed, float scale = 4.0f) {
-    std::mt19937 rng(seed);
-    std::normal_distribution<float> nd(0.0f, scale);
-    std::vector<float> l(n);
-    for (auto& v : l) v = nd(rng);
-    return l;
+    return strata_test::random_normal(n, seed, scale);
 }
 
 s::params busy(std::uint32_t seed) {
