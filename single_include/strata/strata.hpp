@@ -10612,6 +10612,10 @@ struct config {
 
     int num_gpu = -1;                               // layers on accelerators, Ollama's semantics (-1: auto)
     bool stream_prefill = true;                     // let large prefill batches stream CPU blocks to a GPU
+    // llama.cpp's --cpu-moe: the FFN half (router and experts) of every MoE block stays on the
+    // CPU, its attention may go to a GPU. plan_at_load sets it for a CUDA engine, whose GPU stage
+    // runs no experts.
+    bool experts_on_cpu = false;
     std::vector<tensor_override> tensor_overrides;  // "-ot": first match wins
     plan::estimator estimator = estimator::native;
 };
@@ -13158,6 +13162,11 @@ struct hparams {
     float final_softcap = 0.0f;        // gemma2: logits soft-capped likewise
     float embd_scale = 1.0f;           // gemma: token embeddings times sqrt(n_embd)
 
+    // mixture of experts (llama: Mixtral's layout): every block's FFN is n_expert SwiGLU experts
+    // of n_ff, of which a router picks n_expert_used per token. 0: a dense FFN.
+    std::uint32_t n_expert = 0;
+    std::uint32_t n_expert_used = 0;
+
     bool is_swa(std::uint32_t il) const noexcept {
         return n_swa > 0 && swa_period > 0 && il % swa_period < swa_period - 1;
     }
@@ -13204,6 +13213,9 @@ inline void check_consistent(const hparams& h, const std::string& path) {
         fail("rope.dimension_count " + std::to_string(h.n_rot) + " must be even and at most key_length " +
              std::to_string(h.head_dim_k));
     if (!(h.rms_eps > 0.0f) || !(h.rope_theta > 0.0f)) fail("rms epsilon and rope base must be positive");
+    if (h.n_expert > 0 && (h.n_expert_used == 0 || h.n_expert_used > h.n_expert))
+        fail("expert_used_count " + std::to_string(h.n_expert_used) + " must be between 1 and expert_count " +
+             std::to_string(h.n_expert));
 }
 
 }  // namespace detail
@@ -13243,6 +13255,11 @@ inline hparams load_hparams(const gguf::file& f) {
         case arch::llama:
             h.rope = rope_layout::adjacent;
             h.attn_scale = 1.0f / std::sqrt(float(h.head_dim_k));
+            // Mixtral and its kin are llama files with experts (some dense files say expert_count 0)
+            if (k.has("expert_count") && f.get_integer(k.key("expert_count")) != 0) {
+                h.n_expert = k.u32("expert_count");
+                h.n_expert_used = k.u32("expert_used_count");
+            }
             break;
         case arch::gemma2:
             // Every other layer (the even ones) slides over a window; soft-capping of attention
@@ -13280,9 +13297,12 @@ STRATA_NAMESPACE_END
 // hyperparameters: every tensor the architecture needs is present with exactly the shape it
 // must have, before anything runs. Weights stay in the memory map (views, no copies).
 
+#include <algorithm>
 #include <array>
+#include <cstddef>
 #include <cstdint>
 #include <string>
+#include <tuple>
 #include <vector>
 
 
@@ -13290,17 +13310,27 @@ STRATA_NAMESPACE_BEGIN
 namespace model {
 
 // A 1-D or 2-D tensor in place: ne[0] is the row length (the reduced dimension of a matmul),
-// ne[1] the number of rows.
+// ne[1] the number of rows. The stacked expert matrices of an MoE block are n_mat such matrices
+// one after another (GGUF's third dimension); expert(e) is the e-th as a matrix of its own.
 struct tensor {
     const gguf::tensor_info* info = nullptr;  // null: absent (optional tensors)
     ggml_type type = ggml_type::f32;
     std::int64_t ne[2] = {0, 0};
     const void* data = nullptr;
     std::size_t row_bytes = 0;
+    std::int64_t n_mat = 1;
 
     explicit operator bool() const noexcept { return info != nullptr; }
     std::int64_t rows() const noexcept { return ne[1]; }
     std::int64_t cols() const noexcept { return ne[0]; }
+    std::size_t matrix_bytes() const noexcept { return static_cast<std::size_t>(ne[1]) * row_bytes; }
+
+    tensor expert(std::int64_t e) const noexcept {
+        tensor t = *this;
+        t.n_mat = 1;
+        t.data = static_cast<const std::byte*>(data) + static_cast<std::size_t>(e) * matrix_bytes();
+        return t;
+    }
 };
 
 struct layer_weights {
@@ -13309,21 +13339,46 @@ struct layer_weights {
     tensor post_attn_norm;                    // gemma2/3: norm of the attention output
     tensor ffn_norm, ffn_gate, ffn_up, ffn_down;
     tensor post_ffn_norm;                     // gemma2/3
+    // MoE (Mixtral-style llama): a router and n_expert stacked SwiGLU FFNs instead of the dense one
+    tensor ffn_gate_inp;                      // (n_expert rows of n_embd): the router
+    tensor ffn_gate_exps, ffn_up_exps;        // n_expert x (n_ff rows of n_embd)
+    tensor ffn_down_exps;                     // n_expert x (n_embd rows of n_ff)
+
+    bool moe() const noexcept { return static_cast<bool>(ffn_gate_inp); }
 };
 
-// Every tensor of a layer, present or not (a placement copies the present ones together).
-inline std::array<tensor*, 13> tensors_of(layer_weights& L) noexcept {
-    return {&L.attn_norm, &L.wq,       &L.wk,     &L.wv,       &L.wo,           &L.q_norm,       &L.k_norm,
-            &L.post_attn_norm, &L.ffn_norm, &L.ffn_gate, &L.ffn_up, &L.ffn_down, &L.post_ffn_norm};
+// Every tensor of a layer, present or not, as two halves: the attention half (what runs before
+// the residual add of attention) and the FFN half, which an MoE block may place apart (its
+// experts on the CPU, its attention on a GPU). A placement copies each half's present tensors
+// together.
+// (Templates so that a const layer gives pointers to const.)
+template <class Layer>
+auto attention_tensors_of(Layer& L) noexcept {
+    return std::array{&L.attn_norm, &L.wq, &L.wk, &L.wv, &L.wo, &L.q_norm, &L.k_norm, &L.post_attn_norm};
+}
+template <class Layer>
+auto ffn_tensors_of(Layer& L) noexcept {
+    return std::array{&L.ffn_norm,     &L.ffn_gate,      &L.ffn_up,      &L.ffn_down,     &L.post_ffn_norm,
+                      &L.ffn_gate_inp, &L.ffn_gate_exps, &L.ffn_up_exps, &L.ffn_down_exps};
+}
+template <class Layer>
+auto tensors_of(Layer& L) noexcept {
+    const auto a = attention_tensors_of(L);
+    const auto f = ffn_tensors_of(L);
+    std::array<typename decltype(a)::value_type, std::tuple_size_v<decltype(a)> + std::tuple_size_v<decltype(f)>> all{};
+    std::copy(f.begin(), f.end(), std::copy(a.begin(), a.end(), all.begin()));
+    return all;
 }
 
-inline std::array<const tensor*, 13> tensors_of(const layer_weights& L) noexcept {
-    return {&L.attn_norm, &L.wq,       &L.wk,     &L.wv,       &L.wo,           &L.q_norm,       &L.k_norm,
-            &L.post_attn_norm, &L.ffn_norm, &L.ffn_gate, &L.ffn_up, &L.ffn_down, &L.post_ffn_norm};
+// The matrices a layer multiplies by, one matrix each (an expert tensor by its first expert, the
+// shape every expert has): what workspaces and streams are sized by. Absent ones are empty.
+inline std::array<tensor, 10> matrices_of(const layer_weights& L) noexcept {
+    return {L.wq, L.wk, L.wv, L.wo, L.ffn_gate, L.ffn_up, L.ffn_down,
+            L.ffn_gate_exps.expert(0), L.ffn_up_exps.expert(0), L.ffn_down_exps.expert(0)};
 }
 
-// Bytes of a tensor's data.
-inline std::size_t tensor_bytes(const tensor& t) noexcept { return static_cast<std::size_t>(t.rows()) * t.row_bytes; }
+// Bytes of a tensor's data (every matrix of a stacked one).
+inline std::size_t tensor_bytes(const tensor& t) noexcept { return t.matrix_bytes() * static_cast<std::size_t>(t.n_mat); }
 
 struct weights {
     tensor token_embd;   // (n_vocab rows of n_embd)
@@ -13335,33 +13390,36 @@ struct weights {
 
 namespace detail {
 
-inline std::string shape_string(std::int64_t a, std::int64_t b) {
-    return b > 0 ? "[" + std::to_string(a) + ", " + std::to_string(b) + "]" : "[" + std::to_string(a) + "]";
+inline std::string shape_string(std::int64_t a, std::int64_t b, std::int64_t c = 1) {
+    std::string s = "[" + std::to_string(a);
+    if (b > 0) s += ", " + std::to_string(b);
+    if (c > 1) s += ", " + std::to_string(c);
+    return s + "]";
 }
 
 class binder {
 public:
     binder(const gguf::file& f) : f_(f) {}
 
-    // ne1 == 0 means a 1-D tensor of ne0 elements.
-    tensor need(const std::string& name, std::int64_t ne0, std::int64_t ne1 = 0) const {
-        tensor t = maybe(name, ne0, ne1);
+    // ne1 == 0 means a 1-D tensor of ne0 elements; ne2 > 1 a stack of ne2 matrices (experts).
+    tensor need(const std::string& name, std::int64_t ne0, std::int64_t ne1 = 0, std::int64_t ne2 = 1) const {
+        tensor t = maybe(name, ne0, ne1, ne2);
         if (!t)
-            STRATA_THROW(errc::missing, "tensor '" + name + "' " + shape_string(ne0, ne1) + " is missing", f_.path());
+            STRATA_THROW(errc::missing, "tensor '" + name + "' " + shape_string(ne0, ne1, ne2) + " is missing", f_.path());
         return t;
     }
 
-    tensor maybe(const std::string& name, std::int64_t ne0, std::int64_t ne1 = 0) const {
+    tensor maybe(const std::string& name, std::int64_t ne0, std::int64_t ne1 = 0, std::int64_t ne2 = 1) const {
         const gguf::tensor_info* ti = f_.find_tensor(name);
         if (!ti) return {};
         const bool matrix = ne1 > 0;
         const bool ok = ti->ne[0] == std::uint64_t(ne0) && ti->ne[1] == std::uint64_t(matrix ? ne1 : 1) &&
-                        ti->ne[2] == 1 && ti->ne[3] == 1;
+                        ti->ne[2] == std::uint64_t(ne2) && ti->ne[3] == 1;
         if (!ok) {
             std::string got = "[" + std::to_string(ti->ne[0]);
             for (std::uint32_t d = 1; d < ti->n_dims; ++d) got += ", " + std::to_string(ti->ne[d]);
             got += "]";
-            STRATA_THROW(errc::format, "tensor '" + name + "' has shape " + got + ", expected " + shape_string(ne0, ne1),
+            STRATA_THROW(errc::format, "tensor '" + name + "' has shape " + got + ", expected " + shape_string(ne0, ne1, ne2),
                          f_.path(), ti->info_offset);
         }
         tensor t;
@@ -13369,6 +13427,7 @@ public:
         t.type = ti->type;
         t.ne[0] = ne0;
         t.ne[1] = matrix ? ne1 : 1;
+        t.n_mat = ne2;
         t.data = f_.tensor_data(*ti).data();
         t.row_bytes = static_cast<std::size_t>(row_bytes(ti->type, std::uint64_t(ne0)));
         return t;
@@ -13406,9 +13465,17 @@ inline weights bind_weights(const gguf::file& f, const hparams& h) {
         L.wv = b.need(blk(il, "attn_v"), n_embd, n_v);
         L.wo = b.need(blk(il, "attn_output"), n_attn_out, n_embd);
         L.ffn_norm = b.need(blk(il, "ffn_norm"), n_embd);
-        L.ffn_gate = b.need(blk(il, "ffn_gate"), n_embd, n_ff);
-        L.ffn_up = b.need(blk(il, "ffn_up"), n_embd, n_ff);
-        L.ffn_down = b.need(blk(il, "ffn_down"), n_ff, n_embd);
+        if (h.n_expert > 0) {
+            const std::int64_t ne = h.n_expert;
+            L.ffn_gate_inp = b.need(blk(il, "ffn_gate_inp"), n_embd, ne);
+            L.ffn_gate_exps = b.need(blk(il, "ffn_gate_exps"), n_embd, n_ff, ne);
+            L.ffn_up_exps = b.need(blk(il, "ffn_up_exps"), n_embd, n_ff, ne);
+            L.ffn_down_exps = b.need(blk(il, "ffn_down_exps"), n_ff, n_embd, ne);
+        } else {
+            L.ffn_gate = b.need(blk(il, "ffn_gate"), n_embd, n_ff);
+            L.ffn_up = b.need(blk(il, "ffn_up"), n_embd, n_ff);
+            L.ffn_down = b.need(blk(il, "ffn_down"), n_ff, n_embd);
+        }
         if (gemma) {
             L.post_attn_norm = b.need(blk(il, "post_attention_norm"), n_embd);
             L.post_ffn_norm = b.need(blk(il, "post_ffw_norm"), n_embd);
@@ -16235,6 +16302,15 @@ namespace model {
 // stage, device memory for a GPU's): what the forward pass writes and reads.
 struct activations {
     float *x, *h, *q, *k, *v, *att, *o, *gate, *up, *logits;
+    // MoE blocks (a stage that runs experts; null elsewhere): the router's logits (n, n_expert);
+    // per slot (token t, rank k: t * n_expert_used + k) the chosen expert, its weight and its
+    // output row; an expert's gathered input rows and their slots (backend/cpu/moe.hpp)
+    float* router = nullptr;
+    std::int32_t* expert_ids = nullptr;
+    float* expert_weights = nullptr;
+    float* slot_out = nullptr;
+    float* expert_in = nullptr;
+    std::int32_t* expert_slots = nullptr;
 };
 
 // Activations of one batch of up to n_batch tokens.
@@ -16250,14 +16326,22 @@ struct workspace {
     std::vector<float> logits;  // (n_vocab) of the batch's last token
     std::vector<float> att_scratch;
     std::vector<std::byte> mm_scratch;  // activations converted for the matmuls (64-byte aligned use)
+    // MoE only (empty for a dense model): see activations
+    std::vector<float> router;          // (n_batch, n_expert), then n_expert floats of routing scratch
+    std::vector<std::int32_t> expert_ids;  // (n_batch, n_expert_used), then n_expert ints of scratch
+    std::vector<float> expert_weights;  // (n_batch, n_expert_used)
+    std::vector<float> slot_out;        // (n_batch * n_expert_used, n_embd)
+    std::vector<float> expert_in;       // (n_batch, n_embd)
+    std::vector<std::int32_t> expert_slots;  // (n_batch)
 };
 
 // The largest matmul scratch any weight of the model needs for n tokens.
 inline std::size_t matmul_scratch_bytes(const weights& w, std::int64_t n) {
     std::size_t m = cpu::scratch_bytes(w.output.type, w.output.cols(), 1);
-    for (const auto& L : w.layers)
-        for (const tensor* t : {&L.wq, &L.wk, &L.wv, &L.wo, &L.ffn_gate, &L.ffn_up, &L.ffn_down})
-            m = std::max(m, cpu::scratch_bytes(t->type, t->cols(), n));
+    for (const auto& L : w.layers) {
+        for (const tensor& t : matrices_of(L)) m = std::max(m, cpu::scratch_bytes(t.type, t.cols(), n));
+        if (L.moe()) m = std::max(m, cpu::scratch_bytes(L.ffn_gate_inp.type, L.ffn_gate_inp.cols(), n));
+    }
     return m;
 }
 
@@ -16265,9 +16349,12 @@ inline std::size_t matmul_scratch_bytes(const weights& w, std::int64_t n) {
 // planner prices them (workspace_bytes), so the estimate cannot drift from the allocation.
 struct workspace_shape {
     std::size_t x, h, o, q, k, v, att, gate, up, logits, att_scratch, mm_scratch;
+    std::size_t router = 0, expert_ids = 0, expert_weights = 0, slot_out = 0, expert_in = 0, expert_slots = 0;
 
     std::size_t bytes() const noexcept {
-        return (x + h + o + q + k + v + att + gate + up + logits + att_scratch) * sizeof(float) + mm_scratch;
+        return (x + h + o + q + k + v + att + gate + up + logits + att_scratch + router + expert_weights + slot_out +
+                expert_in) * sizeof(float) +
+               (expert_ids + expert_slots) * sizeof(std::int32_t) + mm_scratch;
     }
 };
 
@@ -16275,17 +16362,28 @@ inline workspace_shape workspace_shape_for(const hparams& hp, const weights& w, 
                                            std::int64_t n_ctx, int n_threads) {
     const auto n = static_cast<std::size_t>(n_batch);
     const cpu::attention_params ap{hp.n_head, hp.n_head_kv, hp.head_dim_k, hp.head_dim_v};
-    return {n * hp.n_embd, n * hp.n_embd, n * hp.n_embd, n * hp.n_head * hp.head_dim_k,
-            n * hp.n_embd_k_gqa(), n * hp.n_embd_v_gqa(), n * hp.n_head * hp.head_dim_v,
-            n * hp.n_ff, n * hp.n_ff, hp.n_vocab,
-            cpu::attention_scratch_floats(ap, n_ctx, n_threads),
-            matmul_scratch_bytes(w, n_batch) + cpu::scratch_alignment};
+    workspace_shape s{n * hp.n_embd, n * hp.n_embd, n * hp.n_embd, n * hp.n_head * hp.head_dim_k,
+                      n * hp.n_embd_k_gqa(), n * hp.n_embd_v_gqa(), n * hp.n_head * hp.head_dim_v,
+                      n * hp.n_ff, n * hp.n_ff, hp.n_vocab,
+                      cpu::attention_scratch_floats(ap, n_ctx, n_threads),
+                      matmul_scratch_bytes(w, n_batch) + cpu::scratch_alignment};
+    if (hp.n_expert > 0) {
+        const std::size_t slots = n * hp.n_expert_used;
+        s.router = (n + 1) * hp.n_expert;
+        s.expert_ids = slots + hp.n_expert;
+        s.expert_weights = slots;
+        s.slot_out = slots * hp.n_embd;
+        s.expert_in = n * hp.n_embd;
+        s.expert_slots = n;
+    }
+    return s;
 }
 
 // Bytes a workspace really holds (what workspace_bytes priced, read back from the buffers).
 inline std::size_t allocated_bytes(const workspace& w) noexcept {
-    std::size_t b = w.mm_scratch.size();
-    for (const auto* v : {&w.x, &w.h, &w.o, &w.q, &w.k, &w.v, &w.att, &w.gate, &w.up, &w.logits, &w.att_scratch})
+    std::size_t b = w.mm_scratch.size() + (w.expert_ids.size() + w.expert_slots.size()) * sizeof(std::int32_t);
+    for (const auto* v : {&w.x, &w.h, &w.o, &w.q, &w.k, &w.v, &w.att, &w.gate, &w.up, &w.logits, &w.att_scratch,
+                          &w.router, &w.expert_weights, &w.slot_out, &w.expert_in})
         b += v->size() * sizeof(float);
     return b;
 }
@@ -16313,6 +16411,12 @@ inline workspace make_workspace(const hparams& hp, const weights& w, std::int64_
     ws.logits.resize(s.logits);
     ws.att_scratch.resize(s.att_scratch);
     ws.mm_scratch.resize(s.mm_scratch);
+    ws.router.resize(s.router);
+    ws.expert_ids.resize(s.expert_ids);
+    ws.expert_weights.resize(s.expert_weights);
+    ws.slot_out.resize(s.slot_out);
+    ws.expert_in.resize(s.expert_in);
+    ws.expert_slots.resize(s.expert_slots);
     return ws;
 }
 
@@ -16325,8 +16429,10 @@ inline cpu::attention_params attention_params_for(const hparams& hp, std::uint32
 }
 
 inline activations views_of(workspace& ws) noexcept {
-    return {ws.x.data(), ws.h.data(), ws.q.data(), ws.k.data(), ws.v.data(), ws.att.data(), ws.o.data(),
-            ws.gate.data(), ws.up.data(), ws.logits.data()};
+    return {ws.x.data(),      ws.h.data(),          ws.q.data(),          ws.k.data(),
+            ws.v.data(),      ws.att.data(),        ws.o.data(),          ws.gate.data(),
+            ws.up.data(),     ws.logits.data(),     ws.router.data(),     ws.expert_ids.data(),
+            ws.expert_weights.data(), ws.slot_out.data(), ws.expert_in.data(), ws.expert_slots.data()};
 }
 
 }  // namespace model
@@ -16385,8 +16491,8 @@ inline cuda_workspace_shape cuda_workspace_for(const hparams& hp, const weights&
     s.rope_freqs = w.rope_freqs ? std::size_t(w.rope_freqs.rows() * w.rope_freqs.cols()) : 0;
     std::vector<cuda::matmul_shape> shapes;
     for (const auto& L : w.layers)
-        for (const tensor* t : {&L.wq, &L.wk, &L.wv, &L.wo, &L.ffn_gate, &L.ffn_up, &L.ffn_down})
-            shapes.push_back({t->type, t->rows(), t->cols()});
+        for (const tensor& t : matrices_of(L))
+            if (t) shapes.push_back({t.type, t.rows(), t.cols()});
     // the head multiplies the last token only
     const cuda::matmul_shape head[1] = {{w.output.type, w.output.rows(), w.output.cols()}};
     s.matmul_scratch = std::max(cuda::matmul_scratch_bytes(shapes, n_batch), cuda::matmul_scratch_bytes(head, 1));
@@ -16578,11 +16684,12 @@ struct stream_shape {
 // The matrices a stream may be sent: every block's. Every block's, not only the host's: the
 // layers a placement leaves on the host are usually alike, and one bound over all keeps the
 // session's allocation and the planner's price the same function of the model alone.
-inline std::vector<const tensor*> streamed_matrices(const weights& w) {
-    std::vector<const tensor*> m;
+// (An expert tensor is sent one expert at a time, as the expert's matmul runs.)
+inline std::vector<tensor> streamed_matrices(const weights& w) {
+    std::vector<tensor> m;
     for (const auto& L : w.layers)
-        for (const tensor* t : {&L.wq, &L.wk, &L.wv, &L.wo, &L.ffn_gate, &L.ffn_up, &L.ffn_down})
-            if (*t) m.push_back(t);
+        for (const tensor& t : matrices_of(L))
+            if (t) m.push_back(t);
     return m;
 }
 
@@ -16591,7 +16698,8 @@ inline stream_shape stream_shape_for(const weights& w, std::int64_t n_batch, str
     const auto n = static_cast<std::size_t>(n_batch);
     stream_shape s;
     std::vector<cuda::matmul_shape> shapes;  // cuda: what its scratch is sized by
-    for (const tensor* t : streamed_matrices(w)) {
+    for (const tensor& mat : streamed_matrices(w)) {
+        const tensor* t = &mat;
         s.weight_bytes = std::max(s.weight_bytes, tensor_bytes(*t));
         s.x_floats = std::max(s.x_floats, n * std::size_t(t->cols()));
         s.y_floats = std::max(s.y_floats, n * std::size_t(t->rows()));
@@ -16665,6 +16773,7 @@ STRATA_NAMESPACE_END
 //     [gemma3: q, k = rms_norm per head] ; q, k = rope(q, k, pos) ; cache k, v
 //     a = Wo attention(q, cache)  [gemma: a = rms_norm(a)] ; x = x + a
 //     h = rms_norm(x) ; f = Wdown (act(Wgate h) * Wup h)  [gemma: f = rms_norm(f)] ; x = x + f
+//       [MoE: f = sum of the router's top-k experts' SwiGLU FFNs, weighted]
 //   logits = Wout rms_norm(x)  [gemma2: soft-capped]
 // act is SiLU for llama, GELU (tanh) for gemma. The ops run on the stage a layer is placed on
 // (cpu_stage.hpp, cuda_stage.hpp); every buffer is preallocated there.
@@ -16687,6 +16796,7 @@ STRATA_NAMESPACE_END
 // so the forward pass is written once:
 //   acts()                         the activation buffers (raw pointers in the stage's memory)
 //   norm_rows, matmul, rope, scale, store_kv, attention, add, swiglu, geglu, softcap
+//   runs_experts, and where true: route, gather_expert, scatter_expert, sum_expert_slots (MoE)
 //   host_x(), x_to_host, x_from_host      the residual stream crossing a device boundary
 //   begin_segment, end_segment            around each run of consecutive work on the stage
 //   logits()                              the last token's logits, readable on the host
@@ -16697,6 +16807,89 @@ STRATA_NAMESPACE_END
 #include <span>
 #include <string>
 
+// ---- begin include/strata/backend/cpu/moe.hpp ----
+// strata/backend/cpu/moe.hpp — the routing of a mixture-of-experts FFN on the CPU: which experts
+// each token goes to, with what weight, and the rows each expert's matmuls take and give back.
+//
+// Per token the router's n_expert logits become probabilities (softmax); the n_used most
+// probable experts are chosen, best first, and their probabilities renormalised to sum 1 (as
+// Mixtral and llama.cpp's llama graph do). A chosen (token, rank) pair is a slot, numbered
+// t * n_used + k. Each expert then runs once over the rows of the tokens routed to it (gathered
+// contiguously), and its outputs, times their weights, go back to their slots; a token's output
+// is the sum of its slots in rank order (the order llama.cpp adds them in).
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <numeric>
+
+
+STRATA_NAMESPACE_BEGIN
+namespace cpu {
+
+// logits (n_tokens, n_expert) -> ids, weights (n_tokens, n_used): the chosen experts, best first,
+// and their renormalised probabilities. probs is scratch of n_expert floats, order of n_expert ints.
+inline void route_top_k(const float* logits, std::int64_t n_tokens, int n_expert, int n_used, std::int32_t* ids,
+                        float* weights, float* probs, std::int32_t* order) {
+    for (std::int64_t t = 0; t < n_tokens; ++t) {
+        const float* l = logits + t * n_expert;
+        const float mx = *std::max_element(l, l + n_expert);
+        double sum = 0.0;
+        for (int e = 0; e < n_expert; ++e) sum += probs[e] = std::exp(l[e] - mx);
+        const float inv = float(1.0 / sum);
+        for (int e = 0; e < n_expert; ++e) probs[e] *= inv;
+        std::iota(order, order + n_expert, 0);
+        // the most probable first; equal probabilities: the lower expert id first
+        std::partial_sort(order, order + n_used, order + n_expert, [&](std::int32_t a, std::int32_t b) {
+            return probs[a] > probs[b] || (probs[a] == probs[b] && a < b);
+        });
+        float chosen = 0.0f;
+        for (int k = 0; k < n_used; ++k) chosen += probs[order[k]];
+        for (int k = 0; k < n_used; ++k) {
+            ids[t * n_used + k] = order[k];
+            weights[t * n_used + k] = probs[order[k]] / chosen;
+        }
+    }
+}
+
+// The slots routed to EXPERT, in token order, into slots; their rows of x (row_len floats each)
+// gathered into xe. Returns how many.
+inline std::int64_t gather_expert_rows(std::int32_t expert, const std::int32_t* ids, std::int64_t n_tokens, int n_used,
+                                       const float* x, std::int64_t row_len, std::int32_t* slots, float* xe) {
+    std::int64_t m = 0;
+    for (std::int64_t s = 0; s < n_tokens * n_used; ++s) {
+        if (ids[s] != expert) continue;
+        const std::int64_t t = s / n_used;
+        std::copy_n(x + t * row_len, row_len, xe + m * row_len);
+        slots[m++] = std::int32_t(s);
+    }
+    return m;
+}
+
+// The expert's m output rows, each times its slot's weight, into their slots of ye.
+inline void scatter_expert_rows(const float* y, std::int64_t m, const std::int32_t* slots, const float* weights,
+                                std::int64_t row_len, float* ye) {
+    for (std::int64_t j = 0; j < m; ++j) {
+        const std::int32_t s = slots[j];
+        float* dst = ye + std::int64_t(s) * row_len;
+        for (std::int64_t i = 0; i < row_len; ++i) dst[i] = y[j * row_len + i] * weights[s];
+    }
+}
+
+// out[t] = ye[t, 0] + ye[t, 1] + ... in rank order.
+inline void sum_slots(const float* ye, std::int64_t n_tokens, int n_used, std::int64_t row_len, float* out) {
+    for (std::int64_t t = 0; t < n_tokens; ++t) {
+        float* o = out + t * row_len;
+        const float* y = ye + t * n_used * row_len;
+        std::copy_n(y, row_len, o);
+        for (int k = 1; k < n_used; ++k)
+            for (std::int64_t i = 0; i < row_len; ++i) o[i] += y[k * row_len + i];
+    }
+}
+
+}  // namespace cpu
+STRATA_NAMESPACE_END
+// ---- end include/strata/backend/cpu/moe.hpp ----
 
 STRATA_NAMESPACE_BEGIN
 namespace model {
@@ -16771,6 +16964,23 @@ public:
         }
     }
 
+    // MoE (backend/cpu/moe.hpp): the router's choice per token, then per expert the rows routed
+    // to it in and out. The routing scratch follows the (n_batch, ...) part of its buffers.
+    static constexpr bool runs_experts = true;
+    void route(const activations& a, std::int64_t n, int n_expert, int n_used) const {
+        cpu::route_top_k(a.router, n, n_expert, n_used, a.expert_ids, a.expert_weights, a.router + ws_->n_batch * n_expert,
+                         a.expert_ids + ws_->n_batch * n_used);
+    }
+    std::int64_t gather_expert(const activations& a, int expert, std::int64_t n, int n_used, std::int64_t n_embd) const {
+        return cpu::gather_expert_rows(expert, a.expert_ids, n, n_used, a.h, n_embd, a.expert_slots, a.expert_in);
+    }
+    void scatter_expert(const activations& a, const float* y, std::int64_t rows, std::int64_t n_embd) const {
+        cpu::scatter_expert_rows(y, rows, a.expert_slots, a.expert_weights, n_embd, a.slot_out);
+    }
+    void sum_expert_slots(const activations& a, std::int64_t n, int n_used, std::int64_t n_embd, float* out) const {
+        cpu::sum_slots(a.slot_out, n, n_used, n_embd, out);
+    }
+
     void attention(const float* q, std::int64_t n, std::int64_t pos0, const kv_layer& kv,
                    const cpu::attention_params& ap, float* out) const {
         const cpu::kv_view view{kv.type, kv.k.data(), kv.v.data(), kv.row_k, kv.row_v, kv.row_k_bytes, kv.row_v_bytes};
@@ -16813,12 +17023,14 @@ public:
     transformer(const hparams& hp, const weights& w) : hp_(hp), w_(w) {}
 
     // Runs tokens at positions pos0.. through every layer, filling the cache, and leaves the
-    // logits of the last token in the output stage. Layer il runs on stages[layer_stage[il]]
-    // (all on stages[0] when layer_stage is empty), the output head on stages[output_stage].
-    // Embeddings are gathered on stages[0], the host; the residual stream crosses to the next
-    // device at every boundary. A Stage is cpu_stage, cuda_stage or a variant of them.
+    // logits of the last token in the output stage. Layer il's attention half runs on
+    // stages[layer_stage[il]] and its FFN half on stages[ffn_stage[il]] (the same stage unless an
+    // MoE block's experts are placed apart; empty spans: all on stages[0]), the output head on
+    // stages[output_stage]. Embeddings are gathered on stages[0], the host; the residual stream
+    // crosses to the next device at every boundary. A Stage is cpu_stage, cuda_stage or a
+    // variant of them.
     template <class Stage>
-    void forward(std::span<Stage> stages, std::span<const int> layer_stage, int output_stage,
+    void forward(std::span<Stage> stages, std::span<const int> layer_stage, std::span<const int> ffn_stage, int output_stage,
                  std::span<const std::int32_t> tokens, std::int64_t pos0, kv_cache& kv) const {
         const auto n = static_cast<std::int64_t>(tokens.size());
         for (auto& st : stages) {
@@ -16829,36 +17041,33 @@ public:
         float* x0 = detail::with_stage(stages[0], [](auto& s) { return s.host_x(); });
         if (x0 == nullptr) STRATA_THROW(errc::internal, "forward: stage 0 must be the host");
         embed(tokens, x0);
-        auto stage_of = [&](std::uint32_t il) { return layer_stage.empty() ? 0 : layer_stage[il]; };
-        std::uint32_t il = 0;
+        // The pass is a list of steps: each layer's attention half (step 2 il), its FFN half
+        // (2 il + 1), then the head (2 n_layer). Runs of consecutive steps on one device are its
+        // segments (a CUDA stage captures a decode step's segment in a graph, keyed by its first
+        // step).
+        const int n_steps = 2 * int(hp_.n_layer) + 1;
+        auto stage_of = [&](int step) {
+            if (step == n_steps - 1) return output_stage;
+            const auto il = std::size_t(step / 2);
+            const std::span<const int> where = step % 2 == 0 || ffn_stage.empty() ? layer_stage : ffn_stage;
+            return where.empty() ? 0 : where[il];
+        };
         int at = 0;
-        // Runs of consecutive layers on one device are its segments (a CUDA stage captures a
-        // decode step's segment in a graph); the output head closes the last one.
-        while (il < hp_.n_layer) {
-            const int d = stage_of(il);
+        for (int step = 0; step < n_steps;) {
+            const int d = stage_of(step);
             if (d != at) cross(stages[std::size_t(at)], stages[std::size_t(d)], n), at = d;
-            const bool head_here = [&] {
-                std::uint32_t j = il;
-                while (j < hp_.n_layer && stage_of(j) == d) ++j;
-                return j == hp_.n_layer && output_stage == d;
-            }();
             detail::with_stage(stages[std::size_t(d)], [&](auto& s) {
-                s.begin_segment(n, pos0, int(il));
-                for (; il < hp_.n_layer && stage_of(il) == d; ++il) {
-                    attention_block(s, il, n, pos0, kv.layers[il]);
-                    ffn_block(s, il, n);
+                s.begin_segment(n, pos0, step);
+                for (; step < n_steps && stage_of(step) == d; ++step) {
+                    const auto il = std::uint32_t(step / 2);
+                    if (step == n_steps - 1) output_head(s, n);
+                    else if (step % 2 == 0) attention_block(s, il, n, pos0, kv.layers[il]);
+                    else if (w_.layers[il].moe()) moe_block(s, il, n);
+                    else ffn_block(s, il, n);
                 }
-                if (head_here) output_head(s, n);
                 s.end_segment();
             });
-            if (head_here) return;
         }
-        if (output_stage != at) cross(stages[std::size_t(at)], stages[std::size_t(output_stage)], n);
-        detail::with_stage(stages[std::size_t(output_stage)], [&](auto& s) {
-            s.begin_segment(n, pos0, int(hp_.n_layer));
-            output_head(s, n);
-            s.end_segment();
-        });
     }
 
 private:
@@ -16936,6 +17145,35 @@ private:
         s.add(a.x, a.o, n * hp_.n_embd);
     }
 
+    // x += sum over the n_expert_used experts the router picks for each token, weighted by its
+    // renormalised probabilities, of Wdown_e (silu(Wgate_e h) * Wup_e h),  h = norm(x).
+    // Each expert runs once over the tokens routed to it (backend/cpu/moe.hpp).
+    template <class S>
+    void moe_block(S& s, std::uint32_t il, std::int64_t n) const {
+        if constexpr (!S::runs_experts) {
+            STRATA_THROW(errc::unsupported, "layer " + std::to_string(il) + ": the FFN half of an MoE block runs on the CPU "
+                                            "(place its experts there)");
+        } else {
+            const layer_weights& L = w_.layers[il];
+            const activations a = s.acts();
+            const int n_expert = int(hp_.n_expert), n_used = int(hp_.n_expert_used);
+            s.norm_rows(L.ffn_norm, a.x, a.h, n, hp_.n_embd, hp_.rms_eps);
+            s.matmul(L.ffn_gate_inp, a.h, n, a.router);
+            s.route(a, n, n_expert, n_used);
+            for (int e = 0; e < n_expert; ++e) {
+                const std::int64_t rows = s.gather_expert(a, e, n, n_used, hp_.n_embd);
+                if (rows == 0) continue;
+                s.matmul(L.ffn_gate_exps.expert(e), a.expert_in, rows, a.gate);
+                s.matmul(L.ffn_up_exps.expert(e), a.expert_in, rows, a.up);
+                s.swiglu(a.gate, a.up, rows * hp_.n_ff);
+                s.matmul(L.ffn_down_exps.expert(e), a.gate, rows, a.o);
+                s.scatter_expert(a, a.o, rows, hp_.n_embd);
+            }
+            s.sum_expert_slots(a, n, n_used, hp_.n_embd, a.o);
+            s.add(a.x, a.o, n * hp_.n_embd);
+        }
+    }
+
     // logits = Wout norm(x_last)  [soft-capped]
     template <class S>
     void output_head(S& s, std::int64_t n) const {
@@ -16990,6 +17228,13 @@ struct model_tensor {
     part kind = part::other;
     std::uint64_t bytes = 0, elements = 0, rows = 1;
 };
+
+// The FFN half of a block (its ffn_* tensors: norm, router, dense or expert matrices), which an
+// MoE block may place apart from its attention half; the engine runs each half where its
+// tensors are (placement::from_plan).
+inline bool ffn_half(const model_tensor& t) noexcept {
+    return t.layer >= 0 && (t.kind == part::ffn || t.kind == part::experts);
+}
 
 struct model_info {
     std::string name, arch;
@@ -17383,8 +17628,9 @@ STRATA_NAMESPACE_END
 // ---- begin include/strata/plan/native.hpp ----
 // strata/plan/native.hpp — Strata's own placement search.
 //
-// Units that move together: a whole block; inside an MoE block its expert tensors (ffn_*_exps)
-// apart from the rest (attention, router, norms: the "core"); the output head (output.weight +
+// Units that move together: a whole block; inside an MoE block its FFN half (ffn_norm, the
+// router ffn_gate_inp and the experts ffn_*_exps: what the engine runs where the experts are)
+// apart from its attention half (the "core"); the output head (output.weight +
 // output_norm). token_embd stays on the CPU: the embedding is a gather of one row per token, so
 // a device copy would spend its memory for almost no bandwidth. Tensors pinned by -ot stay
 // where the user put them in every candidate.
@@ -17470,10 +17716,13 @@ inline std::string tps_string(double t) {
 
 class searcher {
 public:
-    searcher(const model_info& m, const std::vector<device_spec>& devs, const std::vector<tensor_override>& ots)
+    // EXPERTS_ON_CPU (an MoE model): the FFN half of every block is pinned to the CPU, after the
+    // user's overrides.
+    searcher(const model_info& m, const std::vector<device_spec>& devs, const std::vector<tensor_override>& ots,
+             bool experts_on_cpu = false)
         : m_(m), devs_(devs), base_(m.tensors.size(), 0), pinned_(m.tensors.size(), false) {
         pin_counts_.assign(ots.size(), 0);
-        for (std::size_t i = 0; i < m.tensors.size(); ++i)
+        for (std::size_t i = 0; i < m.tensors.size(); ++i) {
             for (std::size_t r = 0; r < ots.size(); ++r)
                 if (ots[r].match.search(m.tensors[i].name)) {
                     base_[i] = resolve_device(devs, ots[r].device);
@@ -17481,6 +17730,8 @@ public:
                     ++pin_counts_[r];
                     break;  // the first matching rule wins
                 }
+            if (experts_on_cpu && m.moe() && !pinned_[i] && ffn_half(m.tensors[i])) pinned_[i] = true;  // base_ is the CPU
+        }
         for (const tensor_override& o : ots) (void)resolve_device(devs, o.device);  // rules that match nothing still name a device
         // the fastest accelerator takes units first (stated order among equals)
         for (std::size_t d = 1; d < devs.size(); ++d) accelerators_.push_back(d);
@@ -17511,8 +17762,8 @@ public:
             bool in = false;
             switch (k) {
                 case unit_kind::block: in = t.layer == layer; break;
-                case unit_kind::core: in = t.layer == layer && t.kind != part::experts; break;
-                case unit_kind::experts: in = t.layer == layer && t.kind == part::experts; break;
+                case unit_kind::core: in = t.layer == layer && !ffn_half(t); break;
+                case unit_kind::experts: in = t.layer == layer && ffn_half(t); break;
                 case unit_kind::output: in = t.kind == part::output && !m_.tied; break;
             }
             if (in) u.push_back(i);
@@ -17633,7 +17884,8 @@ inline std::string summarize(const model_info& m, const std::vector<device_spec>
                 const bool here = where[i] == int(d);
                 all = all && here;
                 any = any || here;
-                if (t.kind == part::experts) { has_exp = true; all_exp = all_exp && here; any_exp = any_exp || here; }
+                has_exp = has_exp || t.kind == part::experts;
+                if (ffn_half(t)) { all_exp = all_exp && here; any_exp = any_exp || here; }
                 else { all_core = all_core && here; any_core = any_core || here; }
             }
             if (all && any) whole[d].push_back(int(l));
@@ -17649,7 +17901,7 @@ inline std::string summarize(const model_info& m, const std::vector<device_spec>
         std::string part_s;
         auto add = [&](const std::string& x) { part_s += (part_s.empty() ? "" : ", ") + x; };
         if (!whole[d].empty()) add("blk " + ranges(whole[d]));
-        if (!core[d].empty()) add("attention/router of blk " + ranges(core[d]));
+        if (!core[d].empty()) add("attention of blk " + ranges(core[d]));
         if (!experts[d].empty()) add("experts of blk " + ranges(experts[d]));
         if (!some[d].empty()) add("some tensors of blk " + ranges(some[d]));
         if (head[d]) add("output");
@@ -17670,7 +17922,7 @@ struct native_result {
 // Searches the placements of model M on DEVS under C's num_gpu and overrides.
 inline native_result search(const model_info& m, const std::vector<device_spec>& devs, const config& c) {
     using detail::searcher;
-    const searcher s(m, devs, c.tensor_overrides);
+    const searcher s(m, devs, c.tensor_overrides, c.experts_on_cpu);
     using U = searcher::unit_kind;
     const int nl = static_cast<int>(m.hp.n_layer);
     const searcher::unit head = s.make_unit(U::output, -1);
@@ -17943,10 +18195,13 @@ inline native_choice choose_native(const config& c, const model_info& m, const s
     else if (devs.size() == 1) why += ": no accelerator";
     p.reasons.push_back(why);
     p.reasons.push_back("placement: " + summarize(m, devs, best.where));
-    if (best.label == "experts-on-cpu" && p.layers_split > 0)
-        p.reasons.push_back("expert tensors of " + std::to_string(p.layers_split) + " blocks stay on the CPU: per byte of device "
-                            "memory they buy the least speed, so they leave the device first and the attention, router and norms of "
-                            "every block stay on it");
+    if (c.experts_on_cpu && m.moe())
+        p.reasons.push_back("experts_on_cpu: the FFN half (norm, router, experts) of every block stays on the CPU"
+                            " (--cpu-moe; a CUDA engine's GPU stage runs no experts), its attention may go to a GPU");
+    else if (best.label == "experts-on-cpu" && p.layers_split > 0)
+        p.reasons.push_back("the FFN halves (norm, router, experts) of " + std::to_string(p.layers_split) + " blocks stay on the CPU: "
+                            "experts are read at expert_used_count / expert_count per token, so per byte of device memory they buy "
+                            "the least speed; they leave the device first and every block's attention stays on it");
     for (std::size_t i = 0; i < c.tensor_overrides.size(); ++i)
         p.reasons.push_back("override '" + c.tensor_overrides[i].match.source() + "=" + c.tensor_overrides[i].device + "' pinned " +
                             std::to_string(r.pin_counts[i]) + " tensors");
@@ -19287,6 +19542,7 @@ STRATA_NAMESPACE_END
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 
@@ -19303,6 +19559,9 @@ struct placement {
 
     std::vector<device> devices{{"cpu", plan::device_kind::cpu, 0, 0}};
     std::vector<int> layer_device;  // per layer; empty: every layer on the host
+    // per layer, the device of its FFN half (an MoE block's norm, router and experts: a GPU
+    // block's experts may stay on the host); empty: each with its layer
+    std::vector<int> ffn_device;
     int output_device = 0;          // output norm + head
     // Prefill streaming (model/prefill_stream.hpp): batches of at least stream_min_batch tokens
     // compute the matmuls of the layers on the host on device stream_device (a GPU, or a sim),
@@ -19337,14 +19596,13 @@ struct placement {
     // or one too small for a block) is left out, as the planner counts it: the engine would
     // give it a session arena and a workspace for no work.
     static placement from_plan(const plan::plan& p) {
-        if (p.layers_split > 0)
-            STRATA_THROW(errc::unsupported, "the plan splits " + std::to_string(p.layers_split) +
-                                                " blocks between devices (experts apart): the engine runs no MoE model yet");
         const std::size_t n = p.devices.size();
         auto in_range = [&](int d) { return d >= 0 && std::size_t(d) < n; };
+        const std::vector<int> ffn = ffn_devices_of(p);
         std::vector<bool> holds(n, false);
-        for (int d : p.layer_device)
-            if (in_range(d)) holds[std::size_t(d)] = true;
+        for (const auto* v : {&p.layer_device, &ffn})
+            for (int d : *v)
+                if (in_range(d)) holds[std::size_t(d)] = true;
         for (int d : {0, p.output_device, p.stream.device})
             if (in_range(d)) holds[std::size_t(d)] = true;
         placement x;
@@ -19361,17 +19619,43 @@ struct placement {
         }
         auto map = [&](int d) { return in_range(d) ? to[std::size_t(d)] : d; };  // out of range: check() names it
         for (int d : p.layer_device) x.layer_device.push_back(map(d));
+        if (ffn != p.layer_device)
+            for (int d : ffn) x.ffn_device.push_back(map(d));
         x.output_device = map(p.output_device);
         x.stream_device = map(p.stream.device);
         x.stream_min_batch = p.stream.min_batch;
         return x;
     }
 
+    // Per block, the device of its FFN half (its ffn_* tensors) in plan P; its attention's where it
+    // has none. Tensors of one half on two devices are refused: the engine moves each half whole.
+    static std::vector<int> ffn_devices_of(const plan::plan& p) {
+        const std::size_t nl = p.layer_device.size();
+        std::vector<int> half[2] = {std::vector<int>(nl, -1), std::vector<int>(nl, -1)};  // attention, FFN
+        for (const plan::tensor_place& t : p.tensors) {
+            std::string_view rest;
+            const int l = plan::detail::block_of(t.name, &rest);
+            if (l < 0 || std::size_t(l) >= nl) continue;
+            const bool ffn = rest.substr(0, 4) == "ffn_";
+            int& d = half[ffn][std::size_t(l)];
+            if (d >= 0 && d != t.device)
+                STRATA_THROW(errc::unsupported, "the plan splits the " + std::string(ffn ? "FFN" : "attention") + " half of block " +
+                                                    std::to_string(l) + " between devices (" + t.name +
+                                                    "): the engine moves each half of a block whole");
+            d = t.device;
+        }
+        for (std::size_t l = 0; l < nl; ++l)
+            if (half[1][l] < 0) half[1][l] = p.layer_device[l];
+        return half[1];
+    }
+
     int device_of_layer(std::uint32_t il) const noexcept { return layer_device.empty() ? 0 : layer_device[il]; }
+    int device_of_ffn(std::uint32_t il) const noexcept { return ffn_device.empty() ? device_of_layer(il) : ffn_device[il]; }
 
     // A placement that does not fit the model, or names a GPU an engine without the CUDA
-    // backend cannot run, is refused, naming what is wrong.
-    void check(std::uint32_t n_layer, bool with_cuda = false) const {
+    // backend cannot run, is refused, naming what is wrong. MOE: the model's blocks have
+    // experts, whose FFN half only the CPU backends (host, sim) run.
+    void check(std::uint32_t n_layer, bool with_cuda = false, bool moe = false) const {
         if (devices.empty() || devices[0].kind != plan::device_kind::cpu)
             STRATA_THROW(errc::argument, "placement: device 0 must be the host cpu");
         for (std::size_t d = 1; d < devices.size(); ++d) {
@@ -19393,6 +19677,20 @@ struct placement {
             if (!valid(layer_device[il]))
                 STRATA_THROW(errc::argument, "placement: layer " + std::to_string(il) + " on device " +
                                                  std::to_string(layer_device[il]) + " of " + std::to_string(devices.size()));
+        if (!ffn_device.empty() && ffn_device.size() != n_layer)
+            STRATA_THROW(errc::argument, "placement names the FFN device of " + std::to_string(ffn_device.size()) +
+                                             " layers, the model has " + std::to_string(n_layer));
+        for (std::size_t il = 0; il < ffn_device.size(); ++il)
+            if (!valid(ffn_device[il]))
+                STRATA_THROW(errc::argument, "placement: the FFN half of layer " + std::to_string(il) + " on device " +
+                                                 std::to_string(ffn_device[il]) + " of " + std::to_string(devices.size()));
+        if (moe)
+            for (std::uint32_t il = 0; il < n_layer; ++il)
+                if (devices[std::size_t(device_of_ffn(il))].kind == plan::device_kind::cuda)
+                    STRATA_THROW(errc::unsupported, "placement: the experts of MoE layer " + std::to_string(il) + " on " +
+                                                        devices[std::size_t(device_of_ffn(il))].name +
+                                                        ": the CUDA backend runs no experts yet; keep each block's FFN half "
+                                                        "on the cpu (ffn_device; the planner's experts_on_cpu)");
         if (!valid(output_device))
             STRATA_THROW(errc::argument, "placement: output head on device " + std::to_string(output_device) + " of " +
                                              std::to_string(devices.size()));
@@ -19546,7 +19844,7 @@ private:
               place(planned ? strata::placement::from_plan(*planned) : std::move(opt.placement)),
               tf(hp, w) {
             check_formats();
-            place.check(hp.n_layer, with_cuda);
+            place.check(hp.n_layer, with_cuda, hp.n_expert > 0);
             if (opt.prefault) prefault(opt.progress);
             place_weights();
         }
@@ -19560,8 +19858,10 @@ private:
             // which tensors go where: a tied head shares token_embd's bytes on the host, elsewhere
             // it is a copy; rope_freqs (a few bytes every layer reads) stays on the host
             std::vector<std::pair<model::tensor*, int>> where{{&w.token_embd, 0}};
-            for (std::uint32_t il = 0; il < hp.n_layer; ++il)
-                for (model::tensor* t : model::tensors_of(w.layers[il])) where.emplace_back(t, place.device_of_layer(il));
+            for (std::uint32_t il = 0; il < hp.n_layer; ++il) {
+                for (model::tensor* t : model::attention_tensors_of(w.layers[il])) where.emplace_back(t, place.device_of_layer(il));
+                for (model::tensor* t : model::ffn_tensors_of(w.layers[il])) where.emplace_back(t, place.device_of_ffn(il));
+            }
             where.emplace_back(&w.output_norm, place.output_device);
             if (w.output.info != w.token_embd.info || place.output_device != 0) where.emplace_back(&w.output, place.output_device);
             where.emplace_back(&w.rope_freqs, 0);
@@ -19879,7 +20179,7 @@ private:
 
     void forward(std::span<const std::int32_t> batch) {
         const auto& p = e_->placement();
-        e_->s_->tf.forward(std::span<stage>(stages_), p.layer_device, p.output_device, batch, position(), kv_);
+        e_->s_->tf.forward(std::span<stage>(stages_), p.layer_device, p.ffn_device, p.output_device, batch, position(), kv_);
         tokens_.insert(tokens_.end(), batch.begin(), batch.end());
     }
 
@@ -20715,6 +21015,9 @@ public:
     std::int64_t n_batch() const noexcept { return n_batch_; }
     activations acts() const noexcept { return a_; }
     int device() const noexcept { return device_; }
+    // The FFN half of an MoE block runs on the host: the placement keeps its tensors there
+    // (placement::check) while the block's attention runs here.
+    static constexpr bool runs_experts = false;
     // Device bytes of the workspace (what cuda_workspace_bytes priced).
     std::size_t bytes() const noexcept { return bytes_; }
     cudaStream_t stream() const noexcept { return res_->stream; }

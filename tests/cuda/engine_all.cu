@@ -36,6 +36,7 @@ gpu_trace cuda_engine_trace(const gpu_case& c, const std::vector<std::int32_t>& 
         const auto probe = strata::gguf::file::open(c.path);
         const auto n_layer = strata::model::load_hparams(probe).n_layer;
         auto place = strata::placement::offload(n_layer, c.first_gpu_layer, c.head_on_gpu);
+        if (c.experts_on_host) place.ffn_device.assign(n_layer, 0);
         if (c.stream_min_batch > 0) {
             place.stream_device = 1;
             place.stream_min_batch = c.stream_min_batch;

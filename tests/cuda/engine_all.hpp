@@ -20,6 +20,7 @@ struct gpu_case {
     strata::ggml_type kv_type = strata::ggml_type::f16;
     bool graphs = true;
     std::int64_t stream_min_batch = 0;  // > 0: the host's matmuls of such batches stream to the GPU
+    bool experts_on_host = false;       // an MoE model: every block's FFN half on the host (the hybrid)
 };
 
 struct gpu_trace {

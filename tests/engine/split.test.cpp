@@ -9,6 +9,7 @@
 
 #include "strata/engine/engine.hpp"
 #include "strata/plan/planner.hpp"
+#include "support/greedy.hpp"
 #include "support/models.hpp"
 
 namespace {
@@ -31,18 +32,9 @@ bool skip(const model_case& m) {
     return true;
 }
 
-std::int32_t argmax(std::span<const float> l) { return std::int32_t(std::max_element(l.begin(), l.end()) - l.begin()); }
-
 // Greedy steps from a prompt; every step's logits.
 std::vector<std::vector<float>> run(const strata::cpu_engine& e, const std::vector<std::int32_t>& prompt, int steps) {
-    auto s = e.new_session({.n_ctx = 64, .n_batch = 8});
-    s.prefill(prompt);
-    std::vector<std::vector<float>> out;
-    for (int i = 0; i < steps; ++i) {
-        out.emplace_back(s.logits().begin(), s.logits().end());
-        s.decode(argmax(s.logits()));
-    }
-    return out;
+    return strata_test::greedy_logits(e, prompt, steps, 64, 8);
 }
 
 }  // namespace

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "strata/engine/placement.hpp"
 #include "strata/plan/cuda_devices.hpp"
 #include "strata/plan/planner.hpp"
 #include "support/models.hpp"
@@ -138,18 +139,29 @@ TEST_CASE("search: MoE experts go to the CPU first when the GPU is short", "[pla
     REQUIRE(p.fits);
     CHECK(p.candidates.front().label == "experts-on-cpu");
     CHECK(p.layers_split > 0);
-    // every block's attention (and KV) on the GPU; where a block's experts are on the CPU, only they are
+    // every block's attention (and KV) on the GPU; where a block's experts are on the CPU, its
+    // whole FFN half is (router and experts: what the engine runs there), and only it
     for (int d : p.layer_device) CHECK(d == 1);
     int blocks_with_cpu_experts = 0;
-    std::vector<bool> cpu_experts(24, false);
+    std::vector<int> ffn_device(24, -1);
     for (const plan::tensor_place& t : p.tensors) {
         const int l = layer_of(t.name);
         if (l < 0) continue;
-        if (!is_expert(t.name)) CHECK(t.device == 1);
-        else if (t.device == 0) cpu_experts[std::size_t(l)] = true;
+        const bool ffn_half = t.name.find(".ffn_") != std::string::npos;
+        if (!ffn_half) {
+            CHECK(t.device == 1);
+            continue;
+        }
+        INFO(t.name);
+        if (ffn_device[std::size_t(l)] < 0) ffn_device[std::size_t(l)] = t.device;
+        CHECK(t.device == ffn_device[std::size_t(l)]);
     }
-    for (bool b : cpu_experts) blocks_with_cpu_experts += b;
+    for (int d : ffn_device) blocks_with_cpu_experts += d == 0;
     CHECK(blocks_with_cpu_experts == p.layers_split);
+    // the engine reads the same halves back from the plan
+    const strata::placement x = strata::placement::from_plan(p);
+    REQUIRE(x.ffn_device.size() == 24);
+    for (std::size_t l = 0; l < 24; ++l) CHECK(x.ffn_device[l] == ffn_device[l]);
     // the layers-only plan is there, and slower
     const auto lo = std::find_if(p.candidates.begin(), p.candidates.end(), [](const plan::candidate& c) { return c.label == "layers-only"; });
     REQUIRE(lo != p.candidates.end());
@@ -193,6 +205,36 @@ TEST_CASE("search: num_gpu forces the layer count, Ollama's way", "[plan]") {
     }
 }
 
+TEST_CASE("experts_on_cpu: every MoE block's FFN half on the CPU, its attention on the GPU", "[plan]") {
+    const auto f = gguf::file::open(seeds().gpt_oss());
+    plan::config c = with_gpu(24 * gib, 8192);
+    c.experts_on_cpu = true;
+    const plan::plan p = plan::make(f, c);
+    REQUIRE(p.fits);
+    for (const plan::tensor_place& t : p.tensors) {
+        INFO(t.name);
+        if (layer_of(t.name) >= 0) CHECK(t.device == (t.name.find(".ffn_") != std::string::npos ? 0 : 1));
+    }
+    CHECK(p.layers_split == 24);
+    CHECK(std::any_of(p.reasons.begin(), p.reasons.end(), [](const std::string& r) { return r.rfind("experts_on_cpu", 0) == 0; }));
+    const strata::placement x = strata::placement::from_plan(p);
+    REQUIRE(x.ffn_device.size() == 24);
+    for (std::size_t l = 0; l < 24; ++l) {
+        CHECK(x.device_of_layer(std::uint32_t(l)) == 1);
+        CHECK(x.device_of_ffn(std::uint32_t(l)) == 0);
+    }
+    // the engine would refuse experts on a GPU (its CUDA stage runs none); here they are not
+    CHECK_NOTHROW(x.check(24, true, true));
+    // a dense model is unaffected: its blocks move whole
+    const auto dense = gguf::file::open(seeds().llama31());
+    plan::config d = with_gpu(24 * gib);
+    d.experts_on_cpu = true;
+    const plan::plan q = plan::make(dense, d);
+    CHECK(q.layers_gpu == 33);
+    CHECK(q.layers_split == 0);
+    CHECK(strata::placement::from_plan(q).ffn_device.empty());
+}
+
 TEST_CASE("overrides: -ot moves exactly the matched tensors", "[plan]") {
     const auto f = gguf::file::open(seeds().gpt_oss());
     plan::config c = with_gpu(24 * gib, 8192);
@@ -211,6 +253,14 @@ TEST_CASE("overrides: -ot moves exactly the matched tensors", "[plan]") {
         }
     }
     CHECK(moved == 10 * 6);  // gate, up, down: weight and bias each
+    // the router stays on the GPU: those blocks' FFN halves are split, which the engine refuses
+    try {
+        (void)strata::placement::from_plan(p);
+        FAIL("from_plan accepted a split FFN half");
+    } catch (const strata::error& e) {
+        CHECK(e.category() == strata::errc::unsupported);
+        CHECK_THAT(e.message(), Catch::Contains("FFN half of block 10") && Catch::Contains("moves each half of a block whole"));
+    }
     CHECK(p.layers_split == 10);
     SECTION("to a device the plan does not have") {
         c.tensor_overrides = plan::parse_overrides("output=CUDA3");

@@ -14,16 +14,21 @@
 // (exact in fp16), then 32 values q = z % 255 - 127.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <sstream>
 #include <stdexcept>
 #include <string>
 #include <vector>
+
+#include <unistd.h>
 
 #include "strata/core/half.hpp"
 #include "strata/gguf/writer.hpp"
@@ -54,11 +59,15 @@ struct stream {
 // ---- the models ---------------------------------------------------------------------------
 
 constexpr std::uint32_t n_vocab = 300, n_embd = 64, n_ff = 128, n_layer = 3, n_head = 4, n_head_kv = 2,
-                        head_dim = 16, n_ctx = 256, n_swa = 8;
+                        head_dim = 16, n_ctx = 256, n_swa = 8, n_expert = 4, n_expert_used = 2;
 
 struct variant {
     std::string name, arch;
     bool tied = false, rope_freqs = false, q8_0 = false;
+    std::uint32_t experts = 0;  // 0: a dense FFN; else Mixtral's layout with n_expert_used per token
+
+    // the goldens file: synthetic-<group>.txt
+    std::string group() const { return arch + (experts ? "-moe" : ""); }
 };
 
 inline const std::vector<variant>& variants() {
@@ -68,14 +77,22 @@ inline const std::vector<variant>& variants() {
         {"llama-q8_0", "llama", false, true, true},
         {"gemma2-f32", "gemma2", true, false, false},
         {"gemma2-q8_0", "gemma2", true, false, true},
+        {"llama-moe-f32", "llama", false, false, false, n_expert},
+        {"llama-moe-q8_0", "llama", false, true, true, n_expert},
     };
     return v;
+}
+
+inline const variant& find_variant(const std::string& name) {
+    for (const variant& v : variants())
+        if (v.name == name) return v;
+    throw std::logic_error("no synthetic variant " + name);
 }
 
 inline double matrix_amp(const std::string& kind) {
     static const std::map<std::string, double> amp = {
         {"token_embd", 1.0}, {"output", 0.5},     {"attn_q", 0.5},  {"attn_k", 0.5},     {"attn_v", 0.25},
-        {"attn_output", 0.25}, {"ffn_gate", 0.25}, {"ffn_up", 0.25}, {"ffn_down", 0.125},
+        {"attn_output", 0.25}, {"ffn_gate", 0.25}, {"ffn_up", 0.25}, {"ffn_down", 0.125}, {"ffn_gate_inp", 0.5},
     };
     return amp.at(kind);
 }
@@ -85,6 +102,9 @@ inline bool is_norm(const std::string& kind) { return kind.size() > 5 && kind.su
 struct tensor_spec {
     std::string name, kind;
     std::uint64_t rows, cols;  // rows == 0: 1-D of cols
+    std::uint64_t mats = 0;    // > 0: that many stacked (rows, cols) matrices (experts), drawn in order
+
+    std::uint64_t all_rows() const { return std::max<std::uint64_t>(mats, 1) * rows; }
 };
 
 inline std::vector<tensor_spec> tensor_list(const variant& v) {
@@ -104,9 +124,16 @@ inline std::vector<tensor_spec> tensor_list(const variant& v) {
         t.push_back({b + "attn_output.weight", "attn_output", n_embd, nq});
         if (gemma) t.push_back({b + "post_attention_norm.weight", "post_attention_norm", 0, n_embd});
         t.push_back({b + "ffn_norm.weight", "ffn_norm", 0, n_embd});
-        t.push_back({b + "ffn_gate.weight", "ffn_gate", n_ff, n_embd});
-        t.push_back({b + "ffn_up.weight", "ffn_up", n_ff, n_embd});
-        t.push_back({b + "ffn_down.weight", "ffn_down", n_embd, n_ff});
+        if (v.experts) {
+            t.push_back({b + "ffn_gate_inp.weight", "ffn_gate_inp", v.experts, n_embd});
+            t.push_back({b + "ffn_gate_exps.weight", "ffn_gate", n_ff, n_embd, v.experts});
+            t.push_back({b + "ffn_up_exps.weight", "ffn_up", n_ff, n_embd, v.experts});
+            t.push_back({b + "ffn_down_exps.weight", "ffn_down", n_embd, n_ff, v.experts});
+        } else {
+            t.push_back({b + "ffn_gate.weight", "ffn_gate", n_ff, n_embd});
+            t.push_back({b + "ffn_up.weight", "ffn_up", n_ff, n_embd});
+            t.push_back({b + "ffn_down.weight", "ffn_down", n_embd, n_ff});
+        }
         if (gemma) t.push_back({b + "post_ffw_norm.weight", "post_ffw_norm", 0, n_embd});
     }
     return t;
@@ -132,8 +159,8 @@ inline std::vector<std::byte> q8_0_bytes(const variant& v, const tensor_spec& t)
     stream s(v.arch + ":" + t.name);
     const double amp = matrix_amp(t.kind);
     std::vector<std::byte> out;
-    out.reserve(t.rows * t.cols / 32 * 34);
-    for (std::uint64_t b = 0; b < t.rows * t.cols / 32; ++b) {
+    out.reserve(t.all_rows() * t.cols / 32 * 34);
+    for (std::uint64_t b = 0; b < t.all_rows() * t.cols / 32; ++b) {
         const double d = amp * double(64 + s.next() % 64) / 16384.0;
         const std::uint16_t h = strata::fp32_to_fp16(static_cast<float>(d));
         out.push_back(std::byte(h & 0xff));
@@ -162,6 +189,10 @@ inline strata::gguf::writer make_writer(const variant& v) {
     w.set(a + ".attention.layer_norm_rms_epsilon", static_cast<float>(gemma ? 1e-6 : 1e-5));
     w.set(a + ".rope.dimension_count", head_dim);
     w.set(a + ".rope.freq_base", 10000.0f);
+    if (v.experts) {
+        w.set(a + ".expert_count", v.experts);
+        w.set(a + ".expert_used_count", n_expert_used);
+    }
     if (gemma) {
         w.set("gemma2.attention.sliding_window", n_swa);
         w.set("gemma2.attn_logit_softcapping", 50.0f);
@@ -199,16 +230,32 @@ inline strata::gguf::writer make_writer(const variant& v) {
         if (t.rows == 0) {
             const auto x = f32_values(v, t, t.cols);
             w.add_tensor(t.name, ggml_type::f32, {t.cols}, std::as_bytes(std::span(x)));
-        } else if (v.q8_0) {
+            continue;
+        }
+        std::vector<std::uint64_t> shape = {t.cols, t.rows};
+        if (t.mats) shape.push_back(t.mats);
+        if (v.q8_0 && t.kind != "ffn_gate_inp") {  // the router stays f32, as llama-quantize leaves it
             const auto b = q8_0_bytes(v, t);
-            w.add_tensor(t.name, ggml_type::q8_0, {t.cols, t.rows}, b);
+            w.add_tensor(t.name, ggml_type::q8_0, shape, b);
         } else {
-            const auto x = f32_values(v, t, t.rows * t.cols);
-            w.add_tensor(t.name, ggml_type::f32, {t.cols, t.rows}, std::as_bytes(std::span(x)));
+            const auto x = f32_values(v, t, t.all_rows() * t.cols);
+            w.add_tensor(t.name, ggml_type::f32, shape, std::as_bytes(std::span(x)));
         }
     }
     return w;
 }
+
+// A variant written to a temporary file for the lifetime of this object.
+struct temp_model {
+    std::string path;
+    explicit temp_model(const variant& v)
+        : path((std::filesystem::temp_directory_path() / ("strata-" + v.name + "-" + std::to_string(::getpid()) + ".gguf")).string()) {
+        make_writer(v).write(path);
+    }
+    ~temp_model() { std::remove(path.c_str()); }
+    temp_model(const temp_model&) = delete;
+    temp_model& operator=(const temp_model&) = delete;
+};
 
 // ---- sha256 (FIPS 180-4), for the drift check ------------------------------------------------
 

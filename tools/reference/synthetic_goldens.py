@@ -4,7 +4,8 @@ synthetic GGUF files with deterministic weights, run through llama.cpp.
 
   $(tools/reference/setup.sh) tools/reference/synthetic_goldens.py [OUT_DIR]
 
-OUT_DIR defaults to tests/data/models. Writes synthetic-llama.txt and synthetic-gemma2.txt.
+OUT_DIR defaults to tests/data/models. Writes synthetic-llama.txt, synthetic-llama-moe.txt (llama
+with 4 experts, 2 per token: Mixtral's layout) and synthetic-gemma2.txt.
 
 The files are described here and, identically, in tests/support/synthetic_models.hpp: the C++
 test writes the same bytes with strata::gguf::writer and checks the sha256 recorded here, so
@@ -67,18 +68,22 @@ N_VOCAB, N_EMBD, N_FF, N_LAYER, N_HEAD, N_HEAD_KV, HEAD_DIM, N_CTX = 300, 64, 12
 N_SWA = 8
 SEQ_LEN = 24
 
+N_EXPERT, N_EXPERT_USED = 4, 2
+
 VARIANTS = [
-    # name, arch, tied output, rope_freqs tensor, q8_0 matrices
-    ("llama-f32", "llama", False, False, False),
-    ("llama-f32-tied-ropefreqs", "llama", True, True, False),
-    ("llama-q8_0", "llama", False, True, True),
-    ("gemma2-f32", "gemma2", True, False, False),
-    ("gemma2-q8_0", "gemma2", True, False, True),
+    # name, arch, tied output, rope_freqs tensor, q8_0 matrices, experts (0: dense FFN)
+    ("llama-f32", "llama", False, False, False, 0),
+    ("llama-f32-tied-ropefreqs", "llama", True, True, False, 0),
+    ("llama-q8_0", "llama", False, True, True, 0),
+    ("gemma2-f32", "gemma2", True, False, False, 0),
+    ("gemma2-q8_0", "gemma2", True, False, True, 0),
+    ("llama-moe-f32", "llama", False, False, False, N_EXPERT),
+    ("llama-moe-q8_0", "llama", False, True, True, N_EXPERT),
 ]
 
 # amplitude of the matrices by tensor kind (exact binary fractions)
 AMP = {"token_embd": 1.0, "output": 0.5, "attn_q": 0.5, "attn_k": 0.5, "attn_v": 0.25, "attn_output": 0.25,
-       "ffn_gate": 0.25, "ffn_up": 0.25, "ffn_down": 0.125}
+       "ffn_gate": 0.25, "ffn_up": 0.25, "ffn_down": 0.125, "ffn_gate_inp": 0.5}
 # norm gains: (base, amp); gemma2's output norm is large so the final soft-cap is well inside tanh's bend
 NORM = {"attn_norm": (1.0, 0.25), "ffn_norm": (1.0, 0.25), "post_attention_norm": (1.0, 0.25),
         "post_ffw_norm": (1.0, 0.25), "output_norm": (1.0, 0.25)}
@@ -99,30 +104,37 @@ def vocab():
     assert len(tokens) == N_VOCAB
     return tokens, scores, types
 
-def tensor_list(arch, tied, rope_freqs):
-    """(name, kind, rows, cols); rows == 0: 1-D of cols."""
-    t = [("token_embd.weight", "token_embd", N_VOCAB, N_EMBD)]
+def tensor_list(arch, tied, rope_freqs, experts=0):
+    """(name, kind, rows, cols, mats); rows == 0: 1-D of cols; mats > 0: that many stacked
+    (rows, cols) matrices (the experts), drawn in order."""
+    t = [("token_embd.weight", "token_embd", N_VOCAB, N_EMBD, 0)]
     if rope_freqs:
-        t.append(("rope_freqs.weight", "rope_freqs", 0, HEAD_DIM // 2))
-    t.append(("output_norm.weight", "output_norm", 0, N_EMBD))
+        t.append(("rope_freqs.weight", "rope_freqs", 0, HEAD_DIM // 2, 0))
+    t.append(("output_norm.weight", "output_norm", 0, N_EMBD, 0))
     if not tied:
-        t.append(("output.weight", "output", N_VOCAB, N_EMBD))
+        t.append(("output.weight", "output", N_VOCAB, N_EMBD, 0))
     nq, nkv = N_HEAD * HEAD_DIM, N_HEAD_KV * HEAD_DIM
     for il in range(N_LAYER):
         b = f"blk.{il}."
-        t += [(b + "attn_norm.weight", "attn_norm", 0, N_EMBD),
-              (b + "attn_q.weight", "attn_q", nq, N_EMBD),
-              (b + "attn_k.weight", "attn_k", nkv, N_EMBD),
-              (b + "attn_v.weight", "attn_v", nkv, N_EMBD),
-              (b + "attn_output.weight", "attn_output", N_EMBD, nq)]
+        t += [(b + "attn_norm.weight", "attn_norm", 0, N_EMBD, 0),
+              (b + "attn_q.weight", "attn_q", nq, N_EMBD, 0),
+              (b + "attn_k.weight", "attn_k", nkv, N_EMBD, 0),
+              (b + "attn_v.weight", "attn_v", nkv, N_EMBD, 0),
+              (b + "attn_output.weight", "attn_output", N_EMBD, nq, 0)]
         if arch == "gemma2":
-            t.append((b + "post_attention_norm.weight", "post_attention_norm", 0, N_EMBD))
-        t += [(b + "ffn_norm.weight", "ffn_norm", 0, N_EMBD),
-              (b + "ffn_gate.weight", "ffn_gate", N_FF, N_EMBD),
-              (b + "ffn_up.weight", "ffn_up", N_FF, N_EMBD),
-              (b + "ffn_down.weight", "ffn_down", N_EMBD, N_FF)]
+            t.append((b + "post_attention_norm.weight", "post_attention_norm", 0, N_EMBD, 0))
+        t.append((b + "ffn_norm.weight", "ffn_norm", 0, N_EMBD, 0))
+        if experts:
+            t += [(b + "ffn_gate_inp.weight", "ffn_gate_inp", experts, N_EMBD, 0),
+                  (b + "ffn_gate_exps.weight", "ffn_gate", N_FF, N_EMBD, experts),
+                  (b + "ffn_up_exps.weight", "ffn_up", N_FF, N_EMBD, experts),
+                  (b + "ffn_down_exps.weight", "ffn_down", N_EMBD, N_FF, experts)]
+        else:
+            t += [(b + "ffn_gate.weight", "ffn_gate", N_FF, N_EMBD, 0),
+                  (b + "ffn_up.weight", "ffn_up", N_FF, N_EMBD, 0),
+                  (b + "ffn_down.weight", "ffn_down", N_EMBD, N_FF, 0)]
         if arch == "gemma2":
-            t.append((b + "post_ffw_norm.weight", "post_ffw_norm", 0, N_EMBD))
+            t.append((b + "post_ffw_norm.weight", "post_ffw_norm", 0, N_EMBD, 0))
     return t
 
 def f32_values(arch, name, kind, n):
@@ -145,7 +157,7 @@ def q8_0_bytes(arch, name, kind, rows, cols):
         out += bytes(((s.next() % 255) - 127) & 0xFF for _ in range(32))
     return np.frombuffer(bytes(out), dtype=np.uint8).reshape(rows, cols // 32 * 34)
 
-def write_gguf(path, arch, tied, rope_freqs, q8):
+def write_gguf(path, arch, tied, rope_freqs, q8, experts):
     w = gguf.GGUFWriter(path, arch)  # general.architecture first
     w.add_string("general.name", f"strata-synthetic-{arch}")
     w.add_uint32(f"{arch}.context_length", N_CTX)
@@ -159,6 +171,9 @@ def write_gguf(path, arch, tied, rope_freqs, q8):
     w.add_float32(f"{arch}.attention.layer_norm_rms_epsilon", 1e-5 if arch == "llama" else 1e-6)
     w.add_uint32(f"{arch}.rope.dimension_count", HEAD_DIM)
     w.add_float32(f"{arch}.rope.freq_base", 10000.0)
+    if experts:
+        w.add_uint32(f"{arch}.expert_count", experts)
+        w.add_uint32(f"{arch}.expert_used_count", N_EXPERT_USED)
     if arch == "gemma2":
         w.add_uint32("gemma2.attention.sliding_window", N_SWA)
         w.add_float32("gemma2.attn_logit_softcapping", 50.0)
@@ -171,13 +186,16 @@ def write_gguf(path, arch, tied, rope_freqs, q8):
     w.add_uint32("tokenizer.ggml.bos_token_id", 1)
     w.add_uint32("tokenizer.ggml.eos_token_id", 2)
     w.add_uint32("tokenizer.ggml.unknown_token_id", 0)
-    for name, kind, rows, cols in tensor_list(arch, tied, rope_freqs):
+    for name, kind, rows, cols, mats in tensor_list(arch, tied, rope_freqs, experts):
+        shape = (mats, rows, cols) if mats else (rows, cols)
+        n = max(mats, 1) * rows
         if rows == 0:
             w.add_tensor(name, f32_values(arch, name, kind, cols))
-        elif q8:
-            w.add_tensor(name, q8_0_bytes(arch, name, kind, rows, cols), raw_dtype=gguf.GGMLQuantizationType.Q8_0)
+        elif q8 and kind != "ffn_gate_inp":  # the router stays f32, as llama-quantize leaves it
+            b = q8_0_bytes(arch, name, kind, n, cols)
+            w.add_tensor(name, b.reshape(shape[:-1] + (b.shape[-1],)), raw_dtype=gguf.GGMLQuantizationType.Q8_0)
         else:
-            w.add_tensor(name, f32_values(arch, name, kind, rows * cols).reshape(rows, cols))
+            w.add_tensor(name, f32_values(arch, name, kind, n * cols).reshape(shape))
     w.write_header_to_file()
     w.write_kv_data_to_file()
     w.write_tensors_to_file()
@@ -203,16 +221,16 @@ def run_llama_cpp(path, tokens):
 
 def main():
     out_dir = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "..", "..", "tests", "data", "models")
-    lines = {"llama": [], "gemma2": []}
+    lines = {"llama": [], "llama-moe": [], "gemma2": []}
     with tempfile.TemporaryDirectory() as tmp:
-        for name, arch, tied, rope_freqs, q8 in VARIANTS:
+        for name, arch, tied, rope_freqs, q8, experts in VARIANTS:
             path = os.path.join(tmp, name + ".gguf")
-            write_gguf(path, arch, tied, rope_freqs, q8)
+            write_gguf(path, arch, tied, rope_freqs, q8, experts)
             data = open(path, "rb").read()
             sha = hashlib.sha256(data).hexdigest()
             tokens = sequence(arch)
             batch, step = run_llama_cpp(path, tokens)
-            L = lines[arch]
+            L = lines[arch + ("-moe" if experts else "")]
             L.append(f"variant {name} | {arch} | {sha} | {len(data)}")
             L.append(f"tokens {name} | " + " ".join(str(t) for t in tokens))
             for kind, logits in (("batch", batch), ("step", step)):

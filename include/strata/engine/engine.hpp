@@ -177,7 +177,7 @@ private:
               place(planned ? strata::placement::from_plan(*planned) : std::move(opt.placement)),
               tf(hp, w) {
             check_formats();
-            place.check(hp.n_layer, with_cuda);
+            place.check(hp.n_layer, with_cuda, hp.n_expert > 0);
             if (opt.prefault) prefault(opt.progress);
             place_weights();
         }
@@ -191,8 +191,10 @@ private:
             // which tensors go where: a tied head shares token_embd's bytes on the host, elsewhere
             // it is a copy; rope_freqs (a few bytes every layer reads) stays on the host
             std::vector<std::pair<model::tensor*, int>> where{{&w.token_embd, 0}};
-            for (std::uint32_t il = 0; il < hp.n_layer; ++il)
-                for (model::tensor* t : model::tensors_of(w.layers[il])) where.emplace_back(t, place.device_of_layer(il));
+            for (std::uint32_t il = 0; il < hp.n_layer; ++il) {
+                for (model::tensor* t : model::attention_tensors_of(w.layers[il])) where.emplace_back(t, place.device_of_layer(il));
+                for (model::tensor* t : model::ffn_tensors_of(w.layers[il])) where.emplace_back(t, place.device_of_ffn(il));
+            }
             where.emplace_back(&w.output_norm, place.output_device);
             if (w.output.info != w.token_embd.info || place.output_device != 0) where.emplace_back(&w.output, place.output_device);
             where.emplace_back(&w.rope_freqs, 0);
@@ -510,7 +512,7 @@ private:
 
     void forward(std::span<const std::int32_t> batch) {
         const auto& p = e_->placement();
-        e_->s_->tf.forward(std::span<stage>(stages_), p.layer_device, p.output_device, batch, position(), kv_);
+        e_->s_->tf.forward(std::span<stage>(stages_), p.layer_device, p.ffn_device, p.output_device, batch, position(), kv_);
         tokens_.insert(tokens_.end(), batch.begin(), batch.end());
     }
 

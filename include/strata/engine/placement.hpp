@@ -12,6 +12,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "strata/core/error.hpp"
@@ -30,6 +31,9 @@ struct placement {
 
     std::vector<device> devices{{"cpu", plan::device_kind::cpu, 0, 0}};
     std::vector<int> layer_device;  // per layer; empty: every layer on the host
+    // per layer, the device of its FFN half (an MoE block's norm, router and experts: a GPU
+    // block's experts may stay on the host); empty: each with its layer
+    std::vector<int> ffn_device;
     int output_device = 0;          // output norm + head
     // Prefill streaming (model/prefill_stream.hpp): batches of at least stream_min_batch tokens
     // compute the matmuls of the layers on the host on device stream_device (a GPU, or a sim),
@@ -64,14 +68,13 @@ struct placement {
     // or one too small for a block) is left out, as the planner counts it: the engine would
     // give it a session arena and a workspace for no work.
     static placement from_plan(const plan::plan& p) {
-        if (p.layers_split > 0)
-            STRATA_THROW(errc::unsupported, "the plan splits " + std::to_string(p.layers_split) +
-                                                " blocks between devices (experts apart): the engine runs no MoE model yet");
         const std::size_t n = p.devices.size();
         auto in_range = [&](int d) { return d >= 0 && std::size_t(d) < n; };
+        const std::vector<int> ffn = ffn_devices_of(p);
         std::vector<bool> holds(n, false);
-        for (int d : p.layer_device)
-            if (in_range(d)) holds[std::size_t(d)] = true;
+        for (const auto* v : {&p.layer_device, &ffn})
+            for (int d : *v)
+                if (in_range(d)) holds[std::size_t(d)] = true;
         for (int d : {0, p.output_device, p.stream.device})
             if (in_range(d)) holds[std::size_t(d)] = true;
         placement x;
@@ -88,17 +91,43 @@ struct placement {
         }
         auto map = [&](int d) { return in_range(d) ? to[std::size_t(d)] : d; };  // out of range: check() names it
         for (int d : p.layer_device) x.layer_device.push_back(map(d));
+        if (ffn != p.layer_device)
+            for (int d : ffn) x.ffn_device.push_back(map(d));
         x.output_device = map(p.output_device);
         x.stream_device = map(p.stream.device);
         x.stream_min_batch = p.stream.min_batch;
         return x;
     }
 
+    // Per block, the device of its FFN half (its ffn_* tensors) in plan P; its attention's where it
+    // has none. Tensors of one half on two devices are refused: the engine moves each half whole.
+    static std::vector<int> ffn_devices_of(const plan::plan& p) {
+        const std::size_t nl = p.layer_device.size();
+        std::vector<int> half[2] = {std::vector<int>(nl, -1), std::vector<int>(nl, -1)};  // attention, FFN
+        for (const plan::tensor_place& t : p.tensors) {
+            std::string_view rest;
+            const int l = plan::detail::block_of(t.name, &rest);
+            if (l < 0 || std::size_t(l) >= nl) continue;
+            const bool ffn = rest.substr(0, 4) == "ffn_";
+            int& d = half[ffn][std::size_t(l)];
+            if (d >= 0 && d != t.device)
+                STRATA_THROW(errc::unsupported, "the plan splits the " + std::string(ffn ? "FFN" : "attention") + " half of block " +
+                                                    std::to_string(l) + " between devices (" + t.name +
+                                                    "): the engine moves each half of a block whole");
+            d = t.device;
+        }
+        for (std::size_t l = 0; l < nl; ++l)
+            if (half[1][l] < 0) half[1][l] = p.layer_device[l];
+        return half[1];
+    }
+
     int device_of_layer(std::uint32_t il) const noexcept { return layer_device.empty() ? 0 : layer_device[il]; }
+    int device_of_ffn(std::uint32_t il) const noexcept { return ffn_device.empty() ? device_of_layer(il) : ffn_device[il]; }
 
     // A placement that does not fit the model, or names a GPU an engine without the CUDA
-    // backend cannot run, is refused, naming what is wrong.
-    void check(std::uint32_t n_layer, bool with_cuda = false) const {
+    // backend cannot run, is refused, naming what is wrong. MOE: the model's blocks have
+    // experts, whose FFN half only the CPU backends (host, sim) run.
+    void check(std::uint32_t n_layer, bool with_cuda = false, bool moe = false) const {
         if (devices.empty() || devices[0].kind != plan::device_kind::cpu)
             STRATA_THROW(errc::argument, "placement: device 0 must be the host cpu");
         for (std::size_t d = 1; d < devices.size(); ++d) {
@@ -120,6 +149,20 @@ struct placement {
             if (!valid(layer_device[il]))
                 STRATA_THROW(errc::argument, "placement: layer " + std::to_string(il) + " on device " +
                                                  std::to_string(layer_device[il]) + " of " + std::to_string(devices.size()));
+        if (!ffn_device.empty() && ffn_device.size() != n_layer)
+            STRATA_THROW(errc::argument, "placement names the FFN device of " + std::to_string(ffn_device.size()) +
+                                             " layers, the model has " + std::to_string(n_layer));
+        for (std::size_t il = 0; il < ffn_device.size(); ++il)
+            if (!valid(ffn_device[il]))
+                STRATA_THROW(errc::argument, "placement: the FFN half of layer " + std::to_string(il) + " on device " +
+                                                 std::to_string(ffn_device[il]) + " of " + std::to_string(devices.size()));
+        if (moe)
+            for (std::uint32_t il = 0; il < n_layer; ++il)
+                if (devices[std::size_t(device_of_ffn(il))].kind == plan::device_kind::cuda)
+                    STRATA_THROW(errc::unsupported, "placement: the experts of MoE layer " + std::to_string(il) + " on " +
+                                                        devices[std::size_t(device_of_ffn(il))].name +
+                                                        ": the CUDA backend runs no experts yet; keep each block's FFN half "
+                                                        "on the cpu (ffn_device; the planner's experts_on_cpu)");
         if (!valid(output_device))
             STRATA_THROW(errc::argument, "placement: output head on device " + std::to_string(output_device) + " of " +
                                              std::to_string(devices.size()));

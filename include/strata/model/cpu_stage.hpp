@@ -6,6 +6,7 @@
 // so the forward pass is written once:
 //   acts()                         the activation buffers (raw pointers in the stage's memory)
 //   norm_rows, matmul, rope, scale, store_kv, attention, add, swiglu, geglu, softcap
+//   runs_experts, and where true: route, gather_expert, scatter_expert, sum_expert_slots (MoE)
 //   host_x(), x_to_host, x_from_host      the residual stream crossing a device boundary
 //   begin_segment, end_segment            around each run of consecutive work on the stage
 //   logits()                              the last token's logits, readable on the host
@@ -20,6 +21,7 @@
 #include "strata/backend/cpu/attention.hpp"
 #include "strata/backend/cpu/backend.hpp"
 #include "strata/backend/cpu/matmul.hpp"
+#include "strata/backend/cpu/moe.hpp"
 #include "strata/backend/cpu/ops.hpp"
 #include "strata/backend/cpu/quantize_x86.hpp"
 #include "strata/core/error.hpp"
@@ -100,6 +102,23 @@ public:
             for (std::int64_t i = 0; i < kv.row_k; ++i) k16[i] = fp32_to_fp16(kt[i]);
             for (std::int64_t i = 0; i < kv.row_v; ++i) v16[i] = fp32_to_fp16(vt[i]);
         }
+    }
+
+    // MoE (backend/cpu/moe.hpp): the router's choice per token, then per expert the rows routed
+    // to it in and out. The routing scratch follows the (n_batch, ...) part of its buffers.
+    static constexpr bool runs_experts = true;
+    void route(const activations& a, std::int64_t n, int n_expert, int n_used) const {
+        cpu::route_top_k(a.router, n, n_expert, n_used, a.expert_ids, a.expert_weights, a.router + ws_->n_batch * n_expert,
+                         a.expert_ids + ws_->n_batch * n_used);
+    }
+    std::int64_t gather_expert(const activations& a, int expert, std::int64_t n, int n_used, std::int64_t n_embd) const {
+        return cpu::gather_expert_rows(expert, a.expert_ids, n, n_used, a.h, n_embd, a.expert_slots, a.expert_in);
+    }
+    void scatter_expert(const activations& a, const float* y, std::int64_t rows, std::int64_t n_embd) const {
+        cpu::scatter_expert_rows(y, rows, a.expert_slots, a.expert_weights, n_embd, a.slot_out);
+    }
+    void sum_expert_slots(const activations& a, std::int64_t n, int n_used, std::int64_t n_embd, float* out) const {
+        cpu::sum_slots(a.slot_out, n, n_used, n_embd, out);
     }
 
     void attention(const float* q, std::int64_t n, std::int64_t pos0, const kv_layer& kv,

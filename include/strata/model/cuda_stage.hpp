@@ -106,6 +106,9 @@ public:
     std::int64_t n_batch() const noexcept { return n_batch_; }
     activations acts() const noexcept { return a_; }
     int device() const noexcept { return device_; }
+    // The FFN half of an MoE block runs on the host: the placement keeps its tensors there
+    // (placement::check) while the block's attention runs here.
+    static constexpr bool runs_experts = false;
     // Device bytes of the workspace (what cuda_workspace_bytes priced).
     std::size_t bytes() const noexcept { return bytes_; }
     cudaStream_t stream() const noexcept { return res_->stream; }

@@ -69,8 +69,8 @@ inline cuda_workspace_shape cuda_workspace_for(const hparams& hp, const weights&
     s.rope_freqs = w.rope_freqs ? std::size_t(w.rope_freqs.rows() * w.rope_freqs.cols()) : 0;
     std::vector<cuda::matmul_shape> shapes;
     for (const auto& L : w.layers)
-        for (const tensor* t : {&L.wq, &L.wk, &L.wv, &L.wo, &L.ffn_gate, &L.ffn_up, &L.ffn_down})
-            shapes.push_back({t->type, t->rows(), t->cols()});
+        for (const tensor& t : matrices_of(L))
+            if (t) shapes.push_back({t.type, t.rows(), t.cols()});
     // the head multiplies the last token only
     const cuda::matmul_shape head[1] = {{w.output.type, w.output.rows(), w.output.cols()}};
     s.matmul_scratch = std::max(cuda::matmul_scratch_bytes(shapes, n_batch), cuda::matmul_scratch_bytes(head, 1));

@@ -61,6 +61,11 @@ struct hparams {
     float final_softcap = 0.0f;        // gemma2: logits soft-capped likewise
     float embd_scale = 1.0f;           // gemma: token embeddings times sqrt(n_embd)
 
+    // mixture of experts (llama: Mixtral's layout): every block's FFN is n_expert SwiGLU experts
+    // of n_ff, of which a router picks n_expert_used per token. 0: a dense FFN.
+    std::uint32_t n_expert = 0;
+    std::uint32_t n_expert_used = 0;
+
     bool is_swa(std::uint32_t il) const noexcept {
         return n_swa > 0 && swa_period > 0 && il % swa_period < swa_period - 1;
     }
@@ -107,6 +112,9 @@ inline void check_consistent(const hparams& h, const std::string& path) {
         fail("rope.dimension_count " + std::to_string(h.n_rot) + " must be even and at most key_length " +
              std::to_string(h.head_dim_k));
     if (!(h.rms_eps > 0.0f) || !(h.rope_theta > 0.0f)) fail("rms epsilon and rope base must be positive");
+    if (h.n_expert > 0 && (h.n_expert_used == 0 || h.n_expert_used > h.n_expert))
+        fail("expert_used_count " + std::to_string(h.n_expert_used) + " must be between 1 and expert_count " +
+             std::to_string(h.n_expert));
 }
 
 }  // namespace detail
@@ -146,6 +154,11 @@ inline hparams load_hparams(const gguf::file& f) {
         case arch::llama:
             h.rope = rope_layout::adjacent;
             h.attn_scale = 1.0f / std::sqrt(float(h.head_dim_k));
+            // Mixtral and its kin are llama files with experts (some dense files say expert_count 0)
+            if (k.has("expert_count") && f.get_integer(k.key("expert_count")) != 0) {
+                h.n_expert = k.u32("expert_count");
+                h.n_expert_used = k.u32("expert_used_count");
+            }
             break;
         case arch::gemma2:
             // Every other layer (the even ones) slides over a window; soft-capping of attention

@@ -68,11 +68,12 @@ struct stream_shape {
 // The matrices a stream may be sent: every block's. Every block's, not only the host's: the
 // layers a placement leaves on the host are usually alike, and one bound over all keeps the
 // session's allocation and the planner's price the same function of the model alone.
-inline std::vector<const tensor*> streamed_matrices(const weights& w) {
-    std::vector<const tensor*> m;
+// (An expert tensor is sent one expert at a time, as the expert's matmul runs.)
+inline std::vector<tensor> streamed_matrices(const weights& w) {
+    std::vector<tensor> m;
     for (const auto& L : w.layers)
-        for (const tensor* t : {&L.wq, &L.wk, &L.wv, &L.wo, &L.ffn_gate, &L.ffn_up, &L.ffn_down})
-            if (*t) m.push_back(t);
+        for (const tensor& t : matrices_of(L))
+            if (t) m.push_back(t);
     return m;
 }
 
@@ -81,7 +82,8 @@ inline stream_shape stream_shape_for(const weights& w, std::int64_t n_batch, str
     const auto n = static_cast<std::size_t>(n_batch);
     stream_shape s;
     std::vector<cuda::matmul_shape> shapes;  // cuda: what its scratch is sized by
-    for (const tensor* t : streamed_matrices(w)) {
+    for (const tensor& mat : streamed_matrices(w)) {
+        const tensor* t = &mat;
         s.weight_bytes = std::max(s.weight_bytes, tensor_bytes(*t));
         s.x_floats = std::max(s.x_floats, n * std::size_t(t->cols()));
         s.y_floats = std::max(s.y_floats, n * std::size_t(t->rows()));

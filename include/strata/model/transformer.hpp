@@ -7,6 +7,7 @@
 //     [gemma3: q, k = rms_norm per head] ; q, k = rope(q, k, pos) ; cache k, v
 //     a = Wo attention(q, cache)  [gemma: a = rms_norm(a)] ; x = x + a
 //     h = rms_norm(x) ; f = Wdown (act(Wgate h) * Wup h)  [gemma: f = rms_norm(f)] ; x = x + f
+//       [MoE: f = sum of the router's top-k experts' SwiGLU FFNs, weighted]
 //   logits = Wout rms_norm(x)  [gemma2: soft-capped]
 // act is SiLU for llama, GELU (tanh) for gemma. The ops run on the stage a layer is placed on
 // (cpu_stage.hpp, cuda_stage.hpp); every buffer is preallocated there.
@@ -57,12 +58,14 @@ public:
     transformer(const hparams& hp, const weights& w) : hp_(hp), w_(w) {}
 
     // Runs tokens at positions pos0.. through every layer, filling the cache, and leaves the
-    // logits of the last token in the output stage. Layer il runs on stages[layer_stage[il]]
-    // (all on stages[0] when layer_stage is empty), the output head on stages[output_stage].
-    // Embeddings are gathered on stages[0], the host; the residual stream crosses to the next
-    // device at every boundary. A Stage is cpu_stage, cuda_stage or a variant of them.
+    // logits of the last token in the output stage. Layer il's attention half runs on
+    // stages[layer_stage[il]] and its FFN half on stages[ffn_stage[il]] (the same stage unless an
+    // MoE block's experts are placed apart; empty spans: all on stages[0]), the output head on
+    // stages[output_stage]. Embeddings are gathered on stages[0], the host; the residual stream
+    // crosses to the next device at every boundary. A Stage is cpu_stage, cuda_stage or a
+    // variant of them.
     template <class Stage>
-    void forward(std::span<Stage> stages, std::span<const int> layer_stage, int output_stage,
+    void forward(std::span<Stage> stages, std::span<const int> layer_stage, std::span<const int> ffn_stage, int output_stage,
                  std::span<const std::int32_t> tokens, std::int64_t pos0, kv_cache& kv) const {
         const auto n = static_cast<std::int64_t>(tokens.size());
         for (auto& st : stages) {
@@ -73,36 +76,33 @@ public:
         float* x0 = detail::with_stage(stages[0], [](auto& s) { return s.host_x(); });
         if (x0 == nullptr) STRATA_THROW(errc::internal, "forward: stage 0 must be the host");
         embed(tokens, x0);
-        auto stage_of = [&](std::uint32_t il) { return layer_stage.empty() ? 0 : layer_stage[il]; };
-        std::uint32_t il = 0;
+        // The pass is a list of steps: each layer's attention half (step 2 il), its FFN half
+        // (2 il + 1), then the head (2 n_layer). Runs of consecutive steps on one device are its
+        // segments (a CUDA stage captures a decode step's segment in a graph, keyed by its first
+        // step).
+        const int n_steps = 2 * int(hp_.n_layer) + 1;
+        auto stage_of = [&](int step) {
+            if (step == n_steps - 1) return output_stage;
+            const auto il = std::size_t(step / 2);
+            const std::span<const int> where = step % 2 == 0 || ffn_stage.empty() ? layer_stage : ffn_stage;
+            return where.empty() ? 0 : where[il];
+        };
         int at = 0;
-        // Runs of consecutive layers on one device are its segments (a CUDA stage captures a
-        // decode step's segment in a graph); the output head closes the last one.
-        while (il < hp_.n_layer) {
-            const int d = stage_of(il);
+        for (int step = 0; step < n_steps;) {
+            const int d = stage_of(step);
             if (d != at) cross(stages[std::size_t(at)], stages[std::size_t(d)], n), at = d;
-            const bool head_here = [&] {
-                std::uint32_t j = il;
-                while (j < hp_.n_layer && stage_of(j) == d) ++j;
-                return j == hp_.n_layer && output_stage == d;
-            }();
             detail::with_stage(stages[std::size_t(d)], [&](auto& s) {
-                s.begin_segment(n, pos0, int(il));
-                for (; il < hp_.n_layer && stage_of(il) == d; ++il) {
-                    attention_block(s, il, n, pos0, kv.layers[il]);
-                    ffn_block(s, il, n);
+                s.begin_segment(n, pos0, step);
+                for (; step < n_steps && stage_of(step) == d; ++step) {
+                    const auto il = std::uint32_t(step / 2);
+                    if (step == n_steps - 1) output_head(s, n);
+                    else if (step % 2 == 0) attention_block(s, il, n, pos0, kv.layers[il]);
+                    else if (w_.layers[il].moe()) moe_block(s, il, n);
+                    else ffn_block(s, il, n);
                 }
-                if (head_here) output_head(s, n);
                 s.end_segment();
             });
-            if (head_here) return;
         }
-        if (output_stage != at) cross(stages[std::size_t(at)], stages[std::size_t(output_stage)], n);
-        detail::with_stage(stages[std::size_t(output_stage)], [&](auto& s) {
-            s.begin_segment(n, pos0, int(hp_.n_layer));
-            output_head(s, n);
-            s.end_segment();
-        });
     }
 
 private:
@@ -178,6 +178,35 @@ private:
         s.matmul(L.ffn_down, a.gate, n, a.o);
         if (L.post_ffn_norm) s.norm_rows(L.post_ffn_norm, a.o, a.o, n, hp_.n_embd, hp_.rms_eps);
         s.add(a.x, a.o, n * hp_.n_embd);
+    }
+
+    // x += sum over the n_expert_used experts the router picks for each token, weighted by its
+    // renormalised probabilities, of Wdown_e (silu(Wgate_e h) * Wup_e h),  h = norm(x).
+    // Each expert runs once over the tokens routed to it (backend/cpu/moe.hpp).
+    template <class S>
+    void moe_block(S& s, std::uint32_t il, std::int64_t n) const {
+        if constexpr (!S::runs_experts) {
+            STRATA_THROW(errc::unsupported, "layer " + std::to_string(il) + ": the FFN half of an MoE block runs on the CPU "
+                                            "(place its experts there)");
+        } else {
+            const layer_weights& L = w_.layers[il];
+            const activations a = s.acts();
+            const int n_expert = int(hp_.n_expert), n_used = int(hp_.n_expert_used);
+            s.norm_rows(L.ffn_norm, a.x, a.h, n, hp_.n_embd, hp_.rms_eps);
+            s.matmul(L.ffn_gate_inp, a.h, n, a.router);
+            s.route(a, n, n_expert, n_used);
+            for (int e = 0; e < n_expert; ++e) {
+                const std::int64_t rows = s.gather_expert(a, e, n, n_used, hp_.n_embd);
+                if (rows == 0) continue;
+                s.matmul(L.ffn_gate_exps.expert(e), a.expert_in, rows, a.gate);
+                s.matmul(L.ffn_up_exps.expert(e), a.expert_in, rows, a.up);
+                s.swiglu(a.gate, a.up, rows * hp_.n_ff);
+                s.matmul(L.ffn_down_exps.expert(e), a.gate, rows, a.o);
+                s.scatter_expert(a, a.o, rows, hp_.n_embd);
+            }
+            s.sum_expert_slots(a, n, n_used, hp_.n_embd, a.o);
+            s.add(a.x, a.o, n * hp_.n_embd);
+        }
     }
 
     // logits = Wout norm(x_last)  [soft-capped]

@@ -3,9 +3,12 @@
 // must have, before anything runs. Weights stay in the memory map (views, no copies).
 #pragma once
 
+#include <algorithm>
 #include <array>
+#include <cstddef>
 #include <cstdint>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "strata/core/dtype.hpp"
@@ -17,17 +20,27 @@ STRATA_NAMESPACE_BEGIN
 namespace model {
 
 // A 1-D or 2-D tensor in place: ne[0] is the row length (the reduced dimension of a matmul),
-// ne[1] the number of rows.
+// ne[1] the number of rows. The stacked expert matrices of an MoE block are n_mat such matrices
+// one after another (GGUF's third dimension); expert(e) is the e-th as a matrix of its own.
 struct tensor {
     const gguf::tensor_info* info = nullptr;  // null: absent (optional tensors)
     ggml_type type = ggml_type::f32;
     std::int64_t ne[2] = {0, 0};
     const void* data = nullptr;
     std::size_t row_bytes = 0;
+    std::int64_t n_mat = 1;
 
     explicit operator bool() const noexcept { return info != nullptr; }
     std::int64_t rows() const noexcept { return ne[1]; }
     std::int64_t cols() const noexcept { return ne[0]; }
+    std::size_t matrix_bytes() const noexcept { return static_cast<std::size_t>(ne[1]) * row_bytes; }
+
+    tensor expert(std::int64_t e) const noexcept {
+        tensor t = *this;
+        t.n_mat = 1;
+        t.data = static_cast<const std::byte*>(data) + static_cast<std::size_t>(e) * matrix_bytes();
+        return t;
+    }
 };
 
 struct layer_weights {
@@ -36,21 +49,46 @@ struct layer_weights {
     tensor post_attn_norm;                    // gemma2/3: norm of the attention output
     tensor ffn_norm, ffn_gate, ffn_up, ffn_down;
     tensor post_ffn_norm;                     // gemma2/3
+    // MoE (Mixtral-style llama): a router and n_expert stacked SwiGLU FFNs instead of the dense one
+    tensor ffn_gate_inp;                      // (n_expert rows of n_embd): the router
+    tensor ffn_gate_exps, ffn_up_exps;        // n_expert x (n_ff rows of n_embd)
+    tensor ffn_down_exps;                     // n_expert x (n_embd rows of n_ff)
+
+    bool moe() const noexcept { return static_cast<bool>(ffn_gate_inp); }
 };
 
-// Every tensor of a layer, present or not (a placement copies the present ones together).
-inline std::array<tensor*, 13> tensors_of(layer_weights& L) noexcept {
-    return {&L.attn_norm, &L.wq,       &L.wk,     &L.wv,       &L.wo,           &L.q_norm,       &L.k_norm,
-            &L.post_attn_norm, &L.ffn_norm, &L.ffn_gate, &L.ffn_up, &L.ffn_down, &L.post_ffn_norm};
+// Every tensor of a layer, present or not, as two halves: the attention half (what runs before
+// the residual add of attention) and the FFN half, which an MoE block may place apart (its
+// experts on the CPU, its attention on a GPU). A placement copies each half's present tensors
+// together.
+// (Templates so that a const layer gives pointers to const.)
+template <class Layer>
+auto attention_tensors_of(Layer& L) noexcept {
+    return std::array{&L.attn_norm, &L.wq, &L.wk, &L.wv, &L.wo, &L.q_norm, &L.k_norm, &L.post_attn_norm};
+}
+template <class Layer>
+auto ffn_tensors_of(Layer& L) noexcept {
+    return std::array{&L.ffn_norm,     &L.ffn_gate,      &L.ffn_up,      &L.ffn_down,     &L.post_ffn_norm,
+                      &L.ffn_gate_inp, &L.ffn_gate_exps, &L.ffn_up_exps, &L.ffn_down_exps};
+}
+template <class Layer>
+auto tensors_of(Layer& L) noexcept {
+    const auto a = attention_tensors_of(L);
+    const auto f = ffn_tensors_of(L);
+    std::array<typename decltype(a)::value_type, std::tuple_size_v<decltype(a)> + std::tuple_size_v<decltype(f)>> all{};
+    std::copy(f.begin(), f.end(), std::copy(a.begin(), a.end(), all.begin()));
+    return all;
 }
 
-inline std::array<const tensor*, 13> tensors_of(const layer_weights& L) noexcept {
-    return {&L.attn_norm, &L.wq,       &L.wk,     &L.wv,       &L.wo,           &L.q_norm,       &L.k_norm,
-            &L.post_attn_norm, &L.ffn_norm, &L.ffn_gate, &L.ffn_up, &L.ffn_down, &L.post_ffn_norm};
+// The matrices a layer multiplies by, one matrix each (an expert tensor by its first expert, the
+// shape every expert has): what workspaces and streams are sized by. Absent ones are empty.
+inline std::array<tensor, 10> matrices_of(const layer_weights& L) noexcept {
+    return {L.wq, L.wk, L.wv, L.wo, L.ffn_gate, L.ffn_up, L.ffn_down,
+            L.ffn_gate_exps.expert(0), L.ffn_up_exps.expert(0), L.ffn_down_exps.expert(0)};
 }
 
-// Bytes of a tensor's data.
-inline std::size_t tensor_bytes(const tensor& t) noexcept { return static_cast<std::size_t>(t.rows()) * t.row_bytes; }
+// Bytes of a tensor's data (every matrix of a stacked one).
+inline std::size_t tensor_bytes(const tensor& t) noexcept { return t.matrix_bytes() * static_cast<std::size_t>(t.n_mat); }
 
 struct weights {
     tensor token_embd;   // (n_vocab rows of n_embd)
@@ -62,33 +100,36 @@ struct weights {
 
 namespace detail {
 
-inline std::string shape_string(std::int64_t a, std::int64_t b) {
-    return b > 0 ? "[" + std::to_string(a) + ", " + std::to_string(b) + "]" : "[" + std::to_string(a) + "]";
+inline std::string shape_string(std::int64_t a, std::int64_t b, std::int64_t c = 1) {
+    std::string s = "[" + std::to_string(a);
+    if (b > 0) s += ", " + std::to_string(b);
+    if (c > 1) s += ", " + std::to_string(c);
+    return s + "]";
 }
 
 class binder {
 public:
     binder(const gguf::file& f) : f_(f) {}
 
-    // ne1 == 0 means a 1-D tensor of ne0 elements.
-    tensor need(const std::string& name, std::int64_t ne0, std::int64_t ne1 = 0) const {
-        tensor t = maybe(name, ne0, ne1);
+    // ne1 == 0 means a 1-D tensor of ne0 elements; ne2 > 1 a stack of ne2 matrices (experts).
+    tensor need(const std::string& name, std::int64_t ne0, std::int64_t ne1 = 0, std::int64_t ne2 = 1) const {
+        tensor t = maybe(name, ne0, ne1, ne2);
         if (!t)
-            STRATA_THROW(errc::missing, "tensor '" + name + "' " + shape_string(ne0, ne1) + " is missing", f_.path());
+            STRATA_THROW(errc::missing, "tensor '" + name + "' " + shape_string(ne0, ne1, ne2) + " is missing", f_.path());
         return t;
     }
 
-    tensor maybe(const std::string& name, std::int64_t ne0, std::int64_t ne1 = 0) const {
+    tensor maybe(const std::string& name, std::int64_t ne0, std::int64_t ne1 = 0, std::int64_t ne2 = 1) const {
         const gguf::tensor_info* ti = f_.find_tensor(name);
         if (!ti) return {};
         const bool matrix = ne1 > 0;
         const bool ok = ti->ne[0] == std::uint64_t(ne0) && ti->ne[1] == std::uint64_t(matrix ? ne1 : 1) &&
-                        ti->ne[2] == 1 && ti->ne[3] == 1;
+                        ti->ne[2] == std::uint64_t(ne2) && ti->ne[3] == 1;
         if (!ok) {
             std::string got = "[" + std::to_string(ti->ne[0]);
             for (std::uint32_t d = 1; d < ti->n_dims; ++d) got += ", " + std::to_string(ti->ne[d]);
             got += "]";
-            STRATA_THROW(errc::format, "tensor '" + name + "' has shape " + got + ", expected " + shape_string(ne0, ne1),
+            STRATA_THROW(errc::format, "tensor '" + name + "' has shape " + got + ", expected " + shape_string(ne0, ne1, ne2),
                          f_.path(), ti->info_offset);
         }
         tensor t;
@@ -96,6 +137,7 @@ public:
         t.type = ti->type;
         t.ne[0] = ne0;
         t.ne[1] = matrix ? ne1 : 1;
+        t.n_mat = ne2;
         t.data = f_.tensor_data(*ti).data();
         t.row_bytes = static_cast<std::size_t>(row_bytes(ti->type, std::uint64_t(ne0)));
         return t;
@@ -133,9 +175,17 @@ inline weights bind_weights(const gguf::file& f, const hparams& h) {
         L.wv = b.need(blk(il, "attn_v"), n_embd, n_v);
         L.wo = b.need(blk(il, "attn_output"), n_attn_out, n_embd);
         L.ffn_norm = b.need(blk(il, "ffn_norm"), n_embd);
-        L.ffn_gate = b.need(blk(il, "ffn_gate"), n_embd, n_ff);
-        L.ffn_up = b.need(blk(il, "ffn_up"), n_embd, n_ff);
-        L.ffn_down = b.need(blk(il, "ffn_down"), n_ff, n_embd);
+        if (h.n_expert > 0) {
+            const std::int64_t ne = h.n_expert;
+            L.ffn_gate_inp = b.need(blk(il, "ffn_gate_inp"), n_embd, ne);
+            L.ffn_gate_exps = b.need(blk(il, "ffn_gate_exps"), n_embd, n_ff, ne);
+            L.ffn_up_exps = b.need(blk(il, "ffn_up_exps"), n_embd, n_ff, ne);
+            L.ffn_down_exps = b.need(blk(il, "ffn_down_exps"), n_ff, n_embd, ne);
+        } else {
+            L.ffn_gate = b.need(blk(il, "ffn_gate"), n_embd, n_ff);
+            L.ffn_up = b.need(blk(il, "ffn_up"), n_embd, n_ff);
+            L.ffn_down = b.need(blk(il, "ffn_down"), n_ff, n_embd);
+        }
         if (gemma) {
             L.post_attn_norm = b.need(blk(il, "post_attention_norm"), n_embd);
             L.post_ffn_norm = b.need(blk(il, "post_ffw_norm"), n_embd);

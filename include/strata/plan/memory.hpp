@@ -79,6 +79,13 @@ struct model_tensor {
     std::uint64_t bytes = 0, elements = 0, rows = 1;
 };
 
+// The FFN half of a block (its ffn_* tensors: norm, router, dense or expert matrices), which an
+// MoE block may place apart from its attention half; the engine runs each half where its
+// tensors are (placement::from_plan).
+inline bool ffn_half(const model_tensor& t) noexcept {
+    return t.layer >= 0 && (t.kind == part::ffn || t.kind == part::experts);
+}
+
 struct model_info {
     std::string name, arch;
     model::hparams hp;

@@ -1,7 +1,8 @@
 // strata/plan/native.hpp — Strata's own placement search.
 //
-// Units that move together: a whole block; inside an MoE block its expert tensors (ffn_*_exps)
-// apart from the rest (attention, router, norms: the "core"); the output head (output.weight +
+// Units that move together: a whole block; inside an MoE block its FFN half (ffn_norm, the
+// router ffn_gate_inp and the experts ffn_*_exps: what the engine runs where the experts are)
+// apart from its attention half (the "core"); the output head (output.weight +
 // output_norm). token_embd stays on the CPU: the embedding is a gather of one row per token, so
 // a device copy would spend its memory for almost no bandwidth. Tensors pinned by -ot stay
 // where the user put them in every candidate.
@@ -97,10 +98,13 @@ inline std::string tps_string(double t) {
 
 class searcher {
 public:
-    searcher(const model_info& m, const std::vector<device_spec>& devs, const std::vector<tensor_override>& ots)
+    // EXPERTS_ON_CPU (an MoE model): the FFN half of every block is pinned to the CPU, after the
+    // user's overrides.
+    searcher(const model_info& m, const std::vector<device_spec>& devs, const std::vector<tensor_override>& ots,
+             bool experts_on_cpu = false)
         : m_(m), devs_(devs), base_(m.tensors.size(), 0), pinned_(m.tensors.size(), false) {
         pin_counts_.assign(ots.size(), 0);
-        for (std::size_t i = 0; i < m.tensors.size(); ++i)
+        for (std::size_t i = 0; i < m.tensors.size(); ++i) {
             for (std::size_t r = 0; r < ots.size(); ++r)
                 if (ots[r].match.search(m.tensors[i].name)) {
                     base_[i] = resolve_device(devs, ots[r].device);
@@ -108,6 +112,8 @@ public:
                     ++pin_counts_[r];
                     break;  // the first matching rule wins
                 }
+            if (experts_on_cpu && m.moe() && !pinned_[i] && ffn_half(m.tensors[i])) pinned_[i] = true;  // base_ is the CPU
+        }
         for (const tensor_override& o : ots) (void)resolve_device(devs, o.device);  // rules that match nothing still name a device
         // the fastest accelerator takes units first (stated order among equals)
         for (std::size_t d = 1; d < devs.size(); ++d) accelerators_.push_back(d);
@@ -138,8 +144,8 @@ public:
             bool in = false;
             switch (k) {
                 case unit_kind::block: in = t.layer == layer; break;
-                case unit_kind::core: in = t.layer == layer && t.kind != part::experts; break;
-                case unit_kind::experts: in = t.layer == layer && t.kind == part::experts; break;
+                case unit_kind::core: in = t.layer == layer && !ffn_half(t); break;
+                case unit_kind::experts: in = t.layer == layer && ffn_half(t); break;
                 case unit_kind::output: in = t.kind == part::output && !m_.tied; break;
             }
             if (in) u.push_back(i);
@@ -260,7 +266,8 @@ inline std::string summarize(const model_info& m, const std::vector<device_spec>
                 const bool here = where[i] == int(d);
                 all = all && here;
                 any = any || here;
-                if (t.kind == part::experts) { has_exp = true; all_exp = all_exp && here; any_exp = any_exp || here; }
+                has_exp = has_exp || t.kind == part::experts;
+                if (ffn_half(t)) { all_exp = all_exp && here; any_exp = any_exp || here; }
                 else { all_core = all_core && here; any_core = any_core || here; }
             }
             if (all && any) whole[d].push_back(int(l));
@@ -276,7 +283,7 @@ inline std::string summarize(const model_info& m, const std::vector<device_spec>
         std::string part_s;
         auto add = [&](const std::string& x) { part_s += (part_s.empty() ? "" : ", ") + x; };
         if (!whole[d].empty()) add("blk " + ranges(whole[d]));
-        if (!core[d].empty()) add("attention/router of blk " + ranges(core[d]));
+        if (!core[d].empty()) add("attention of blk " + ranges(core[d]));
         if (!experts[d].empty()) add("experts of blk " + ranges(experts[d]));
         if (!some[d].empty()) add("some tensors of blk " + ranges(some[d]));
         if (head[d]) add("output");
@@ -297,7 +304,7 @@ struct native_result {
 // Searches the placements of model M on DEVS under C's num_gpu and overrides.
 inline native_result search(const model_info& m, const std::vector<device_spec>& devs, const config& c) {
     using detail::searcher;
-    const searcher s(m, devs, c.tensor_overrides);
+    const searcher s(m, devs, c.tensor_overrides, c.experts_on_cpu);
     using U = searcher::unit_kind;
     const int nl = static_cast<int>(m.hp.n_layer);
     const searcher::unit head = s.make_unit(U::output, -1);

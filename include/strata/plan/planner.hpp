@@ -247,10 +247,13 @@ inline native_choice choose_native(const config& c, const model_info& m, const s
     else if (devs.size() == 1) why += ": no accelerator";
     p.reasons.push_back(why);
     p.reasons.push_back("placement: " + summarize(m, devs, best.where));
-    if (best.label == "experts-on-cpu" && p.layers_split > 0)
-        p.reasons.push_back("expert tensors of " + std::to_string(p.layers_split) + " blocks stay on the CPU: per byte of device "
-                            "memory they buy the least speed, so they leave the device first and the attention, router and norms of "
-                            "every block stay on it");
+    if (c.experts_on_cpu && m.moe())
+        p.reasons.push_back("experts_on_cpu: the FFN half (norm, router, experts) of every block stays on the CPU"
+                            " (--cpu-moe; a CUDA engine's GPU stage runs no experts), its attention may go to a GPU");
+    else if (best.label == "experts-on-cpu" && p.layers_split > 0)
+        p.reasons.push_back("the FFN halves (norm, router, experts) of " + std::to_string(p.layers_split) + " blocks stay on the CPU: "
+                            "experts are read at expert_used_count / expert_count per token, so per byte of device memory they buy "
+                            "the least speed; they leave the device first and every block's attention stays on it");
     for (std::size_t i = 0; i < c.tensor_overrides.size(); ++i)
         p.reasons.push_back("override '" + c.tensor_overrides[i].match.source() + "=" + c.tensor_overrides[i].device + "' pinned " +
                             std::to_string(r.pin_counts[i]) + " tensors");
