@@ -118,10 +118,8 @@ int main(int argc, char** argv) {
                 }));
             }
         }
-        // weight bytes streamed per generated token: every tensor but the embedding table
-        // (only its rows are gathered), plus the output head when the embedding is tied
-        std::uint64_t bytes = eng->file().total_tensor_bytes() - eng->weights().token_embd.info->n_bytes;
-        if (eng->weights().output.info == eng->weights().token_embd.info) bytes += eng->weights().token_embd.info->n_bytes;
+        // weight bytes read per generated token (an MoE model's experts at their used share)
+        const auto bytes = std::uint64_t(strata::model::decode_read_bytes(eng->weights(), eng->hparams().n_expert_used));
         const double pp_tps = pp.empty() ? 0 : median(pp), tg_tps = tg.empty() ? 0 : median(tg);
         if (json) {
             fmt::print("{{\"model\":\"{}\",\"threads\":{},\"pp\":{},\"pp_tps\":{:.3f},\"tg\":{},\"tg_tps\":{:.3f},\"bytes_per_token\":{}}}\n",

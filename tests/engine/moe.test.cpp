@@ -194,3 +194,22 @@ TEST_CASE("moe: a bad expert count or a missing expert tensor is a clear error n
         CHECK_THAT(e.message(), Catch::Contains("blk.0.ffn_gate_inp.weight") && Catch::Contains("expected [64, 8]"));
     }
 }
+
+TEST_CASE("moe: a decode step reads the experts at expert_used_count of expert_count", "[engine][moe]") {
+    const syn::temp_model file(syn::find_variant("llama-moe-q8_0"));
+    const auto e = strata::cpu_engine::load(file.path, {.n_threads = 1, .prefault = false});
+    const auto& w = e.weights();
+    double want = double(strata::model::tensor_bytes(w.output_norm) + strata::model::tensor_bytes(w.output) +
+                         strata::model::tensor_bytes(w.rope_freqs));
+    for (const auto& L : w.layers) {
+        for (const auto* t : strata::model::attention_tensors_of(L))
+            if (*t) want += double(strata::model::tensor_bytes(*t));
+        want += double(strata::model::tensor_bytes(L.ffn_norm) + strata::model::tensor_bytes(L.ffn_gate_inp));
+        // 2 of the 4 experts: half of each stacked tensor
+        for (const auto* t : {&L.ffn_gate_exps, &L.ffn_up_exps, &L.ffn_down_exps}) want += 0.5 * double(strata::model::tensor_bytes(*t));
+    }
+    CHECK(strata::model::decode_read_bytes(w, e.hparams().n_expert_used) == want);
+    // the whole file less the embedding table, were every expert read
+    CHECK(strata::model::decode_read_bytes(w, syn::n_expert) ==
+          double(e.file().total_tensor_bytes() - strata::model::tensor_bytes(w.token_embd)));
+}

@@ -98,6 +98,18 @@ struct weights {
     std::vector<layer_weights> layers;
 };
 
+// The weight bytes one decode step reads: every tensor but the embedding table (a row is
+// gathered; a tied head reads it whole), the experts of an MoE block at n_expert_used of
+// n_expert (on average over tokens: which ones varies). What a tokens/s figure is converted to
+// GB/s by.
+inline double decode_read_bytes(const weights& w, std::uint32_t n_expert_used) {
+    double b = double(tensor_bytes(w.output_norm)) + double(tensor_bytes(w.output)) + double(tensor_bytes(w.rope_freqs));
+    for (const layer_weights& L : w.layers)
+        for (const tensor* t : tensors_of(L))
+            if (*t) b += double(tensor_bytes(*t)) * (t->n_mat > 1 ? double(n_expert_used) / double(t->n_mat) : 1.0);  // stacked: experts
+    return b;
+}
+
 namespace detail {
 
 inline std::string shape_string(std::int64_t a, std::int64_t b, std::int64_t c = 1) {
