@@ -119,7 +119,7 @@ int main(int argc, char** argv) {
     app.add_option("--gpu-overhead", reserve, "memory to keep free on every accelerator (OLLAMA_GPU_OVERHEAD), e.g. 512MiB");
     app.add_option("--num-gpu", c.num_gpu, "layers on the GPU(s), Ollama's num_gpu (-1: as many as pay)")->capture_default_str();
     app.add_flag("--no-stream-prefill", no_stream, "never stream the CPU's blocks to a GPU for large prompt batches");
-    app.add_flag("--cpu-moe", c.experts_on_cpu, "MoE: keep every block's FFN half (norm, router, experts) on the CPU (what a CUDA engine runs)");
+    app.add_flag("--cpu-moe", c.experts_on_cpu, "MoE: keep every block's FFN half (norm, router, experts) on the CPU, its attention where it fits (llama.cpp's --cpu-moe)");
     app.add_option("--override-tensor", overrides, "-ot PATTERN=DEVICE[,...]: pin matching tensors (CPU, CUDA0, SIM0) (repeatable)");
     app.add_option("--estimator", estimator, "native or ollama-0.11.3")->capture_default_str();
     app.add_flag("--json", json, "print the plan as JSON");

@@ -10612,9 +10612,8 @@ struct config {
 
     int num_gpu = -1;                               // layers on accelerators, Ollama's semantics (-1: auto)
     bool stream_prefill = true;                     // let large prefill batches stream CPU blocks to a GPU
-    // llama.cpp's --cpu-moe: the FFN half (router and experts) of every MoE block stays on the
-    // CPU, its attention may go to a GPU. plan_at_load sets it for a CUDA engine, whose GPU stage
-    // runs no experts.
+    // llama.cpp's --cpu-moe: the FFN half (norm, router, experts) of every MoE block stays on
+    // the CPU, its attention may go to a GPU.
     bool experts_on_cpu = false;
     std::vector<tensor_override> tensor_overrides;  // "-ot": first match wins
     plan::estimator estimator = estimator::native;
@@ -13402,11 +13401,17 @@ inline double decode_read_bytes(const weights& w, std::uint32_t n_expert_used) {
 
 namespace detail {
 
+// (appended piece by piece: g++ 12 -O3 reports a false -Wrestrict for "[" + std::to_string(a))
 inline std::string shape_string(std::int64_t a, std::int64_t b, std::int64_t c = 1) {
-    std::string s = "[" + std::to_string(a);
-    if (b > 0) s += ", " + std::to_string(b);
-    if (c > 1) s += ", " + std::to_string(c);
-    return s + "]";
+    std::string s = "[";
+    s += std::to_string(a);
+    for (const std::int64_t d : {b, c > 1 ? c : 0})
+        if (d > 0) {
+            s += ", ";
+            s += std::to_string(d);
+        }
+    s += ']';
+    return s;
 }
 
 class binder {
@@ -16462,10 +16467,16 @@ struct cuda_workspace_shape {
     std::size_t matmul_scratch = 0;    // bytes: quantized activations, F16 tiles for the GEMM path
     std::size_t attention_scratch = 0; // bytes: flash attention's split-KV partials
     std::size_t blas_workspace = 0;    // bytes: cuBLAS's workspace, given to it (prefill batches only)
+    // MoE (zeros for a dense model), floats: the router's logits (n_batch, n_expert), an expert's
+    // gathered rows (n_batch, n_embd), the slots' outputs (n_batch * n_expert_used, n_embd) and
+    // their weights; int32: the slots grouped by expert (backend/cpu/moe.hpp)
+    std::array<std::size_t, 4> moe_floats{};
+    std::size_t moe_slots = 0;
 
     // Every piece is taken apart from the arena, so each is rounded to its alignment.
     std::size_t bytes() const noexcept {
-        std::size_t b = 0;
+        std::size_t b = arena::padded(moe_slots * sizeof(std::int32_t));
+        for (std::size_t f : moe_floats) b += arena::padded(f * sizeof(float));
         for (std::size_t f : floats) b += arena::padded(f * sizeof(float));
         return b + arena::padded(positions * sizeof(std::int32_t)) + arena::padded(rope_freqs * sizeof(float)) +
                arena::padded(matmul_scratch) + arena::padded(attention_scratch) + arena::padded(blas_workspace);
@@ -16500,6 +16511,11 @@ inline cuda_workspace_shape cuda_workspace_for(const hparams& hp, const weights&
                 n * hp.n_embd_v_gqa(), n * hp.n_head * hp.head_dim_v, n * hp.n_embd, n * hp.n_ff, n * hp.n_ff,
                 std::size_t(hp.n_vocab)};
     s.positions = n;
+    if (hp.n_expert > 0) {
+        const std::size_t slots = n * hp.n_expert_used;
+        s.moe_floats = {n * hp.n_expert, n * hp.n_embd, slots * hp.n_embd, slots};
+        s.moe_slots = slots;
+    }
     s.rope_freqs = w.rope_freqs ? std::size_t(w.rope_freqs.rows() * w.rope_freqs.cols()) : 0;
     std::vector<cuda::matmul_shape> shapes;
     for (const auto& L : w.layers)
@@ -16876,6 +16892,22 @@ inline std::int64_t gather_expert_rows(std::int32_t expert, const std::int32_t* 
         slots[m++] = std::int32_t(s);
     }
     return m;
+}
+
+// Every slot grouped by expert (a counting sort): expert e's slots, in token order (as
+// gather_expert_rows lists them), are slots[offsets[e] .. offsets[e + 1]). offsets has
+// n_expert + 1 entries. What a GPU stage uploads once per MoE block (kernels/moe.cuh).
+inline void group_slots_by_expert(const std::int32_t* ids, std::int64_t n_tokens, int n_used, int n_expert,
+                                  std::int32_t* offsets, std::int32_t* slots) {
+    std::fill(offsets, offsets + n_expert + 1, 0);
+    const std::int64_t n_slots = n_tokens * n_used;
+    for (std::int64_t s = 0; s < n_slots; ++s) ++offsets[ids[s] + 1];
+    for (int e = 0; e < n_expert; ++e) offsets[e + 1] += offsets[e];
+    for (int e = 0; e < n_expert; ++e) {
+        std::int32_t at = offsets[e];
+        for (std::int64_t s = 0; s < n_slots; ++s)
+            if (ids[s] == e) slots[at++] = std::int32_t(s);
+    }
 }
 
 // The expert's m output rows, each times its slot's weight, into their slots of ye.
@@ -18209,7 +18241,7 @@ inline native_choice choose_native(const config& c, const model_info& m, const s
     p.reasons.push_back("placement: " + summarize(m, devs, best.where));
     if (c.experts_on_cpu && m.moe())
         p.reasons.push_back("experts_on_cpu: the FFN half (norm, router, experts) of every block stays on the CPU"
-                            " (--cpu-moe; a CUDA engine's GPU stage runs no experts), its attention may go to a GPU");
+                            " (--cpu-moe), its attention may go to a GPU");
     else if (best.label == "experts-on-cpu" && p.layers_split > 0)
         p.reasons.push_back("the FFN halves (norm, router, experts) of " + std::to_string(p.layers_split) + " blocks stay on the CPU: "
                             "experts are read at expert_used_count / expert_count per token, so per byte of device memory they buy "
@@ -19571,8 +19603,8 @@ struct placement {
 
     std::vector<device> devices{{"cpu", plan::device_kind::cpu, 0, 0}};
     std::vector<int> layer_device;  // per layer; empty: every layer on the host
-    // per layer, the device of its FFN half (an MoE block's norm, router and experts: a GPU
-    // block's experts may stay on the host); empty: each with its layer
+    // per layer, the device of its FFN half (an MoE block's norm, router and experts may stay on
+    // the host while its attention is on a GPU); empty: each with its layer
     std::vector<int> ffn_device;
     int output_device = 0;          // output norm + head
     // Prefill streaming (model/prefill_stream.hpp): batches of at least stream_min_batch tokens
@@ -19665,9 +19697,8 @@ struct placement {
     int device_of_ffn(std::uint32_t il) const noexcept { return ffn_device.empty() ? device_of_layer(il) : ffn_device[il]; }
 
     // A placement that does not fit the model, or names a GPU an engine without the CUDA
-    // backend cannot run, is refused, naming what is wrong. MOE: the model's blocks have
-    // experts, whose FFN half only the CPU backends (host, sim) run.
-    void check(std::uint32_t n_layer, bool with_cuda = false, bool moe = false) const {
+    // backend cannot run, is refused, naming what is wrong.
+    void check(std::uint32_t n_layer, bool with_cuda = false) const {
         if (devices.empty() || devices[0].kind != plan::device_kind::cpu)
             STRATA_THROW(errc::argument, "placement: device 0 must be the host cpu");
         for (std::size_t d = 1; d < devices.size(); ++d) {
@@ -19696,13 +19727,6 @@ struct placement {
             if (!valid(ffn_device[il]))
                 STRATA_THROW(errc::argument, "placement: the FFN half of layer " + std::to_string(il) + " on device " +
                                                  std::to_string(ffn_device[il]) + " of " + std::to_string(devices.size()));
-        if (moe)
-            for (std::uint32_t il = 0; il < n_layer; ++il)
-                if (devices[std::size_t(device_of_ffn(il))].kind == plan::device_kind::cuda)
-                    STRATA_THROW(errc::unsupported, "placement: the experts of MoE layer " + std::to_string(il) + " on " +
-                                                        devices[std::size_t(device_of_ffn(il))].name +
-                                                        ": the CUDA backend runs no experts yet; keep each block's FFN half "
-                                                        "on the cpu (ffn_device; the planner's experts_on_cpu)");
         if (!valid(output_device))
             STRATA_THROW(errc::argument, "placement: output head on device " + std::to_string(output_device) + " of " +
                                              std::to_string(devices.size()));
@@ -19856,7 +19880,7 @@ private:
               place(planned ? strata::placement::from_plan(*planned) : std::move(opt.placement)),
               tf(hp, w) {
             check_formats();
-            place.check(hp.n_layer, with_cuda, hp.n_expert > 0);
+            place.check(hp.n_layer, with_cuda);
             if (opt.prefault) prefault(opt.progress);
             place_weights();
         }
@@ -20281,7 +20305,8 @@ STRATA_NAMESPACE_END
 // from step to step: the position lives in device memory, the attention loop reads the number of
 // keys from it, and every other argument (pointers into the arena, shapes) is fixed for the
 // session. While a graph replays, the ops only check their arguments and launch nothing; the
-// graph launches at end_segment.
+// graph launches at end_segment. (A segment with an MoE block's FFN half is the exception: its
+// routing is a host round trip, so it runs uncaptured; see route.)
 //
 // Its content exists only in nvcc translation units (under __CUDACC__).
 
@@ -20967,6 +20992,83 @@ inline cudaError_t kv_store(ggml_type type, const float* src, std::int64_t n_tok
 }  // namespace kernels
 STRATA_NAMESPACE_END
 // ---- end kernels/kv_store.cuh ----
+// ---- begin kernels/moe.cuh ----
+// kernels/moe.cuh — the row moves of a mixture-of-experts FFN on the device, mirroring
+// backend/cpu/moe.hpp: an expert's input rows gathered from the tokens routed to it, its outputs
+// (times their weights) scattered to their slots, and each token's slots summed in rank order.
+// The routing itself (softmax, top-k, the slots grouped by expert) runs on the host over the
+// router's logits (cuda_stage.hpp).
+//
+// A slot is a (token t, rank k) pair, numbered t * n_used + k. Included only by nvcc translation
+// units (under __CUDACC__).
+
+#include <cstdint>
+#include <cuda_runtime.h>
+
+
+STRATA_NAMESPACE_BEGIN
+namespace kernels {
+
+inline constexpr int moe_rows_threads = 256;  // one thread block per row, a thread per value
+
+// Templates on the block size: a header's plain __global__ function would be defined in every
+// translation unit that includes it.
+
+// out[j] = x[token of slots[j]] for the m rows of one expert.
+template <int Threads>
+__global__ void __launch_bounds__(Threads)
+    gather_slot_rows_kernel(const float* x, const std::int32_t* slots, int n_used, std::int64_t len, float* out) {
+    const std::int64_t j = blockIdx.x;
+    const std::int64_t t = slots[j] / n_used;
+    for (std::int64_t i = threadIdx.x; i < len; i += Threads) out[j * len + i] = x[t * len + i];
+}
+
+// ye[slots[j]] = y[j] * weights[slots[j]].
+template <int Threads>
+__global__ void __launch_bounds__(Threads)
+    scatter_slot_rows_kernel(const float* y, const std::int32_t* slots, const float* weights, std::int64_t len, float* ye) {
+    const std::int64_t j = blockIdx.x;
+    const std::int64_t s = slots[j];
+    const float w = weights[s];
+    for (std::int64_t i = threadIdx.x; i < len; i += Threads) ye[s * len + i] = __fmul_rn(y[j * len + i], w);
+}
+
+// out[t] = ye[t, 0] + ye[t, 1] + ... in rank order (the CPU's order).
+template <int Threads>
+__global__ void __launch_bounds__(Threads) sum_slots_kernel(const float* ye, int n_used, std::int64_t len, float* out) {
+    const std::int64_t t = blockIdx.x;
+    const float* y = ye + t * n_used * len;
+    for (std::int64_t i = threadIdx.x; i < len; i += Threads) {
+        float acc = y[i];
+        for (int k = 1; k < n_used; ++k) acc = __fadd_rn(acc, y[k * len + i]);
+        out[t * len + i] = acc;
+    }
+}
+
+inline cudaError_t gather_slot_rows(const float* x, const std::int32_t* slots, std::int64_t m, int n_used, std::int64_t len,
+                                    float* out, cudaStream_t stream) {
+    if (m <= 0 || len <= 0 || n_used <= 0) return m == 0 ? cudaSuccess : cudaErrorInvalidValue;
+    gather_slot_rows_kernel<moe_rows_threads><<<unsigned(m), moe_rows_threads, 0, stream>>>(x, slots, n_used, len, out);
+    return cudaGetLastError();
+}
+
+inline cudaError_t scatter_slot_rows(const float* y, const std::int32_t* slots, const float* weights, std::int64_t m,
+                                     std::int64_t len, float* ye, cudaStream_t stream) {
+    if (m <= 0 || len <= 0) return m == 0 ? cudaSuccess : cudaErrorInvalidValue;
+    scatter_slot_rows_kernel<moe_rows_threads><<<unsigned(m), moe_rows_threads, 0, stream>>>(y, slots, weights, len, ye);
+    return cudaGetLastError();
+}
+
+inline cudaError_t sum_slots(const float* ye, std::int64_t n_tokens, int n_used, std::int64_t len, float* out,
+                             cudaStream_t stream) {
+    if (n_tokens <= 0 || len <= 0 || n_used <= 0) return n_tokens == 0 ? cudaSuccess : cudaErrorInvalidValue;
+    sum_slots_kernel<moe_rows_threads><<<unsigned(n_tokens), moe_rows_threads, 0, stream>>>(ye, n_used, len, out);
+    return cudaGetLastError();
+}
+
+}  // namespace kernels
+STRATA_NAMESPACE_END
+// ---- end kernels/moe.cuh ----
 
 STRATA_NAMESPACE_BEGIN
 namespace model {
@@ -21011,9 +21113,18 @@ public:
         fa_scratch_ = mem.take(shape.attention_scratch, "attention scratch");
         fa_scratch_bytes_ = arena::padded(shape.attention_scratch);
         std::byte* blas_ws = shape.blas_workspace ? mem.take(shape.blas_workspace, "cuBLAS workspace") : nullptr;
+        if (hp.n_expert > 0) {
+            float** moe[4] = {&a_.router, &a_.expert_in, &a_.slot_out, &a_.expert_weights};
+            static constexpr const char* moe_names[4] = {"router logits", "expert rows", "expert slots' outputs", "expert weights"};
+            for (int i = 0; i < 4; ++i)
+                *moe[i] = reinterpret_cast<float*>(mem.take(shape.moe_floats[std::size_t(i)] * sizeof(float), moe_names[i]));
+            a_.expert_slots = reinterpret_cast<std::int32_t*>(mem.take(shape.moe_slots * sizeof(std::int32_t), "expert slots"));
+            n_expert_ = int(hp.n_expert);
+            n_used_ = int(hp.n_expert_used);
+        }
         bytes_ = shape.bytes();
         res_ = std::make_unique<resources>(std::size_t(n_batch) * std::size_t(hp.n_embd), std::size_t(hp.n_vocab),
-                                           std::size_t(n_batch));
+                                           std::size_t(n_batch), hp.n_expert, hp.n_expert_used);
         if (blas_ws) res_->blas.set_workspace(blas_ws, arena::padded(shape.blas_workspace));
         if (opt.sampler) {
             const std::size_t sb = cuda_sampler_bytes(hp);
@@ -21027,9 +21138,12 @@ public:
     std::int64_t n_batch() const noexcept { return n_batch_; }
     activations acts() const noexcept { return a_; }
     int device() const noexcept { return device_; }
-    // The FFN half of an MoE block runs on the host: the placement keeps its tensors there
-    // (placement::check) while the block's attention runs here.
-    static constexpr bool runs_experts = false;
+    // MoE blocks: the router's logits come to the host, which picks each token's experts
+    // (backend/cpu/moe.hpp, as the CPU stage does) and sends back the slots grouped by expert;
+    // each expert's rows are then gathered, multiplied and scattered here (kernels/moe.cuh). That
+    // round trip is a host synchronisation, which a graph cannot hold: a decode segment that
+    // routes runs what it captured so far, once, and is not captured again.
+    static constexpr bool runs_experts = true;
     // Device bytes of the workspace (what cuda_workspace_bytes priced).
     std::size_t bytes() const noexcept { return bytes_; }
     cudaStream_t stream() const noexcept { return res_->stream; }
@@ -21098,6 +21212,8 @@ public:
         r.logits_on_host = false;
         r.replaying = nullptr;
         if (!opt_.graphs || n_tokens != 1) return;
+        for (int k : r.uncapturable)
+            if (k == key) return;
         for (auto& g : r.graphs)
             if (g.first == key) {
                 r.replaying = g.second;
@@ -21181,6 +21297,44 @@ public:
         STRATA_CUDA_CHECK_LAUNCH(kernels::flash_attention(q, n, pos_, n_ctx_, view, p, nullptr, out, fa_scratch_, fa_scratch_bytes_, res_->stream), res_->stream);
     }
 
+    void route(const activations& a, std::int64_t n, int n_expert, int n_used) const {
+        if (skip()) STRATA_THROW(errc::internal, "cuda stage: a replayed decode graph reached an MoE router");
+        if (n_expert != n_expert_ || n_used != n_used_ || a.router != a_.router)
+            STRATA_THROW(errc::internal, "cuda stage: routing for another model's experts");
+        cuda::device_guard on(device_);
+        resources& r = *res_;
+        cudaGraphExec_t ran = run_capture_so_far();
+        const std::size_t slots = std::size_t(n) * std::size_t(n_used);
+        STRATA_CUDA_CHECK(cudaMemcpyAsync(r.router_stage.data(), a_.router, std::size_t(n) * std::size_t(n_expert) * sizeof(float),
+                                          cudaMemcpyDeviceToHost, r.stream));
+        r.stream.synchronize();  // also: the last route's uploads out of route_stage are done
+        if (ran) (void)cudaGraphExecDestroy(ran);
+        auto* slot_ids = reinterpret_cast<std::int32_t*>(r.route_stage.data());
+        auto* slot_w = reinterpret_cast<float*>(r.route_stage.data() + r.slots_max * sizeof(std::int32_t));
+        cpu::route_top_k(reinterpret_cast<const float*>(r.router_stage.data()), n, n_expert, n_used, r.ids.data(), slot_w,
+                         r.probs.data(), r.order.data());
+        cpu::group_slots_by_expert(r.ids.data(), n, n_used, n_expert, r.offsets.data(), slot_ids);
+        STRATA_CUDA_CHECK(cudaMemcpyAsync(a_.expert_slots, slot_ids, slots * sizeof(std::int32_t), cudaMemcpyHostToDevice, r.stream));
+        STRATA_CUDA_CHECK(cudaMemcpyAsync(a_.expert_weights, slot_w, slots * sizeof(float), cudaMemcpyHostToDevice, r.stream));
+    }
+    std::int64_t gather_expert(const activations& /*a*/, int expert, std::int64_t /*n*/, int n_used, std::int64_t n_embd) const {
+        resources& r = *res_;
+        r.expert_at = r.offsets[std::size_t(expert)];
+        const std::int64_t rows = r.offsets[std::size_t(expert) + 1] - r.expert_at;
+        if (rows > 0)
+            STRATA_CUDA_CHECK_LAUNCH(kernels::gather_slot_rows(a_.h, a_.expert_slots + r.expert_at, rows, n_used, n_embd, a_.expert_in,
+                                                               r.stream), r.stream);
+        return rows;
+    }
+    void scatter_expert(const activations& /*a*/, const float* y, std::int64_t rows, std::int64_t n_embd) const {
+        resources& r = *res_;
+        STRATA_CUDA_CHECK_LAUNCH(kernels::scatter_slot_rows(y, a_.expert_slots + r.expert_at, a_.expert_weights, rows, n_embd,
+                                                            a_.slot_out, r.stream), r.stream);
+    }
+    void sum_expert_slots(const activations& /*a*/, std::int64_t n, int n_used, std::int64_t n_embd, float* out) const {
+        STRATA_CUDA_CHECK_LAUNCH(kernels::sum_slots(a_.slot_out, n, n_used, n_embd, out, res_->stream), res_->stream);
+    }
+
 private:
     // What a stage owns beyond its arena pieces: behind a pointer, so the stage moves freely.
     struct resources {
@@ -21190,6 +21344,7 @@ private:
         cuda::event x_staged, pos_staged;  // the last copies out of x_stage and pos_stage
         std::unique_ptr<cuda::device_sampler> sampler;
         std::vector<std::pair<int, cudaGraphExec_t>> graphs;
+        std::vector<int> uncapturable;  // keys of decode segments that route experts on the host
         cudaGraphExec_t replaying = nullptr;
         bool capturing = false;
         int capture_key = 0;
@@ -21197,11 +21352,28 @@ private:
         std::int64_t replays = 0;
         bool logits_on_host = false;
 
-        resources(std::size_t x_floats, std::size_t n_vocab, std::size_t n_batch)
+        // MoE routing on the host: the router's logits in, the grouped slots and their weights out
+        // (pinned), and the scratch of the top-k; sized once, for n_batch tokens
+        std::size_t slots_max = 0;
+        cuda::pinned_buffer router_stage, route_stage;
+        std::vector<std::int32_t> ids, order, offsets;
+        std::vector<float> probs;
+        std::int32_t expert_at = 0;  // the first slot of the expert being multiplied
+
+        resources(std::size_t x_floats, std::size_t n_vocab, std::size_t n_batch, std::size_t n_expert = 0, std::size_t n_used = 0)
             : blas(stream.get()),
               x_stage(x_floats * sizeof(float)),
               logits_stage(n_vocab * sizeof(float)),
-              pos_stage(n_batch * sizeof(std::int32_t)) {}
+              pos_stage(n_batch * sizeof(std::int32_t)) {
+            if (n_expert == 0) return;
+            slots_max = n_batch * n_used;
+            router_stage = cuda::pinned_buffer(n_batch * n_expert * sizeof(float));
+            route_stage = cuda::pinned_buffer(slots_max * (sizeof(std::int32_t) + sizeof(float)));
+            ids.resize(slots_max);
+            order.resize(n_expert);
+            offsets.resize(n_expert + 1);
+            probs.resize(n_expert);
+        }
         ~resources() {
             if (capturing) {
                 cudaGraph_t g = nullptr;
@@ -21215,6 +21387,24 @@ private:
     };
 
     bool skip() const noexcept { return res_->replaying != nullptr; }
+
+    // A capture a host round trip interrupts: its launches so far run now (as a graph, once),
+    // the rest of the segment runs uncaptured, and its key is never captured again. Returns the
+    // graph to destroy once the stream has synchronised (null when nothing was capturing).
+    cudaGraphExec_t run_capture_so_far() const {
+        resources& r = *res_;
+        if (!r.capturing) return nullptr;
+        r.capturing = false;
+        r.uncapturable.push_back(r.capture_key);
+        cudaGraph_t graph = nullptr;
+        STRATA_CUDA_CHECK(cudaStreamEndCapture(r.stream, &graph));
+        cudaGraphExec_t exec = nullptr;
+        const cudaError_t e = cudaGraphInstantiate(&exec, graph, 0);
+        (void)cudaGraphDestroy(graph);
+        STRATA_CUDA_CHECK(e);
+        STRATA_CUDA_CHECK(cudaGraphLaunch(exec, r.stream));
+        return exec;
+    }
 
     // A capture an exception interrupted is ended and dropped (the next step captures anew).
     void abandon_capture() const {
@@ -21238,6 +21428,7 @@ private:
     std::byte* fa_scratch_ = nullptr;
     std::size_t fa_scratch_bytes_ = 0;
     std::size_t bytes_ = 0;
+    int n_expert_ = 0, n_used_ = 0;
     std::unique_ptr<resources> res_;
 };
 

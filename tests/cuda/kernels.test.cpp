@@ -23,6 +23,7 @@
 #include "cuda/support.hpp"
 #include "quant/act_data.hpp"
 #include "strata/backend/cpu/matmul.hpp"
+#include "strata/backend/cpu/moe.hpp"
 #include "strata/backend/cpu/ops.hpp"
 #include "strata/quant/formats.hpp"
 #include "strata/quant/row.hpp"
@@ -204,6 +205,32 @@ TEST_CASE("device gated activations, softcap, add and scale agree with the CPU's
         REQUIRE(strata_test::cuda_scale(g.data(), gpu_y.data(), n, 0.125f + 1e-3f).empty());
         CHECK(nerr(gpu_y, cpu_y) == 0.0);
     }
+}
+
+TEST_CASE("device MoE row moves equal the CPU's gather, scatter and rank-order sum, bit for bit", "[cuda][cpu][moe]") {
+    STRATA_TEST_NEEDS_GPU();
+    const int n_expert = 8, n_used = 2;
+    const std::int64_t n = 37, len = 300;
+    const std::uint32_t seed = fresh_seed();
+    INFO("seed " << seed);
+    const auto logits = strata_test::random_normal(std::size_t(n * n_expert), seed);
+    const auto x = strata_test::random_normal(std::size_t(n * len), seed + 1);
+    std::vector<std::int32_t> ids(std::size_t(n * n_used)), order(n_expert), offsets(n_expert + 1), grouped(ids.size());
+    std::vector<float> w(ids.size()), probs(n_expert);
+    cpu::route_top_k(logits.data(), n, n_expert, n_used, ids.data(), w.data(), probs.data(), order.data());
+    cpu::group_slots_by_expert(ids.data(), n, n_used, n_expert, offsets.data(), grouped.data());
+    // the CPU stage's moves, with the same doubling "expert"
+    std::vector<float> xe(std::size_t(n * len)), ye(std::size_t(n * n_used * len)), want(std::size_t(n * len));
+    std::vector<std::int32_t> slots(static_cast<std::size_t>(n));
+    for (int e = 0; e < n_expert; ++e) {
+        const std::int64_t m = cpu::gather_expert_rows(e, ids.data(), n, n_used, x.data(), len, slots.data(), xe.data());
+        cpu::scale(xe.data(), m * len, 2.0f);
+        cpu::scatter_expert_rows(xe.data(), m, slots.data(), w.data(), len, ye.data());
+    }
+    cpu::sum_slots(ye.data(), n, n_used, len, want.data());
+    std::vector<float> got(want.size());
+    REQUIRE(strata_test::cuda_moe_rows(x.data(), n, n_used, n_expert, len, grouped.data(), offsets.data(), w.data(), got.data()).empty());
+    CHECK(nerr(got, want) == 0.0);
 }
 
 TEMPLATE_LIST_TEST_CASE("device get_rows equals dequantize_row", "[cuda][quant]", formats_tuple) {

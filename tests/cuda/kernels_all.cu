@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "kernels/elementwise.cuh"
+#include "kernels/moe.cuh"
 #include "kernels/matvec.cuh"
 #include "kernels/quantize_act.cuh"
 #include "strata/quant/formats.hpp"
@@ -117,6 +118,27 @@ std::string cuda_get_rows(strata::ggml_type type, const void* table, std::size_t
             return strata::kernels::get_rows<decltype(f)>(d_table, row_bytes, d_ids, n_tokens, k, d_out, nullptr);
         }));
     return run.finish(out, d_out, total);
+}
+
+std::string cuda_moe_rows(const float* x, std::int64_t n_tokens, int n_used, int n_expert, std::int64_t len,
+                          const std::int32_t* grouped, const std::int32_t* offsets, const float* weights, float* out) {
+    device_run run;
+    const std::size_t slots = std::size_t(n_tokens) * std::size_t(n_used);
+    const float* d_x = run.upload(x, std::size_t(n_tokens * len));
+    const std::int32_t* d_grouped = run.upload(grouped, slots);
+    const float* d_w = run.upload(weights, slots);
+    float* d_rows = run.output(std::size_t(n_tokens * len));  // one expert's rows: at most one per token
+    float* d_slots = run.output(slots * std::size_t(len));
+    float* d_out = run.output(std::size_t(n_tokens * len));
+    for (int e = 0; run.ok() && e < n_expert; ++e) {
+        const std::int64_t m = offsets[e + 1] - offsets[e];
+        if (m == 0) continue;
+        run.launched(strata::kernels::gather_slot_rows(d_x, d_grouped + offsets[e], m, n_used, len, d_rows, nullptr));
+        run.launched(strata::kernels::scale(d_rows, d_rows, m * len, 2.0f, nullptr));
+        run.launched(strata::kernels::scatter_slot_rows(d_rows, d_grouped + offsets[e], d_w, m, len, d_slots, nullptr));
+    }
+    if (run.ok()) run.launched(strata::kernels::sum_slots(d_slots, n_tokens, n_used, len, d_out, nullptr));
+    return run.finish(out, d_out, std::size_t(n_tokens * len));
 }
 
 }  // namespace strata_test

@@ -38,4 +38,11 @@ std::string cuda_scale(const float* x, float* y, std::int64_t n, float s);
 std::string cuda_get_rows(strata::ggml_type type, const void* table, std::size_t table_bytes, std::size_t row_bytes,
                           const std::int32_t* ids, std::int64_t n_tokens, std::int64_t k, float* out);
 
+// The MoE row moves of one routing (kernels/moe.cuh): x (n_tokens x len) gathered per expert by
+// the slots grouped by expert (offsets: n_expert + 1 entries), each expert's rows doubled (a
+// stand-in for its FFN), scattered with the slots' weights, and each token's n_used slots summed
+// into out (n_tokens x len).
+std::string cuda_moe_rows(const float* x, std::int64_t n_tokens, int n_used, int n_expert, std::int64_t len,
+                          const std::int32_t* grouped, const std::int32_t* offsets, const float* weights, float* out);
+
 }  // namespace strata_test

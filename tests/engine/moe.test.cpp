@@ -138,22 +138,17 @@ TEST_CASE("moe: the planner's halves run as planned, within 3% of the measured m
     CHECK(run(e, 3) == run(host, 3));
 }
 
-TEST_CASE("moe: experts placed on a GPU are refused, naming the layer and the remedy", "[engine][moe]") {
+TEST_CASE("moe: a placement's FFN devices are checked like its layer devices", "[engine][moe]") {
     strata::placement p = strata::placement::offload(syn::n_layer, 0, true);
-    CHECK_NOTHROW(p.check(syn::n_layer, true, false));  // a dense model may put whole blocks there
-    try {
-        p.check(syn::n_layer, true, true);
-        FAIL("experts on CUDA0 accepted");
-    } catch (const strata::error& e) {
-        CHECK(e.category() == strata::errc::unsupported);
-        CHECK_THAT(e.message(), Catch::Contains("experts of MoE layer 0 on CUDA0") && Catch::Contains("experts_on_cpu"));
-    }
-    p.ffn_device.assign(syn::n_layer, 0);  // the hybrid: attention on the GPU, experts on the host
-    CHECK_NOTHROW(p.check(syn::n_layer, true, true));
+    CHECK_NOTHROW(p.check(syn::n_layer, true));  // whole MoE blocks on the GPU
+    p.ffn_device.assign(syn::n_layer, 0);        // the hybrid: attention on the GPU, experts on the host
+    CHECK_NOTHROW(p.check(syn::n_layer, true));
+    CHECK(p.device_of_ffn(1) == 0);
+    CHECK(p.device_of_layer(1) == 1);
     p.ffn_device.pop_back();
-    CHECK_THROWS_WITH(p.check(syn::n_layer, true, true), Catch::Contains("FFN device of 2 layers, the model has 3"));
+    CHECK_THROWS_WITH(p.check(syn::n_layer, true), Catch::Contains("FFN device of 2 layers, the model has 3"));
     p.ffn_device = {0, 0, 5};
-    CHECK_THROWS_WITH(p.check(syn::n_layer, true, true), Catch::Contains("FFN half of layer 2 on device 5 of 2"));
+    CHECK_THROWS_WITH(p.check(syn::n_layer, true), Catch::Contains("FFN half of layer 2 on device 5 of 2"));
 }
 
 TEST_CASE("moe: a bad expert count or a missing expert tensor is a clear error naming the key or tensor", "[engine][moe]") {

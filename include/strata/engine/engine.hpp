@@ -177,7 +177,7 @@ private:
               place(planned ? strata::placement::from_plan(*planned) : std::move(opt.placement)),
               tf(hp, w) {
             check_formats();
-            place.check(hp.n_layer, with_cuda, hp.n_expert > 0);
+            place.check(hp.n_layer, with_cuda);
             if (opt.prefault) prefault(opt.progress);
             place_weights();
         }

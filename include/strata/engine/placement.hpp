@@ -31,8 +31,8 @@ struct placement {
 
     std::vector<device> devices{{"cpu", plan::device_kind::cpu, 0, 0}};
     std::vector<int> layer_device;  // per layer; empty: every layer on the host
-    // per layer, the device of its FFN half (an MoE block's norm, router and experts: a GPU
-    // block's experts may stay on the host); empty: each with its layer
+    // per layer, the device of its FFN half (an MoE block's norm, router and experts may stay on
+    // the host while its attention is on a GPU); empty: each with its layer
     std::vector<int> ffn_device;
     int output_device = 0;          // output norm + head
     // Prefill streaming (model/prefill_stream.hpp): batches of at least stream_min_batch tokens
@@ -125,9 +125,8 @@ struct placement {
     int device_of_ffn(std::uint32_t il) const noexcept { return ffn_device.empty() ? device_of_layer(il) : ffn_device[il]; }
 
     // A placement that does not fit the model, or names a GPU an engine without the CUDA
-    // backend cannot run, is refused, naming what is wrong. MOE: the model's blocks have
-    // experts, whose FFN half only the CPU backends (host, sim) run.
-    void check(std::uint32_t n_layer, bool with_cuda = false, bool moe = false) const {
+    // backend cannot run, is refused, naming what is wrong.
+    void check(std::uint32_t n_layer, bool with_cuda = false) const {
         if (devices.empty() || devices[0].kind != plan::device_kind::cpu)
             STRATA_THROW(errc::argument, "placement: device 0 must be the host cpu");
         for (std::size_t d = 1; d < devices.size(); ++d) {
@@ -156,13 +155,6 @@ struct placement {
             if (!valid(ffn_device[il]))
                 STRATA_THROW(errc::argument, "placement: the FFN half of layer " + std::to_string(il) + " on device " +
                                                  std::to_string(ffn_device[il]) + " of " + std::to_string(devices.size()));
-        if (moe)
-            for (std::uint32_t il = 0; il < n_layer; ++il)
-                if (devices[std::size_t(device_of_ffn(il))].kind == plan::device_kind::cuda)
-                    STRATA_THROW(errc::unsupported, "placement: the experts of MoE layer " + std::to_string(il) + " on " +
-                                                        devices[std::size_t(device_of_ffn(il))].name +
-                                                        ": the CUDA backend runs no experts yet; keep each block's FFN half "
-                                                        "on the cpu (ffn_device; the planner's experts_on_cpu)");
         if (!valid(output_device))
             STRATA_THROW(errc::argument, "placement: output head on device " + std::to_string(output_device) + " of " +
                                              std::to_string(devices.size()));

@@ -34,7 +34,6 @@ inline load_planner plan_at_load(plan::config c) {
         plan::config k = c;
         if (!with_cuda) k.gpus.clear();             // it could not run a GPU placement
         else if (k.gpus.empty() && k.detect) k.gpus = gpus;
-        if (with_cuda) k.experts_on_cpu = true;     // the GPU stage runs no experts (MoE models only)
         k.detect = false;                           // detected by the engine, where its runtime is
         return plan::make(f, k);
     };

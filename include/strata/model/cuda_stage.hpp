@@ -13,7 +13,8 @@
 // from step to step: the position lives in device memory, the attention loop reads the number of
 // keys from it, and every other argument (pointers into the arena, shapes) is fixed for the
 // session. While a graph replays, the ops only check their arguments and launch nothing; the
-// graph launches at end_segment.
+// graph launches at end_segment. (A segment with an MoE block's FFN half is the exception: its
+// routing is a host round trip, so it runs uncaptured; see route.)
 //
 // Its content exists only in nvcc translation units (under __CUDACC__).
 #pragma once
@@ -33,6 +34,8 @@
 #include "kernels/elementwise.cuh"
 #include "kernels/flash_attention.cuh"
 #include "kernels/kv_store.cuh"
+#include "kernels/moe.cuh"
+#include "strata/backend/cpu/moe.hpp"
 #include "strata/backend/cpu/attention.hpp"
 #include "strata/backend/cpu/ops.hpp"
 #include "strata/backend/cuda/arena.hpp"
@@ -90,9 +93,18 @@ public:
         fa_scratch_ = mem.take(shape.attention_scratch, "attention scratch");
         fa_scratch_bytes_ = arena::padded(shape.attention_scratch);
         std::byte* blas_ws = shape.blas_workspace ? mem.take(shape.blas_workspace, "cuBLAS workspace") : nullptr;
+        if (hp.n_expert > 0) {
+            float** moe[4] = {&a_.router, &a_.expert_in, &a_.slot_out, &a_.expert_weights};
+            static constexpr const char* moe_names[4] = {"router logits", "expert rows", "expert slots' outputs", "expert weights"};
+            for (int i = 0; i < 4; ++i)
+                *moe[i] = reinterpret_cast<float*>(mem.take(shape.moe_floats[std::size_t(i)] * sizeof(float), moe_names[i]));
+            a_.expert_slots = reinterpret_cast<std::int32_t*>(mem.take(shape.moe_slots * sizeof(std::int32_t), "expert slots"));
+            n_expert_ = int(hp.n_expert);
+            n_used_ = int(hp.n_expert_used);
+        }
         bytes_ = shape.bytes();
         res_ = std::make_unique<resources>(std::size_t(n_batch) * std::size_t(hp.n_embd), std::size_t(hp.n_vocab),
-                                           std::size_t(n_batch));
+                                           std::size_t(n_batch), hp.n_expert, hp.n_expert_used);
         if (blas_ws) res_->blas.set_workspace(blas_ws, arena::padded(shape.blas_workspace));
         if (opt.sampler) {
             const std::size_t sb = cuda_sampler_bytes(hp);
@@ -106,9 +118,12 @@ public:
     std::int64_t n_batch() const noexcept { return n_batch_; }
     activations acts() const noexcept { return a_; }
     int device() const noexcept { return device_; }
-    // The FFN half of an MoE block runs on the host: the placement keeps its tensors there
-    // (placement::check) while the block's attention runs here.
-    static constexpr bool runs_experts = false;
+    // MoE blocks: the router's logits come to the host, which picks each token's experts
+    // (backend/cpu/moe.hpp, as the CPU stage does) and sends back the slots grouped by expert;
+    // each expert's rows are then gathered, multiplied and scattered here (kernels/moe.cuh). That
+    // round trip is a host synchronisation, which a graph cannot hold: a decode segment that
+    // routes runs what it captured so far, once, and is not captured again.
+    static constexpr bool runs_experts = true;
     // Device bytes of the workspace (what cuda_workspace_bytes priced).
     std::size_t bytes() const noexcept { return bytes_; }
     cudaStream_t stream() const noexcept { return res_->stream; }
@@ -177,6 +192,8 @@ public:
         r.logits_on_host = false;
         r.replaying = nullptr;
         if (!opt_.graphs || n_tokens != 1) return;
+        for (int k : r.uncapturable)
+            if (k == key) return;
         for (auto& g : r.graphs)
             if (g.first == key) {
                 r.replaying = g.second;
@@ -260,6 +277,44 @@ public:
         STRATA_CUDA_CHECK_LAUNCH(kernels::flash_attention(q, n, pos_, n_ctx_, view, p, nullptr, out, fa_scratch_, fa_scratch_bytes_, res_->stream), res_->stream);
     }
 
+    void route(const activations& a, std::int64_t n, int n_expert, int n_used) const {
+        if (skip()) STRATA_THROW(errc::internal, "cuda stage: a replayed decode graph reached an MoE router");
+        if (n_expert != n_expert_ || n_used != n_used_ || a.router != a_.router)
+            STRATA_THROW(errc::internal, "cuda stage: routing for another model's experts");
+        cuda::device_guard on(device_);
+        resources& r = *res_;
+        cudaGraphExec_t ran = run_capture_so_far();
+        const std::size_t slots = std::size_t(n) * std::size_t(n_used);
+        STRATA_CUDA_CHECK(cudaMemcpyAsync(r.router_stage.data(), a_.router, std::size_t(n) * std::size_t(n_expert) * sizeof(float),
+                                          cudaMemcpyDeviceToHost, r.stream));
+        r.stream.synchronize();  // also: the last route's uploads out of route_stage are done
+        if (ran) (void)cudaGraphExecDestroy(ran);
+        auto* slot_ids = reinterpret_cast<std::int32_t*>(r.route_stage.data());
+        auto* slot_w = reinterpret_cast<float*>(r.route_stage.data() + r.slots_max * sizeof(std::int32_t));
+        cpu::route_top_k(reinterpret_cast<const float*>(r.router_stage.data()), n, n_expert, n_used, r.ids.data(), slot_w,
+                         r.probs.data(), r.order.data());
+        cpu::group_slots_by_expert(r.ids.data(), n, n_used, n_expert, r.offsets.data(), slot_ids);
+        STRATA_CUDA_CHECK(cudaMemcpyAsync(a_.expert_slots, slot_ids, slots * sizeof(std::int32_t), cudaMemcpyHostToDevice, r.stream));
+        STRATA_CUDA_CHECK(cudaMemcpyAsync(a_.expert_weights, slot_w, slots * sizeof(float), cudaMemcpyHostToDevice, r.stream));
+    }
+    std::int64_t gather_expert(const activations& /*a*/, int expert, std::int64_t /*n*/, int n_used, std::int64_t n_embd) const {
+        resources& r = *res_;
+        r.expert_at = r.offsets[std::size_t(expert)];
+        const std::int64_t rows = r.offsets[std::size_t(expert) + 1] - r.expert_at;
+        if (rows > 0)
+            STRATA_CUDA_CHECK_LAUNCH(kernels::gather_slot_rows(a_.h, a_.expert_slots + r.expert_at, rows, n_used, n_embd, a_.expert_in,
+                                                               r.stream), r.stream);
+        return rows;
+    }
+    void scatter_expert(const activations& /*a*/, const float* y, std::int64_t rows, std::int64_t n_embd) const {
+        resources& r = *res_;
+        STRATA_CUDA_CHECK_LAUNCH(kernels::scatter_slot_rows(y, a_.expert_slots + r.expert_at, a_.expert_weights, rows, n_embd,
+                                                            a_.slot_out, r.stream), r.stream);
+    }
+    void sum_expert_slots(const activations& /*a*/, std::int64_t n, int n_used, std::int64_t n_embd, float* out) const {
+        STRATA_CUDA_CHECK_LAUNCH(kernels::sum_slots(a_.slot_out, n, n_used, n_embd, out, res_->stream), res_->stream);
+    }
+
 private:
     // What a stage owns beyond its arena pieces: behind a pointer, so the stage moves freely.
     struct resources {
@@ -269,6 +324,7 @@ private:
         cuda::event x_staged, pos_staged;  // the last copies out of x_stage and pos_stage
         std::unique_ptr<cuda::device_sampler> sampler;
         std::vector<std::pair<int, cudaGraphExec_t>> graphs;
+        std::vector<int> uncapturable;  // keys of decode segments that route experts on the host
         cudaGraphExec_t replaying = nullptr;
         bool capturing = false;
         int capture_key = 0;
@@ -276,11 +332,28 @@ private:
         std::int64_t replays = 0;
         bool logits_on_host = false;
 
-        resources(std::size_t x_floats, std::size_t n_vocab, std::size_t n_batch)
+        // MoE routing on the host: the router's logits in, the grouped slots and their weights out
+        // (pinned), and the scratch of the top-k; sized once, for n_batch tokens
+        std::size_t slots_max = 0;
+        cuda::pinned_buffer router_stage, route_stage;
+        std::vector<std::int32_t> ids, order, offsets;
+        std::vector<float> probs;
+        std::int32_t expert_at = 0;  // the first slot of the expert being multiplied
+
+        resources(std::size_t x_floats, std::size_t n_vocab, std::size_t n_batch, std::size_t n_expert = 0, std::size_t n_used = 0)
             : blas(stream.get()),
               x_stage(x_floats * sizeof(float)),
               logits_stage(n_vocab * sizeof(float)),
-              pos_stage(n_batch * sizeof(std::int32_t)) {}
+              pos_stage(n_batch * sizeof(std::int32_t)) {
+            if (n_expert == 0) return;
+            slots_max = n_batch * n_used;
+            router_stage = cuda::pinned_buffer(n_batch * n_expert * sizeof(float));
+            route_stage = cuda::pinned_buffer(slots_max * (sizeof(std::int32_t) + sizeof(float)));
+            ids.resize(slots_max);
+            order.resize(n_expert);
+            offsets.resize(n_expert + 1);
+            probs.resize(n_expert);
+        }
         ~resources() {
             if (capturing) {
                 cudaGraph_t g = nullptr;
@@ -294,6 +367,24 @@ private:
     };
 
     bool skip() const noexcept { return res_->replaying != nullptr; }
+
+    // A capture a host round trip interrupts: its launches so far run now (as a graph, once),
+    // the rest of the segment runs uncaptured, and its key is never captured again. Returns the
+    // graph to destroy once the stream has synchronised (null when nothing was capturing).
+    cudaGraphExec_t run_capture_so_far() const {
+        resources& r = *res_;
+        if (!r.capturing) return nullptr;
+        r.capturing = false;
+        r.uncapturable.push_back(r.capture_key);
+        cudaGraph_t graph = nullptr;
+        STRATA_CUDA_CHECK(cudaStreamEndCapture(r.stream, &graph));
+        cudaGraphExec_t exec = nullptr;
+        const cudaError_t e = cudaGraphInstantiate(&exec, graph, 0);
+        (void)cudaGraphDestroy(graph);
+        STRATA_CUDA_CHECK(e);
+        STRATA_CUDA_CHECK(cudaGraphLaunch(exec, r.stream));
+        return exec;
+    }
 
     // A capture an exception interrupted is ended and dropped (the next step captures anew).
     void abandon_capture() const {
@@ -317,6 +408,7 @@ private:
     std::byte* fa_scratch_ = nullptr;
     std::size_t fa_scratch_bytes_ = 0;
     std::size_t bytes_ = 0;
+    int n_expert_ = 0, n_used_ = 0;
     std::unique_ptr<resources> res_;
 };
 

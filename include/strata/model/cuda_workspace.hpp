@@ -28,10 +28,16 @@ struct cuda_workspace_shape {
     std::size_t matmul_scratch = 0;    // bytes: quantized activations, F16 tiles for the GEMM path
     std::size_t attention_scratch = 0; // bytes: flash attention's split-KV partials
     std::size_t blas_workspace = 0;    // bytes: cuBLAS's workspace, given to it (prefill batches only)
+    // MoE (zeros for a dense model), floats: the router's logits (n_batch, n_expert), an expert's
+    // gathered rows (n_batch, n_embd), the slots' outputs (n_batch * n_expert_used, n_embd) and
+    // their weights; int32: the slots grouped by expert (backend/cpu/moe.hpp)
+    std::array<std::size_t, 4> moe_floats{};
+    std::size_t moe_slots = 0;
 
     // Every piece is taken apart from the arena, so each is rounded to its alignment.
     std::size_t bytes() const noexcept {
-        std::size_t b = 0;
+        std::size_t b = arena::padded(moe_slots * sizeof(std::int32_t));
+        for (std::size_t f : moe_floats) b += arena::padded(f * sizeof(float));
         for (std::size_t f : floats) b += arena::padded(f * sizeof(float));
         return b + arena::padded(positions * sizeof(std::int32_t)) + arena::padded(rope_freqs * sizeof(float)) +
                arena::padded(matmul_scratch) + arena::padded(attention_scratch) + arena::padded(blas_workspace);
@@ -66,6 +72,11 @@ inline cuda_workspace_shape cuda_workspace_for(const hparams& hp, const weights&
                 n * hp.n_embd_v_gqa(), n * hp.n_head * hp.head_dim_v, n * hp.n_embd, n * hp.n_ff, n * hp.n_ff,
                 std::size_t(hp.n_vocab)};
     s.positions = n;
+    if (hp.n_expert > 0) {
+        const std::size_t slots = n * hp.n_expert_used;
+        s.moe_floats = {n * hp.n_expert, n * hp.n_embd, slots * hp.n_embd, slots};
+        s.moe_slots = slots;
+    }
     s.rope_freqs = w.rope_freqs ? std::size_t(w.rope_freqs.rows() * w.rope_freqs.cols()) : 0;
     std::vector<cuda::matmul_shape> shapes;
     for (const auto& L : w.layers)

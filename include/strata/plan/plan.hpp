@@ -58,9 +58,8 @@ struct config {
 
     int num_gpu = -1;                               // layers on accelerators, Ollama's semantics (-1: auto)
     bool stream_prefill = true;                     // let large prefill batches stream CPU blocks to a GPU
-    // llama.cpp's --cpu-moe: the FFN half (router and experts) of every MoE block stays on the
-    // CPU, its attention may go to a GPU. plan_at_load sets it for a CUDA engine, whose GPU stage
-    // runs no experts.
+    // llama.cpp's --cpu-moe: the FFN half (norm, router, experts) of every MoE block stays on
+    // the CPU, its attention may go to a GPU.
     bool experts_on_cpu = false;
     std::vector<tensor_override> tensor_overrides;  // "-ot": first match wins
     plan::estimator estimator = estimator::native;

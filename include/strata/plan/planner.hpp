@@ -249,7 +249,7 @@ inline native_choice choose_native(const config& c, const model_info& m, const s
     p.reasons.push_back("placement: " + summarize(m, devs, best.where));
     if (c.experts_on_cpu && m.moe())
         p.reasons.push_back("experts_on_cpu: the FFN half (norm, router, experts) of every block stays on the CPU"
-                            " (--cpu-moe; a CUDA engine's GPU stage runs no experts), its attention may go to a GPU");
+                            " (--cpu-moe), its attention may go to a GPU");
     else if (best.label == "experts-on-cpu" && p.layers_split > 0)
         p.reasons.push_back("the FFN halves (norm, router, experts) of " + std::to_string(p.layers_split) + " blocks stay on the CPU: "
                             "experts are read at expert_used_count / expert_count per token, so per byte of device memory they buy "

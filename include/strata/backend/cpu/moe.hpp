@@ -58,6 +58,22 @@ inline std::int64_t gather_expert_rows(std::int32_t expert, const std::int32_t* 
     return m;
 }
 
+// Every slot grouped by expert (a counting sort): expert e's slots, in token order (as
+// gather_expert_rows lists them), are slots[offsets[e] .. offsets[e + 1]). offsets has
+// n_expert + 1 entries. What a GPU stage uploads once per MoE block (kernels/moe.cuh).
+inline void group_slots_by_expert(const std::int32_t* ids, std::int64_t n_tokens, int n_used, int n_expert,
+                                  std::int32_t* offsets, std::int32_t* slots) {
+    std::fill(offsets, offsets + n_expert + 1, 0);
+    const std::int64_t n_slots = n_tokens * n_used;
+    for (std::int64_t s = 0; s < n_slots; ++s) ++offsets[ids[s] + 1];
+    for (int e = 0; e < n_expert; ++e) offsets[e + 1] += offsets[e];
+    for (int e = 0; e < n_expert; ++e) {
+        std::int32_t at = offsets[e];
+        for (std::int64_t s = 0; s < n_slots; ++s)
+            if (ids[s] == e) slots[at++] = std::int32_t(s);
+    }
+}
+
 // The expert's m output rows, each times its slot's weight, into their slots of ye.
 inline void scatter_expert_rows(const float* y, std::int64_t m, const std::int32_t* slots, const float* weights,
                                 std::int64_t row_len, float* ye) {
