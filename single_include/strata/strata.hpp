@@ -16824,7 +16824,7 @@ STRATA_NAMESPACE_END
 // so the forward pass is written once:
 //   acts()                         the activation buffers (raw pointers in the stage's memory)
 //   norm_rows, matmul, rope, scale, store_kv, attention, add, swiglu, geglu, softcap
-//   runs_experts, and where true: route, gather_expert, scatter_expert, sum_expert_slots (MoE)
+//   route, gather_expert, scatter_expert, sum_expert_slots (MoE blocks)
 //   host_x(), x_to_host, x_from_host      the residual stream crossing a device boundary
 //   begin_segment, end_segment            around each run of consecutive work on the stage
 //   logits()                              the last token's logits, readable on the host
@@ -17010,7 +17010,6 @@ public:
 
     // MoE (backend/cpu/moe.hpp): the router's choice per token, then per expert the rows routed
     // to it in and out. The routing scratch follows the (n_batch, ...) part of its buffers.
-    static constexpr bool runs_experts = true;
     void route(const activations& a, std::int64_t n, int n_expert, int n_used) const {
         cpu::route_top_k(a.router, n, n_expert, n_used, a.expert_ids, a.expert_weights, a.router + ws_->n_batch * n_expert,
                          a.expert_ids + ws_->n_batch * n_used);
@@ -17194,28 +17193,23 @@ private:
     // Each expert runs once over the tokens routed to it (backend/cpu/moe.hpp).
     template <class S>
     void moe_block(S& s, std::uint32_t il, std::int64_t n) const {
-        if constexpr (!S::runs_experts) {
-            STRATA_THROW(errc::unsupported, "layer " + std::to_string(il) + ": the FFN half of an MoE block runs on the CPU "
-                                            "(place its experts there)");
-        } else {
-            const layer_weights& L = w_.layers[il];
-            const activations a = s.acts();
-            const int n_expert = int(hp_.n_expert), n_used = int(hp_.n_expert_used);
-            s.norm_rows(L.ffn_norm, a.x, a.h, n, hp_.n_embd, hp_.rms_eps);
-            s.matmul(L.ffn_gate_inp, a.h, n, a.router);
-            s.route(a, n, n_expert, n_used);
-            for (int e = 0; e < n_expert; ++e) {
-                const std::int64_t rows = s.gather_expert(a, e, n, n_used, hp_.n_embd);
-                if (rows == 0) continue;
-                s.matmul(L.ffn_gate_exps.expert(e), a.expert_in, rows, a.gate);
-                s.matmul(L.ffn_up_exps.expert(e), a.expert_in, rows, a.up);
-                s.swiglu(a.gate, a.up, rows * hp_.n_ff);
-                s.matmul(L.ffn_down_exps.expert(e), a.gate, rows, a.o);
-                s.scatter_expert(a, a.o, rows, hp_.n_embd);
-            }
-            s.sum_expert_slots(a, n, n_used, hp_.n_embd, a.o);
-            s.add(a.x, a.o, n * hp_.n_embd);
+        const layer_weights& L = w_.layers[il];
+        const activations a = s.acts();
+        const int n_expert = int(hp_.n_expert), n_used = int(hp_.n_expert_used);
+        s.norm_rows(L.ffn_norm, a.x, a.h, n, hp_.n_embd, hp_.rms_eps);
+        s.matmul(L.ffn_gate_inp, a.h, n, a.router);
+        s.route(a, n, n_expert, n_used);
+        for (int e = 0; e < n_expert; ++e) {
+            const std::int64_t rows = s.gather_expert(a, e, n, n_used, hp_.n_embd);
+            if (rows == 0) continue;
+            s.matmul(L.ffn_gate_exps.expert(e), a.expert_in, rows, a.gate);
+            s.matmul(L.ffn_up_exps.expert(e), a.expert_in, rows, a.up);
+            s.swiglu(a.gate, a.up, rows * hp_.n_ff);
+            s.matmul(L.ffn_down_exps.expert(e), a.gate, rows, a.o);
+            s.scatter_expert(a, a.o, rows, hp_.n_embd);
         }
+        s.sum_expert_slots(a, n, n_used, hp_.n_embd, a.o);
+        s.add(a.x, a.o, n * hp_.n_embd);
     }
 
     // logits = Wout norm(x_last)  [soft-capped]
@@ -19680,7 +19674,7 @@ struct placement {
             std::string_view rest;
             const int l = plan::detail::block_of(t.name, &rest);
             if (l < 0 || std::size_t(l) >= nl) continue;
-            const bool ffn = rest.substr(0, 4) == "ffn_";
+            const bool ffn = plan::detail::classify(t.name, l, rest) != plan::part::attention;  // the planner's halves
             int& d = half[ffn][std::size_t(l)];
             if (d >= 0 && d != t.device)
                 STRATA_THROW(errc::unsupported, "the plan splits the " + std::string(ffn ? "FFN" : "attention") + " half of block " +
@@ -21142,8 +21136,8 @@ public:
     // (backend/cpu/moe.hpp, as the CPU stage does) and sends back the slots grouped by expert;
     // each expert's rows are then gathered, multiplied and scattered here (kernels/moe.cuh). That
     // round trip is a host synchronisation, which a graph cannot hold: a decode segment that
-    // routes runs what it captured so far, once, and is not captured again.
-    static constexpr bool runs_experts = true;
+    // routes runs what it captured so far, once, and is not captured again (route).
+
     // Device bytes of the workspace (what cuda_workspace_bytes priced).
     std::size_t bytes() const noexcept { return bytes_; }
     cudaStream_t stream() const noexcept { return res_->stream; }

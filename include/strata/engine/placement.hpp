@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "strata/core/error.hpp"
+#include "strata/plan/memory.hpp"
 #include "strata/plan/plan.hpp"
 
 STRATA_NAMESPACE_BEGIN
@@ -108,7 +109,7 @@ struct placement {
             std::string_view rest;
             const int l = plan::detail::block_of(t.name, &rest);
             if (l < 0 || std::size_t(l) >= nl) continue;
-            const bool ffn = rest.substr(0, 4) == "ffn_";
+            const bool ffn = plan::detail::classify(t.name, l, rest) != plan::part::attention;  // the planner's halves
             int& d = half[ffn][std::size_t(l)];
             if (d >= 0 && d != t.device)
                 STRATA_THROW(errc::unsupported, "the plan splits the " + std::string(ffn ? "FFN" : "attention") + " half of block " +

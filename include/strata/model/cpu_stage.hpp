@@ -6,7 +6,7 @@
 // so the forward pass is written once:
 //   acts()                         the activation buffers (raw pointers in the stage's memory)
 //   norm_rows, matmul, rope, scale, store_kv, attention, add, swiglu, geglu, softcap
-//   runs_experts, and where true: route, gather_expert, scatter_expert, sum_expert_slots (MoE)
+//   route, gather_expert, scatter_expert, sum_expert_slots (MoE blocks)
 //   host_x(), x_to_host, x_from_host      the residual stream crossing a device boundary
 //   begin_segment, end_segment            around each run of consecutive work on the stage
 //   logits()                              the last token's logits, readable on the host
@@ -106,7 +106,6 @@ public:
 
     // MoE (backend/cpu/moe.hpp): the router's choice per token, then per expert the rows routed
     // to it in and out. The routing scratch follows the (n_batch, ...) part of its buffers.
-    static constexpr bool runs_experts = true;
     void route(const activations& a, std::int64_t n, int n_expert, int n_used) const {
         cpu::route_top_k(a.router, n, n_expert, n_used, a.expert_ids, a.expert_weights, a.router + ws_->n_batch * n_expert,
                          a.expert_ids + ws_->n_batch * n_used);

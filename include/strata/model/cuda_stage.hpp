@@ -122,8 +122,8 @@ public:
     // (backend/cpu/moe.hpp, as the CPU stage does) and sends back the slots grouped by expert;
     // each expert's rows are then gathered, multiplied and scattered here (kernels/moe.cuh). That
     // round trip is a host synchronisation, which a graph cannot hold: a decode segment that
-    // routes runs what it captured so far, once, and is not captured again.
-    static constexpr bool runs_experts = true;
+    // routes runs what it captured so far, once, and is not captured again (route).
+
     // Device bytes of the workspace (what cuda_workspace_bytes priced).
     std::size_t bytes() const noexcept { return bytes_; }
     cudaStream_t stream() const noexcept { return res_->stream; }

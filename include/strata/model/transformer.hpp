@@ -185,28 +185,23 @@ private:
     // Each expert runs once over the tokens routed to it (backend/cpu/moe.hpp).
     template <class S>
     void moe_block(S& s, std::uint32_t il, std::int64_t n) const {
-        if constexpr (!S::runs_experts) {
-            STRATA_THROW(errc::unsupported, "layer " + std::to_string(il) + ": the FFN half of an MoE block runs on the CPU "
-                                            "(place its experts there)");
-        } else {
-            const layer_weights& L = w_.layers[il];
-            const activations a = s.acts();
-            const int n_expert = int(hp_.n_expert), n_used = int(hp_.n_expert_used);
-            s.norm_rows(L.ffn_norm, a.x, a.h, n, hp_.n_embd, hp_.rms_eps);
-            s.matmul(L.ffn_gate_inp, a.h, n, a.router);
-            s.route(a, n, n_expert, n_used);
-            for (int e = 0; e < n_expert; ++e) {
-                const std::int64_t rows = s.gather_expert(a, e, n, n_used, hp_.n_embd);
-                if (rows == 0) continue;
-                s.matmul(L.ffn_gate_exps.expert(e), a.expert_in, rows, a.gate);
-                s.matmul(L.ffn_up_exps.expert(e), a.expert_in, rows, a.up);
-                s.swiglu(a.gate, a.up, rows * hp_.n_ff);
-                s.matmul(L.ffn_down_exps.expert(e), a.gate, rows, a.o);
-                s.scatter_expert(a, a.o, rows, hp_.n_embd);
-            }
-            s.sum_expert_slots(a, n, n_used, hp_.n_embd, a.o);
-            s.add(a.x, a.o, n * hp_.n_embd);
+        const layer_weights& L = w_.layers[il];
+        const activations a = s.acts();
+        const int n_expert = int(hp_.n_expert), n_used = int(hp_.n_expert_used);
+        s.norm_rows(L.ffn_norm, a.x, a.h, n, hp_.n_embd, hp_.rms_eps);
+        s.matmul(L.ffn_gate_inp, a.h, n, a.router);
+        s.route(a, n, n_expert, n_used);
+        for (int e = 0; e < n_expert; ++e) {
+            const std::int64_t rows = s.gather_expert(a, e, n, n_used, hp_.n_embd);
+            if (rows == 0) continue;
+            s.matmul(L.ffn_gate_exps.expert(e), a.expert_in, rows, a.gate);
+            s.matmul(L.ffn_up_exps.expert(e), a.expert_in, rows, a.up);
+            s.swiglu(a.gate, a.up, rows * hp_.n_ff);
+            s.matmul(L.ffn_down_exps.expert(e), a.gate, rows, a.o);
+            s.scatter_expert(a, a.o, rows, hp_.n_embd);
         }
+        s.sum_expert_slots(a, n, n_used, hp_.n_embd, a.o);
+        s.add(a.x, a.o, n * hp_.n_embd);
     }
 
     // logits = Wout norm(x_last)  [soft-capped]
